@@ -1,0 +1,51 @@
+# The two commands a newcomer needs: `make demo` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip --disable-pip-version-check
+
+.PHONY: demo test lint typecheck unit functional e2e local-up clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v == (3, 11) else f"Python 3.11 is required (the Lambda runtime); found {sys.version.split()[0]}")'
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# Re-install only when the dependency list changes.
+$(VENV)/.installed-local: pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet -e '.[local]'
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet -e '.[dev]'
+	@touch $@ $(VENV)/.installed-local
+
+demo: $(VENV)/.installed-local
+	$(BIN)/stratigos demo
+
+local-up: $(VENV)/.installed-local
+	$(BIN)/stratigos local up
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/cfn-lint template.yaml
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.installed-dev
+	$(BIN)/mypy
+
+unit: $(VENV)/.installed-dev
+	$(BIN)/pytest tests/unit
+
+functional: $(VENV)/.installed-dev
+	$(BIN)/pytest tests/functional
+
+e2e: $(VENV)/.installed-dev
+	$(BIN)/pytest tests/e2e
+
+test: lint typecheck
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .stratigos demo-output .pytest_cache .mypy_cache .ruff_cache build *.egg-info

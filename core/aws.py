@@ -1,0 +1,40 @@
+"""boto3 clients with the platform's retry and timeout policy.
+
+Constructors elsewhere take a client or a session so tests can point them anywhere; this
+module is where the defaults live. ``AWS_ENDPOINT_URL`` (honoured by boto3 itself) points
+every client at the local stack.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+__all__ = ["client", "client_config", "is_local_endpoint"]
+
+
+def is_local_endpoint() -> bool:
+    """True when ``AWS_ENDPOINT_URL`` points at a loopback server (the local stack)."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
+    return endpoint.startswith(("http://127.", "http://localhost"))
+
+
+def client_config(service: str) -> Config:
+    """Standard retries with backoff and jitter, bounded timeouts; path-style S3 locally."""
+    options: dict[str, Any] = {
+        "retries": {"mode": "standard", "max_attempts": 5},
+        "connect_timeout": 5,
+        "read_timeout": 30,
+    }
+    if service == "s3" and is_local_endpoint():
+        options["s3"] = {"addressing_style": "path"}
+    return Config(**options)
+
+
+def client(service: str, session: boto3.session.Session | None = None) -> Any:
+    """A boto3 client for ``service`` from ``session`` (default session when None)."""
+    factory = session or boto3.session.Session()
+    return factory.client(service, config=client_config(service))  # type: ignore[call-overload]

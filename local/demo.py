@@ -1,0 +1,199 @@
+"""``stratigos demo``: the whole chain on the local stack, end to end, then a summary.
+
+Starts the local stack in this process, lands the committed sample files under
+``raw/prices/`` (S3 raises "Object Created" through EventBridge), lets every event chain
+run to its end, fires the nightly schedule, calls the API once per route group, and
+prints what happened and where to look. Files are saved under ``demo-output/``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from local.lambda_runtime import Invocation
+from local.stack import LocalStack, LocalStackOptions
+
+__all__ = ["DemoReport", "run_demo"]
+
+
+@dataclass
+class DemoReport:
+    """What the demo saw; ``ok`` decides the exit code."""
+
+    landed: list[str] = field(default_factory=list)
+    invocations: list[Invocation] = field(default_factory=list)
+    api_calls: list[tuple[str, str, int, str]] = field(default_factory=list)
+    objects_by_prefix: dict[str, int] = field(default_factory=dict)
+    dead_letters: int = 0
+    problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _http(url: str, key: str | None, method: str = "GET") -> tuple[int, str]:
+    request = urllib.request.Request(url, method=method, headers={"x-api-key": key} if key else {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return int(response.status), response.read().decode()
+    except urllib.error.HTTPError as error:
+        return int(error.code), error.read().decode()
+
+
+def _objects_by_prefix(stack: LocalStack) -> dict[str, int]:
+    s3 = stack.client("s3")
+    counts: Counter[str] = Counter()
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.bucket):
+        for obj in page.get("Contents", []):
+            parts = obj["Key"].split("/")
+            counts["/".join(parts[:2]) + "/" if len(parts) > 2 else parts[0]] += 1
+    return dict(sorted(counts.items()))
+
+
+def _dead_letter_count(stack: LocalStack) -> int:
+    assert stack.provisioned is not None
+    sqs = stack.client("sqs")
+    total = 0
+    for url in stack.provisioned.dead_letter_queues.values():
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        total += int(attributes["ApproximateNumberOfMessages"])
+    return total
+
+
+def run_demo(output_dir: Path = Path("demo-output"), echo: Any = print) -> DemoReport:
+    """Run the demo chain and write ``summary.json`` and ``invocations.json``."""
+    from sample_data import sample_files
+
+    report = DemoReport()
+    started = time.perf_counter()
+    options = LocalStackOptions(
+        api_port=0,
+        state_file=None,
+        environment_overrides={"POWERTOOLS_LOG_LEVEL": "ERROR"},
+    )
+    with LocalStack(options) as stack:
+        key = next(iter(stack.options.keys))
+        echo(f"local stack up: AWS endpoint {stack.endpoint_url}, API {stack.api_url}")
+        s3 = stack.client("s3")
+        for path in sample_files():
+            object_key = f"raw/prices/{path.name}"
+            s3.put_object(Bucket=stack.bucket, Key=object_key, Body=path.read_bytes())
+            report.landed.append(object_key)
+            echo(f"landed s3://{stack.bucket}/{object_key} ({path.stat().st_size:,} bytes)")
+        stack.wait_idle()
+        stack.tick("Nightly")
+        echo("fired the Nightly schedule")
+        stack.wait_idle()
+
+        for route in sorted(stack.template.routes(), key=lambda r: (r.path, r.method)):
+            if route.method != "GET" or "{" in route.path:
+                continue
+            status, body = _http(
+                stack.api_url + route.path, key if route.api_key_required else None
+            )
+            code = ""
+            if status >= 400:
+                code = json.loads(body).get("error", {}).get("code", "")
+            report.api_calls.append((route.method, route.path, status, code))
+        status, _ = _http(stack.api_url + "/portfolios", None)
+        report.api_calls.append(("GET", "/portfolios (no key)", status, "FORBIDDEN"))
+
+        report.invocations = stack.runtime.calls()
+        report.objects_by_prefix = _objects_by_prefix(stack)
+        report.dead_letters = _dead_letter_count(stack)
+
+    ingest_keys = {
+        (call.event.get("detail") or {}).get("object", {}).get("key")
+        for call in report.invocations
+        if call.function == "IngestFunction" and isinstance(call.event, dict)
+    }
+    for landed in report.landed:
+        if landed not in ingest_keys:
+            report.problems.append(f"{landed} never reached IngestFunction")
+    if report.dead_letters:
+        report.problems.append(f"{report.dead_letters} event(s) in the dead-letter queue")
+    if not any(c.function == "FanOutFunction" for c in report.invocations):
+        report.problems.append("the Nightly schedule never reached FanOutFunction")
+    report.seconds = time.perf_counter() - started
+    _write(report, output_dir)
+    _print(report, output_dir, echo)
+    return report
+
+
+def _write(report: DemoReport, output_dir: Path) -> None:
+    output_dir.mkdir(parents=True, exist_ok=True)
+    summary = {
+        "ok": report.ok,
+        "seconds": round(report.seconds, 2),
+        "landed": report.landed,
+        "invocations": dict(Counter(f"{c.function} <- {c.trigger}" for c in report.invocations)),
+        "apiCalls": [
+            {"method": m, "path": p, "status": s, "code": c} for m, p, s, c in report.api_calls
+        ],
+        "objectsByPrefix": report.objects_by_prefix,
+        "deadLetters": report.dead_letters,
+        "problems": report.problems,
+    }
+    (output_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    calls = [
+        {
+            "function": c.function,
+            "trigger": c.trigger,
+            "attempt": c.attempt,
+            "ok": c.ok,
+            "seconds": round(c.duration_s, 4),
+            "error": c.error,
+            "result": c.result if c.trigger.startswith(("EventBridgeRule", "Schedule")) else None,
+            "event": c.event if not c.trigger.startswith("Api") else None,
+        }
+        for c in report.invocations
+    ]
+    (output_dir / "invocations.json").write_text(json.dumps(calls, indent=2, default=str) + "\n")
+
+
+def _print(report: DemoReport, output_dir: Path, echo: Any) -> None:
+    echo("")
+    echo("What happened")
+    echo("-------------")
+    for (function, trigger), count in sorted(
+        Counter((c.function, c.trigger) for c in report.invocations).items()
+    ):
+        outcomes = Counter(
+            "ok" if c.ok else "error"
+            for c in report.invocations
+            if (c.function, c.trigger) == (function, trigger)
+        )
+        statuses = Counter(
+            str(c.result.get("status"))
+            for c in report.invocations
+            if (c.function, c.trigger) == (function, trigger)
+            and isinstance(c.result, dict)
+            and "status" in c.result
+        )
+        detail = ", ".join(f"{k}: {v}" for k, v in sorted({**outcomes, **statuses}.items()))
+        echo(f"  {function:<22} <- {trigger:<45} x{count}  ({detail})")
+    echo("")
+    echo("API (through the local API Gateway)")
+    for method, path, status, code in report.api_calls:
+        echo(f"  {method:<6} {path:<28} -> {status} {code}")
+    echo("")
+    echo("Lake objects by prefix")
+    for prefix, count in report.objects_by_prefix.items():
+        echo(f"  {prefix:<28} {count}")
+    echo(f"Dead-letter queue: {report.dead_letters} message(s)")
+    echo("")
+    echo(f"Details: {output_dir}/summary.json and {output_dir}/invocations.json")
+    echo(f"Demo took {report.seconds:.1f} s: " + ("OK" if report.ok else "PROBLEMS"))
+    for problem in report.problems:
+        echo(f"  ! {problem}")

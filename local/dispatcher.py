@@ -1,0 +1,270 @@
+"""EventBridge → Lambda, locally: each rule's SQS target is read and its handler called.
+
+moto matches every rule's pattern itself and drops matching events into the rule's queue
+(see :mod:`local.provision`). The dispatcher hands each event to the rule's function
+in-process, the way Lambda's asynchronous invocation does: on an error it retries
+``EventInvokeConfig.MaximumRetryAttempts`` times with exponential backoff and jitter, then
+sends Lambda's own "destination record" to the ``OnFailure`` destination.
+
+It also papers over the known moto gaps so handlers can be written against AWS's shapes:
+S3 events spell ``eTag`` (AWS: ``etag``), reuse one constant event id, and one constant
+``sequencer``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+
+from core.aws import client as aws_client
+from local.lambda_runtime import Invocation, LambdaRuntime
+from local.provision import ProvisionedStack, rule_queue_name
+from local.template import FunctionSpec, RuleSpec, Template
+
+__all__ = [
+    "EventDispatcher",
+    "adapt_event",
+    "destination_record",
+    "fire_schedule",
+    "scheduled_event",
+]
+
+# moto's S3→EventBridge events all carry this id and this sequencer.
+_MOTO_CONSTANT_EVENT_ID = "17793124-05d4-b198-2fde-7ededc63b103"
+_MOTO_CONSTANT_SEQUENCER = "617f08299329d189"
+_sequencer_lock = threading.Lock()
+_last_sequencer = 0
+
+
+def _next_sequencer() -> str:
+    global _last_sequencer  # noqa: PLW0603 - a process-wide monotonic counter
+    with _sequencer_lock:
+        _last_sequencer = max(_last_sequencer + 1, time.time_ns())
+        return f"{_last_sequencer:020X}"
+
+
+def adapt_event(event: dict[str, Any], delivery_id: str) -> dict[str, Any]:
+    """Make a moto-delivered EventBridge event look like AWS's."""
+    if event.get("source") == "aws.s3":
+        obj = event.get("detail", {}).get("object", {})
+        if "eTag" in obj and "etag" not in obj:
+            obj["etag"] = obj.pop("eTag")
+        if obj.get("sequencer") == _MOTO_CONSTANT_SEQUENCER:
+            obj["sequencer"] = _next_sequencer()
+        if obj.get("version-id") is None:
+            obj.pop("version-id", None)
+        if event.get("id") == _MOTO_CONSTANT_EVENT_ID:
+            event["id"] = str(uuid.uuid5(uuid.NAMESPACE_URL, delivery_id))
+    return event
+
+
+def scheduled_event(template: Template, rule: RuleSpec) -> dict[str, Any]:
+    """The event EventBridge sends when a schedule fires."""
+    ctx = template.context
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ctx.account_id,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": ctx.region,
+        "resources": [
+            f"arn:{ctx.partition}:events:{ctx.region}:{ctx.account_id}:rule/"
+            f"{ctx.stack_name}-{rule.rule_name}"
+        ],
+        "detail": {},
+    }
+
+
+def destination_record(
+    spec: FunctionSpec, template: Template, event: Any, last: Invocation
+) -> dict[str, Any]:
+    """Lambda's OnFailure destination record for an async invocation that ran out of retries."""
+    ctx = template.context
+    return {
+        "version": "1.0",
+        "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "requestContext": {
+            "requestId": str(uuid.uuid4()),
+            "functionArn": (
+                f"arn:{ctx.partition}:lambda:{ctx.region}:{ctx.account_id}:function:"
+                f"{ctx.stack_name}-{spec.logical_id}:$LATEST"
+            ),
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": last.attempt,
+        },
+        "requestPayload": event,
+        "responseContext": {
+            "statusCode": 200,
+            "executedVersion": "$LATEST",
+            "functionError": "Unhandled",
+        },
+        "responsePayload": {
+            "errorMessage": last.error,
+            "errorType": last.error_type,
+            "stackTrace": last.stack,
+        },
+    }
+
+
+@dataclass(frozen=True)
+class _Subscription:
+    rule: RuleSpec
+    function: FunctionSpec
+    queue_url: str
+
+
+class EventDispatcher:
+    """Reads every rule's queue and invokes its function, with Lambda's async semantics.
+
+    Parameters
+    ----------
+    template : Template
+        The resolved template (rules, functions, destinations).
+    runtime : LambdaRuntime
+        Invokes handlers in-process and records each call.
+    provisioned : ProvisionedStack
+        The rule queues and dead-letter queues provisioning created.
+    session : boto3 Session, optional
+        Points at the local moto server.
+    retry_base_delay_s : float
+        First backoff delay (Lambda waits a minute; locally a fraction of a second).
+    """
+
+    def __init__(
+        self,
+        template: Template,
+        runtime: LambdaRuntime,
+        provisioned: ProvisionedStack,
+        session: boto3.session.Session | None = None,
+        retry_base_delay_s: float = 0.05,
+    ) -> None:
+        self.template = template
+        self.runtime = runtime
+        self.provisioned = provisioned
+        self.retry_base_delay_s = retry_base_delay_s
+        self._sqs = aws_client("sqs", session)
+        functions = {spec.logical_id: spec for spec in template.functions()}
+        self.subscriptions = [
+            _Subscription(rule, functions[rule.function], provisioned.rule_queues[rule.rule_name])
+            for rule in template.rules()
+        ]
+        self.dead_lettered: list[dict[str, Any]] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._cond = threading.Condition()
+        self._pass_no = 0
+        self._idle_streak = 0
+        self._rng = random.Random()
+
+    # ---------------------------------------------------------------- lifecycle
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="event-dispatcher", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            with self._cond:
+                self._pass_no += 1
+            handled = self.poll_once()
+            with self._cond:
+                self._idle_streak = 0 if handled else self._idle_streak + 1
+                self._cond.notify_all()
+            if not handled:
+                self._stop.wait(0.05)
+
+    def wait_idle(self, timeout_s: float = 120.0) -> None:
+        """Block until every event put before this call has been handled (chains included).
+
+        Idle means two consecutive polling passes, both started after this call, found
+        nothing: any message already in a queue when we were called is seen by them.
+        """
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            start = self._pass_no
+            while not (self._pass_no >= start + 2 and self._idle_streak >= 2):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"event chain still busy after {timeout_s:.0f} s")
+                self._cond.wait(remaining)
+
+    # ---------------------------------------------------------------- work
+    def poll_once(self) -> int:
+        """One pass over every rule queue; returns how many events were handled."""
+        handled = 0
+        for sub in self.subscriptions:
+            messages = self._sqs.receive_message(
+                QueueUrl=sub.queue_url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=0,
+                VisibilityTimeout=max(30, sub.function.timeout_s),
+            ).get("Messages", [])
+            for message in messages:
+                event = adapt_event(json.loads(message["Body"]), message["MessageId"])
+                self._deliver(sub, event)
+                self._sqs.delete_message(
+                    QueueUrl=sub.queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+                handled += 1
+        return handled
+
+    def _deliver(self, sub: _Subscription, event: dict[str, Any]) -> Invocation:
+        spec = sub.function
+        attempts = 1 + spec.async_retry_attempts
+        trigger = f"{sub.rule.kind}:{sub.rule.rule_name}"
+        last: Invocation | None = None
+        for attempt in range(1, attempts + 1):
+            last = self.runtime.invoke(spec.logical_id, event, trigger=trigger, attempt=attempt)
+            if last.ok:
+                return last
+            if attempt < attempts:
+                delay = self.retry_base_delay_s * 2 ** (attempt - 1)
+                time.sleep(delay * (0.5 + self._rng.random()))  # full jitter around the step
+        assert last is not None
+        self._dead_letter(spec, event, last)
+        return last
+
+    def _dead_letter(self, spec: FunctionSpec, event: dict[str, Any], last: Invocation) -> None:
+        record = destination_record(spec, self.template, event, last)
+        self.dead_lettered.append(record)
+        url = self.provisioned.dead_letter_queues.get(spec.on_failure_arn or "")
+        if url:
+            self._sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record, default=str))
+
+    def send_scheduled(self, name: str) -> dict[str, Any]:
+        """Fire a schedule now (``stratigos local tick NAME``)."""
+        return fire_schedule(self.template, name, sqs=self._sqs)
+
+
+def fire_schedule(
+    template: Template,
+    name: str,
+    session: boto3.session.Session | None = None,
+    sqs: Any | None = None,
+) -> dict[str, Any]:
+    """Put a schedule's "Scheduled Event" in its target queue; NAME is the event's name."""
+    schedules = [rule for rule in template.rules() if rule.kind == "Schedule"]
+    for rule in schedules:
+        if name in (rule.event, rule.rule_name):
+            client = sqs or aws_client("sqs", session)
+            queue = rule_queue_name(template.context.stack_name, rule)
+            url = client.get_queue_url(QueueName=queue)["QueueUrl"]
+            event = scheduled_event(template, rule)
+            client.send_message(QueueUrl=url, MessageBody=json.dumps(event))
+            return event
+    names = sorted(rule.event for rule in schedules)
+    raise KeyError(f"no schedule named {name!r}; the template has {names}")

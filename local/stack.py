@@ -1,0 +1,284 @@
+"""The docker-free local stack: moto's server + the template's resources + events + API.
+
+``LocalStack`` starts moto in server mode on 127.0.0.1 (clients talk to it over HTTP like
+to AWS), creates what template.yaml declares, seeds the API keys, starts the event
+dispatcher and the local REST API, and writes a state file so other ``stratigos``
+commands find it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from core.aws import client as aws_client
+from core.settings import env_name
+from local.apigateway import LocalApiServer, api_key_id
+from local.dispatcher import EventDispatcher, fire_schedule
+from local.lambda_runtime import LambdaRuntime
+from local.provision import ProvisionedStack, provision
+from local.template import DEFAULT_TEMPLATE, StackContext, Template, TemplateError
+
+__all__ = [
+    "DEFAULT_KEYS",
+    "LocalStack",
+    "LocalStackOptions",
+    "StackState",
+    "parse_keys",
+]
+
+DEFAULT_KEYS: dict[str, str] = {"dev-key": "demo"}
+STATE_FILE = Path(".stratigos") / "local.json"
+_LOCAL_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+}
+
+
+def parse_keys(spec: str | None) -> dict[str, str]:
+    """Parse ``STRATIGOS_LOCAL_KEYS`` (``key:tenant,key:tenant``); default ``dev-key:demo``."""
+    if not spec or not spec.strip():
+        return dict(DEFAULT_KEYS)
+    keys: dict[str, str] = {}
+    for item in spec.split(","):
+        key, sep, tenant = item.strip().partition(":")
+        if not sep or not key or not tenant:
+            raise ValueError(f"STRATIGOS_LOCAL_KEYS entry {item!r} is not key:tenant")
+        if key in keys and keys[key] != tenant:
+            raise ValueError(f"API key {key!r} is given to two tenants")
+        keys[key] = tenant
+    return keys
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LocalStackOptions:
+    """How to run the local stack (ports 0 pick free ones)."""
+
+    host: str = "127.0.0.1"
+    api_port: int = 3000
+    aws_port: int = 0
+    stack_name: str = "stratigos-local"
+    region: str = "us-east-1"
+    keys: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_KEYS))
+    template_path: Path = DEFAULT_TEMPLATE
+    state_file: Path | None = STATE_FILE
+    retry_base_delay_s: float = 0.05
+    # Applied over the template's variables, e.g. a quieter POWERTOOLS_LOG_LEVEL for the demo.
+    environment_overrides: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StackState:
+    """What a running local stack tells other processes (the state file's content)."""
+
+    endpoint_url: str
+    api_url: str
+    region: str
+    stack_name: str
+    keys: dict[str, str]
+    template_path: str
+    pid: int
+
+    @classmethod
+    def read(cls, path: Path = STATE_FILE) -> StackState:
+        if not path.exists():
+            raise FileNotFoundError(
+                f"no local stack found ({path} is missing); start one with `stratigos local up`"
+            )
+        data = json.loads(path.read_text())
+        return cls(**data)
+
+    def template(self) -> Template:
+        return Template.load(
+            Path(self.template_path),
+            StackContext(stack_name=self.stack_name, region=self.region),
+        )
+
+    def environment(self) -> dict[str, str]:
+        """Environment that points boto3 (and the platform's settings) at this stack."""
+        return local_environment(self.template(), self.endpoint_url)
+
+    @contextmanager
+    def activated(self) -> Iterator[boto3.session.Session]:
+        """Point this process at the stack for the duration of the block."""
+        with _patched_environ(self.environment()):
+            yield boto3.session.Session(region_name=self.region)
+
+
+def local_environment(template: Template, endpoint_url: str) -> dict[str, str]:
+    """Credentials, region, endpoint, and every function's environment from the template.
+
+    Handlers run in this one process, so their variables must agree; they all come from
+    ``Globals`` today and a conflicting per-function value is refused rather than guessed.
+    """
+    env: dict[str, str] = {
+        **_LOCAL_CREDENTIALS,
+        "AWS_DEFAULT_REGION": template.context.region,
+        "AWS_REGION": template.context.region,
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_DEV": "false",
+    }
+    owners: dict[str, str] = {}
+    for spec in template.functions():
+        for name, value in spec.environment.items():
+            if name in owners and env[name] != value:
+                raise TemplateError(
+                    f"{spec.logical_id} sets {name}={value!r} but {owners[name]} sets "
+                    f"{env[name]!r}; the in-process local stack needs one value"
+                )
+            env[name] = value
+            owners.setdefault(name, spec.logical_id)
+    return env
+
+
+@contextmanager
+def _patched_environ(values: dict[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in [*values, "AWS_SESSION_TOKEN", "AWS_PROFILE"]}
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+class LocalStack:
+    """moto server + template resources + event dispatcher + REST API, in this process.
+
+    Use as a context manager::
+
+        with LocalStack(LocalStackOptions(api_port=0)) as stack:
+            stack.s3.put_object(Bucket=stack.bucket, Key="raw/prices/x.csv", Body=b"...")
+            stack.wait_idle()
+    """
+
+    def __init__(self, options: LocalStackOptions | None = None) -> None:
+        self.options = options or LocalStackOptions()
+        self.template = Template.load(
+            self.options.template_path,
+            StackContext(stack_name=self.options.stack_name, region=self.options.region),
+        )
+        self.endpoint_url = ""
+        self._moto: ThreadedMotoServer | None = None
+        self._environ: Any = None
+        self.session: boto3.session.Session | None = None
+        self.provisioned: ProvisionedStack | None = None
+        self.runtime = LambdaRuntime(self.template.functions(), self.template.context)
+        self.dispatcher: EventDispatcher | None = None
+        self.api: LocalApiServer | None = None
+
+    # ---------------------------------------------------------------- lifecycle
+    def start(self) -> Self:
+        opts = self.options
+        port = opts.aws_port or _free_port(opts.host)
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request log lines
+        self._moto = ThreadedMotoServer(ip_address=opts.host, port=port, verbose=False)
+        self._moto.start()
+        self.endpoint_url = f"http://{opts.host}:{port}"
+        environ = {
+            **local_environment(self.template, self.endpoint_url),
+            **opts.environment_overrides,
+        }
+        self._environ = _patched_environ(environ)
+        self._environ.__enter__()
+        self.session = boto3.session.Session(region_name=opts.region)
+        self.provisioned = provision(
+            self.template,
+            self.session,
+            api_keys={api_key_id(key): tenant for key, tenant in opts.keys.items()},
+        )
+        self.dispatcher = EventDispatcher(
+            self.template,
+            self.runtime,
+            self.provisioned,
+            self.session,
+            retry_base_delay_s=opts.retry_base_delay_s,
+        )
+        self.dispatcher.start()
+        self.api = LocalApiServer(self.template, self.runtime, opts.keys, opts.host, opts.api_port)
+        self.api.start()
+        if opts.state_file:
+            opts.state_file.parent.mkdir(parents=True, exist_ok=True)
+            opts.state_file.write_text(json.dumps(self.state().__dict__, indent=2))
+        return self
+
+    def stop(self) -> None:
+        if self.api:
+            self.api.stop()
+        if self.dispatcher:
+            self.dispatcher.stop()
+        if self._moto:
+            self._moto.stop()
+        if self._environ:
+            self._environ.__exit__(None, None, None)
+            self._environ = None
+        state_file = self.options.state_file
+        if state_file and state_file.exists():
+            state_file.unlink()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # ---------------------------------------------------------------- conveniences
+    def state(self) -> StackState:
+        return StackState(
+            endpoint_url=self.endpoint_url,
+            api_url=self.api_url,
+            region=self.options.region,
+            stack_name=self.options.stack_name,
+            keys=dict(self.options.keys),
+            template_path=str(self.options.template_path),
+            pid=os.getpid(),
+        )
+
+    @property
+    def api_url(self) -> str:
+        return self.api.url if self.api else ""
+
+    @property
+    def bucket(self) -> str:
+        return self.template.shared_environment()[env_name("bucket")]
+
+    def client(self, service: str) -> Any:
+        return aws_client(service, self.session)
+
+    def wait_idle(self, timeout_s: float = 120.0) -> None:
+        """Block until every event chain started so far has run to its end."""
+        assert self.dispatcher is not None, "stack not started"
+        self.dispatcher.wait_idle(timeout_s)
+
+    def tick(self, name: str) -> dict[str, Any]:
+        """Fire a schedule now (the template's ``Schedule`` event name, e.g. ``Nightly``)."""
+        return fire_schedule(self.template, name, self.session)

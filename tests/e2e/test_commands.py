@@ -1,0 +1,108 @@
+"""The operator commands as a user runs them: `stratigos demo`, `local up`, `local tick`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import boto3
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _stratigos(*args: str, cwd: Path, **kwargs: object) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "STRATIGOS_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "local.cli", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def test_demo_runs_the_chain_and_exits_zero(tmp_path: Path) -> None:
+    process = _stratigos("demo", "--output", str(tmp_path / "out"), cwd=tmp_path)
+    output, _ = process.communicate(timeout=300)
+    assert process.returncode == 0, output
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["ok"] is True
+    assert summary["deadLetters"] == 0
+    assert len(summary["landed"]) == 2
+    assert "What happened" in output
+    assert "IngestFunction" in output
+
+
+def test_local_up_serves_and_tick_reaches_it(tmp_path: Path) -> None:
+    up = _stratigos("local", "up", "--port", "0", cwd=tmp_path)
+    state_file = tmp_path / ".stratigos" / "local.json"
+    try:
+        deadline = time.monotonic() + 60
+        while not state_file.exists():
+            assert up.poll() is None, up.communicate()[0]
+            assert time.monotonic() < deadline, "local stack did not come up"
+            time.sleep(0.2)
+        state = json.loads(state_file.read_text())
+        request = urllib.request.Request(state["api_url"] + "/portfolios")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 403
+
+        tick = _stratigos("local", "tick", "Nightly", cwd=tmp_path)
+        output, _ = tick.communicate(timeout=60)
+        assert tick.returncode == 0, output
+        assert "fired Nightly" in output
+
+        # The running stack's dispatcher drains the schedule's queue (it invoked FanOut).
+        sqs = boto3.client(
+            "sqs",
+            endpoint_url=state["endpoint_url"],
+            region_name=state["region"],
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        queue = sqs.get_queue_url(QueueName="stratigos-local-target-FanOutFunction-Nightly")
+        deadline = time.monotonic() + 30
+        while True:
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=queue["QueueUrl"],
+                AttributeNames=[
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                ],
+            )["Attributes"]
+            if not any(int(v) for v in attributes.values()):
+                break
+            assert time.monotonic() < deadline, attributes
+            time.sleep(0.2)
+
+        missing = _stratigos("local", "tick", "Hourly", cwd=tmp_path)
+        output, _ = missing.communicate(timeout=60)
+        assert missing.returncode != 0
+    finally:
+        up.send_signal(signal.SIGINT)
+        output, _ = up.communicate(timeout=30)
+    assert up.returncode == 0, output
+    assert "API:" in output
+    assert "dev-key" in output
+    assert not state_file.exists()
+
+
+def test_commands_without_a_stack_say_so(tmp_path: Path) -> None:
+    tick = _stratigos("local", "tick", "Nightly", cwd=tmp_path)
+    output, _ = tick.communicate(timeout=60)
+    assert tick.returncode == 2
+    assert "stratigos local up" in output
