@@ -23,14 +23,17 @@ def is_local_endpoint() -> bool:
 
 
 def client_config(service: str) -> Config:
-    """Standard retries with backoff and jitter, bounded timeouts; path-style S3 locally."""
+    """Standard retries with backoff and jitter, bounded timeouts; SigV4 S3, path-style locally."""
     options: dict[str, Any] = {
         "retries": {"mode": "standard", "max_attempts": 5},
         "connect_timeout": 5,
         "read_timeout": 30,
     }
-    if service == "s3" and is_local_endpoint():
-        options["s3"] = {"addressing_style": "path"}
+    if service == "s3":
+        # SigV4 presigned URLs (X-Amz-Expires), never the legacy SigV2 query signature.
+        options["signature_version"] = "s3v4"
+        if is_local_endpoint():
+            options["s3"] = {"addressing_style": "path"}
     return Config(**options)
 
 
