@@ -2,54 +2,147 @@
 
 ``land`` receives S3 "Object Created" events for ``raw/prices/`` through EventBridge;
 ``returns`` receives ``PricesCurated`` from the platform bus; ``market_data`` serves
-``GET /market-data/{prices,returns}``.
+``GET /market-data/{prices,returns}``. Both consumers are idempotent through Powertools'
+idempotency utility (records in the template's idempotency table): a redelivered event
+returns the first delivery's result without touching the lake again.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from core.exceptions import NotImplementedYetError
+from core.aws import client as aws_client
+from core.bus import DetailType, EventBus, Source
 from core.rest import rest_resolver
+from core.settings import settings
+from core.validation import parse_model
+from ingest.catalog import DATASETS, ensure_registered
+from ingest.curate import SourceObject, land_price_file, read_manifest
+from ingest.market_data import MarketDataQuery, query_prices, query_returns
+from ingest.returns import update_returns
 
 __all__ = ["land", "market_data", "returns"]
 
 logger = Logger()
 _market_data_app = rest_resolver()
+_IDEMPOTENCY_SECONDS = 7 * 24 * 3600
+
+
+@functools.cache
+def _idempotency(table: str) -> tuple[DynamoDBPersistenceLayer, IdempotencyConfig]:
+    # Built on first use, not at import: the table name comes from the environment.
+    return (
+        DynamoDBPersistenceLayer(table_name=table),
+        IdempotencyConfig(expires_after_seconds=_IDEMPOTENCY_SECONDS),
+    )
+
+
+def _register_datasets(bucket: str, database: str) -> None:
+    for spec in DATASETS:
+        ensure_registered(spec, bucket, database)
 
 
 @event_source(data_class=EventBridgeEvent)
 @logger.inject_lambda_context
 def land(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
     """IngestFunction: a vendor file landed under ``raw/prices/``."""
-    obj = event.detail.get("object", {})
-    logger.warning(
-        "price file received; validation and curation are not implemented yet",
-        extra={"bucket": event.detail.get("bucket", {}).get("name"), "key": obj.get("key")},
+    config = settings()
+    detail = event.detail
+    obj = detail.get("object", {})
+    source = SourceObject(
+        bucket=str(detail.get("bucket", {}).get("name", "")),
+        key=str(obj.get("key", "")),
+        version_id=obj.get("version-id"),
+        etag=obj.get("etag"),
     )
-    return {"status": "not_implemented", "key": obj.get("key"), "etag": obj.get("etag")}
+    persistence, idempotency = _idempotency(config.idempotency_table)
+    idempotency.register_lambda_context(context)
+
+    @idempotent_function(  # type: ignore[untyped-decorator]
+        data_keyword_argument="identity", persistence_store=persistence, config=idempotency
+    )
+    def _land(identity: dict[str, Any]) -> dict[str, Any]:
+        _register_datasets(config.bucket, config.glue_database)
+        result = land_price_file(source, bus=EventBus(config.event_bus))
+        return result.to_dict()
+
+    outcome: dict[str, Any] = _land(
+        identity={
+            "bucket": source.bucket,
+            "key": source.key,
+            "version": source.version_id,
+            "etag": source.etag,
+        }
+    )
+    logger.info("price file landed", extra={"result": outcome})
+    return outcome
 
 
 @event_source(data_class=EventBridgeEvent)
 @logger.inject_lambda_context
 def returns(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
-    """ReturnsFunction: prices changed for some tickers and dates."""
-    logger.warning("PricesCurated received; returns are not implemented yet")
-    return {"status": "not_implemented", "detailType": event.detail_type}
+    """ReturnsFunction: prices changed for some tickers and dates (a manifest names them)."""
+    config = settings()
+    detail = dict(event.detail)
+    persistence, idempotency = _idempotency(config.idempotency_table)
+    idempotency.register_lambda_context(context)
+
+    @idempotent_function(  # type: ignore[untyped-decorator]
+        data_keyword_argument="change", persistence_store=persistence, config=idempotency
+    )
+    def _returns(change: dict[str, Any]) -> dict[str, Any]:
+        s3 = aws_client("s3")
+        changed = read_manifest(s3, change["bucket"], change["manifestKey"])
+        update = update_returns(changed, change["bucket"], s3=s3)
+        _register_datasets(config.bucket, config.glue_database)
+        if update.rows:
+            EventBus(config.event_bus).put(
+                Source.INGEST,
+                DetailType.MARKET_DATA_UPDATED,
+                {
+                    "tickers": update.tickers,
+                    "firstDate": update.first_date,
+                    "lastDate": update.last_date,
+                    "rows": update.rows,
+                    "dataVersion": update.data_version,
+                },
+            )
+        return update.to_dict()
+
+    outcome: dict[str, Any] = _returns(
+        change={"bucket": detail["bucket"], "manifestKey": detail["manifestKey"]}
+    )
+    logger.info("returns updated", extra={"result": outcome})
+    return outcome
+
+
+def _query() -> MarketDataQuery:
+    params = _market_data_app.current_event.query_string_parameters or {}
+    return parse_model(MarketDataQuery, dict(params), what="query")
 
 
 @_market_data_app.get("/market-data/prices")
 def _prices() -> dict[str, Any]:
-    raise NotImplementedYetError("Market data prices are not implemented yet (ingest/ issue).")
+    body, stats = query_prices(_query(), settings().bucket)
+    logger.info("prices read", extra={"read": stats.to_dict()})
+    return body
 
 
 @_market_data_app.get("/market-data/returns")
-def _returns() -> dict[str, Any]:
-    raise NotImplementedYetError("Market data returns are not implemented yet (ingest/ issue).")
+def _returns_route() -> dict[str, Any]:
+    body, stats = query_returns(_query(), settings().bucket)
+    logger.info("returns read", extra={"read": stats.to_dict()})
+    return body
 
 
 @logger.inject_lambda_context

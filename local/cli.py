@@ -14,7 +14,9 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
+from core.settings import env_name
 from local.stack import LocalStack, LocalStackOptions, StackState, parse_keys
 
 __all__ = ["main"]
@@ -69,6 +71,38 @@ def _cmd_local_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    """Upload vendor files under raw/prices/; the landing event does the rest."""
+    from contextlib import nullcontext
+
+    import boto3
+
+    from core.aws import client as aws_client
+    from local.progress import ProgressBar
+
+    paths = [Path(p) for p in args.files]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        print(f"stratigos: no such file: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    if args.bucket:
+        context: Any = nullcontext(boto3.session.Session())
+        bucket = args.bucket
+    else:
+        state = StackState.read()
+        context = state.activated()
+        bucket = state.template().shared_environment()[env_name("bucket")]
+    with context as session:
+        s3 = aws_client("s3", session)
+        for path in paths:
+            key = f"{args.prefix.rstrip('/')}/{path.name}"
+            bar = ProgressBar(path.stat().st_size, path.name)
+            s3.upload_file(str(path), bucket, key, Callback=bar)
+            bar.finish()
+            print(f"landed s3://{bucket}/{key}")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from local.demo import run_demo
 
@@ -91,6 +125,18 @@ def _parser() -> argparse.ArgumentParser:
     tick.set_defaults(func=_cmd_local_tick)
     status = local_commands.add_parser("status", help="where the running local stack is")
     status.set_defaults(func=_cmd_local_status)
+
+    ingest = commands.add_parser("ingest", help="land vendor price files (CSV/Parquet)")
+    ingest.add_argument("files", nargs="+", help="price files, long form date,ticker,close[,…]")
+    ingest.add_argument("--bucket", help="a deployed data bucket (default: the local stack's)")
+    ingest.add_argument("--prefix", default="raw/prices", help="landing prefix (raw/prices)")
+    ingest.set_defaults(func=_cmd_ingest)
+
+    from local.sql import configure_sql_parser
+
+    configure_sql_parser(
+        commands.add_parser("sql", help="SQL over the lake: DuckDB locally, or Athena")
+    )
 
     demo = commands.add_parser("demo", help="run the whole chain on sample data and summarise")
     demo.add_argument("--output", default="demo-output", help="where to write what it made")

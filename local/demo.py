@@ -32,6 +32,8 @@ class DemoReport:
     api_calls: list[tuple[str, str, int, str]] = field(default_factory=list)
     objects_by_prefix: dict[str, int] = field(default_factory=dict)
     dead_letters: int = 0
+    market_data: dict[str, Any] = field(default_factory=dict)
+    sql: str = ""
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -47,6 +49,57 @@ def _http(url: str, key: str | None, method: str = "GET") -> tuple[int, str]:
             return int(response.status), response.read().decode()
     except urllib.error.HTTPError as error:
         return int(error.code), error.read().decode()
+
+
+DEMO_TICKERS = ("AAPL", "MSFT", "GOOGL", "AMZN", "META")
+
+
+def _market_data(stack: LocalStack, key: str, echo: Any) -> dict[str, Any]:
+    """Ask the local API for the seed portfolio's monthly closes and returns."""
+    query = f"tickers={','.join(DEMO_TICKERS)}&start=2024-06-01&end=2024-12-31&frequency=monthly"
+    answers: dict[str, Any] = {}
+    for kind in ("prices", "returns"):
+        status, body = _http(f"{stack.api_url}/market-data/{kind}?{query}", key)
+        answers[kind] = {"status": status, "body": json.loads(body)}
+    prices = answers["prices"]["body"]
+    if answers["prices"]["status"] == 200:
+        echo("")
+        echo("Monthly closes from GET /market-data/prices (synthetic sample data)")
+        first = prices["series"][DEMO_TICKERS[0]]["dates"]
+        echo("  " + "ticker".ljust(8) + "".join(d[:7].rjust(10) for d in first))
+        for ticker in DEMO_TICKERS:
+            closes = prices["series"].get(ticker, {}).get("close", [])
+            echo("  " + ticker.ljust(8) + "".join(f"{c:10.2f}" for c in closes))
+    return answers
+
+
+DEMO_SQL = """
+SELECT ticker,
+       count(*) AS days,
+       round(stddev_samp(log_return) * sqrt(252), 4) AS annual_volatility
+FROM returns
+WHERE year BETWEEN 2022 AND 2024
+GROUP BY ticker
+ORDER BY annual_volatility DESC
+LIMIT 5
+""".strip()
+
+
+def _sql(stack: LocalStack, echo: Any) -> str:
+    """The same SQL text Athena runs, on DuckDB over the local lake."""
+    from core.settings import settings
+    from local.sql import LakeSql, format_result
+
+    engine = LakeSql(stack.session, settings().glue_database, endpoint_url=stack.endpoint_url)
+    try:
+        text = format_result(engine.query(DEMO_SQL), "table")
+    finally:
+        engine.close()
+    echo("")
+    echo("SQL over the lake (DuckDB locally, Athena in the cloud):")
+    echo("  " + DEMO_SQL.replace("\n", "\n  "))
+    echo("  " + text.replace("\n", "\n  "))
+    return text
 
 
 def _objects_by_prefix(stack: LocalStack) -> dict[str, int]:
@@ -96,8 +149,11 @@ def run_demo(output_dir: Path = Path("demo-output"), echo: Any = print) -> DemoR
         echo("fired the Nightly schedule")
         stack.wait_idle()
 
+        report.market_data = _market_data(stack, key, echo)
+        report.sql = _sql(stack, echo)
+
         for route in sorted(stack.template.routes(), key=lambda r: (r.path, r.method)):
-            if route.method != "GET" or "{" in route.path:
+            if route.method != "GET" or "{" in route.path or route.path.startswith("/market"):
                 continue
             status, body = _http(
                 stack.api_url + route.path, key if route.api_key_required else None
@@ -123,6 +179,12 @@ def run_demo(output_dir: Path = Path("demo-output"), echo: Any = print) -> DemoR
             report.problems.append(f"{landed} never reached IngestFunction")
     if report.dead_letters:
         report.problems.append(f"{report.dead_letters} event(s) in the dead-letter queue")
+    for kind, answer in report.market_data.items():
+        if answer.get("status") != 200:
+            report.problems.append(f"GET /market-data/{kind} answered {answer.get('status')}")
+    for call in report.invocations:
+        if not call.ok:
+            report.problems.append(f"{call.function} failed: {call.error}")
     if not any(c.function == "FanOutFunction" for c in report.invocations):
         report.problems.append("the Nightly schedule never reached FanOutFunction")
     report.seconds = time.perf_counter() - started
@@ -146,6 +208,10 @@ def _write(report: DemoReport, output_dir: Path) -> None:
         "problems": report.problems,
     }
     (output_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (output_dir / "sql.txt").write_text(DEMO_SQL + "\n\n" + report.sql + "\n")
+    (output_dir / "market_data.json").write_text(
+        json.dumps(report.market_data, indent=2, default=str) + "\n"
+    )
     calls = [
         {
             "function": c.function,
@@ -163,6 +229,21 @@ def _write(report: DemoReport, output_dir: Path) -> None:
 
 
 def _print(report: DemoReport, output_dir: Path, echo: Any) -> None:
+    echo("")
+    echo("Ingest")
+    for call in report.invocations:
+        result = call.result if isinstance(call.result, dict) else {}
+        if call.function == "IngestFunction" and "rows_read" in result:
+            echo(
+                f"  {result['source_key']}: {result['rows_read']:,} rows read, "
+                f"{result['rows_accepted']:,} curated, {result['rows_rejected']:,} quarantined, "
+                f"{result['rows_changed']:,} changed -> {', '.join(result['partitions_written'])}"
+            )
+        if call.function == "ReturnsFunction" and "rows" in result:
+            echo(
+                f"  returns: {result['rows']:,} recomputed for {len(result['tickers'])} tickers "
+                f"({result['first_date']} .. {result['last_date']})"
+            )
     echo("")
     echo("What happened")
     echo("-------------")

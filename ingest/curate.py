@@ -1,0 +1,336 @@
+"""Landing: a raw vendor file → validated rows in curated/prices, bad rows in quarantine/.
+
+The raw object is never modified. Each year partition the file touches is merged with
+optimistic concurrency (:class:`ingest.lake.PartitionStore`). A correction (same ticker
+and date again) replaces the row; an *older* file processed after a newer one does not
+(rows carry the raw object's last-modified time, ``source_time``); a redelivery changes
+nothing. What changed is written as a manifest under ``tmp/changes/`` (the claim check the
+``PricesCurated`` event points at, too big for an event in general).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from core.aws import client as aws_client
+from core.bus import DetailType, EventBus, Source
+from ingest.exceptions import FileRejectedError
+from ingest.lake import PartitionStore, PartitionWrite, table_to_parquet, years_of
+from ingest.schemas import PRICE_SCHEMA, PRICES_PREFIX, QUARANTINE_PREFIX, RAW_PRICES_PREFIX
+from ingest.validation import (
+    REPORT_VERSION,
+    ValidatedPrices,
+    quarantine_csv,
+    quarantine_report,
+    validate_prices,
+)
+
+__all__ = [
+    "CHANGES_PREFIX",
+    "LandingResult",
+    "SourceObject",
+    "land_price_file",
+    "merge_prices",
+    "read_manifest",
+]
+
+CHANGES_PREFIX = "tmp/changes/"
+_VALUE_COLUMNS = ("close", "open", "high", "low", "volume")
+
+
+@dataclass(frozen=True)
+class SourceObject:
+    """The raw object an ingest event names."""
+
+    bucket: str
+    key: str
+    version_id: str | None
+    etag: str | None
+
+    @property
+    def identity(self) -> str:
+        """Stable id of this exact object version (idempotency and quarantine paths)."""
+        return self.version_id or (self.etag or "unversioned").strip('"')
+
+
+@dataclass
+class LandingResult:
+    """What landing one file did (returned by the handler, logged, and tested)."""
+
+    source_key: str
+    status: str  # curated | unchanged | rejected
+    rows_read: int = 0
+    rows_accepted: int = 0
+    rows_rejected: int = 0
+    rejected_counts: dict[str, int] = field(default_factory=dict)
+    partitions_written: list[str] = field(default_factory=list)
+    rows_changed: int = 0
+    tickers: list[str] = field(default_factory=list)
+    first_date: str | None = None
+    last_date: str | None = None
+    quarantine_key: str | None = None
+    manifest_key: str | None = None
+    event_id: str | None = None
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _float_values(table: pa.Table, column: str) -> np.ndarray:
+    """A nullable float column as float64 with NaN for null (NaN never occurs in the lake)."""
+    return np.asarray(
+        pc.fill_null(table[column], np.nan).to_numpy(zero_copy_only=False), dtype=np.float64
+    )
+
+
+def _int_values(table: pa.Table, column: str, null: int) -> np.ndarray:
+    values = pc.fill_null(pc.cast(table[column], pa.int64()), null)
+    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _row_keys(table: pa.Table, vocabulary: pa.Array) -> np.ndarray:
+    """One int64 per (ticker, date): ticker's index in ``vocabulary`` × 2²⁰ + days since 1970."""
+    codes = pc.index_in(table["ticker"], value_set=vocabulary).to_numpy(zero_copy_only=False)
+    days = pc.cast(pc.cast(table["date"], pa.int32()), pa.int64()).to_numpy(zero_copy_only=False)
+    return np.asarray(codes, dtype=np.int64) * (1 << 20) + days
+
+
+def _matches_source(table: pa.Table, rows: np.ndarray, key: str, version: str | None) -> np.ndarray:
+    """Whether each of ``rows`` came from the raw object (key, version).
+
+    Compared through dictionary codes: each distinct source is compared once, not per row.
+    """
+    result = np.ones(len(rows), dtype=bool)
+    for column, wanted in (("source_key", key), ("source_version", version)):
+        encoded = pc.dictionary_encode(table[column].combine_chunks())
+        hit = np.array([value == wanted for value in encoded.dictionary.to_pylist()] + [False])
+        indices = pc.fill_null(encoded.indices, len(hit) - 1).to_numpy(zero_copy_only=False)
+        if wanted is None:  # a null version matches a null version
+            hit[-1] = True
+        result &= hit[np.asarray(indices, dtype=np.int64)[rows]]
+    return result
+
+
+def merge_prices(current: pa.Table | None, incoming: pa.Table) -> tuple[pa.Table | None, pa.Table]:
+    """Merge incoming rows (all from one raw object) into a partition.
+
+    Rows are matched on an int64 key per (ticker, date) with a sorted search, and values
+    compared as numpy arrays, so a million-row partition merges in bounded time and memory.
+
+    Returns
+    -------
+    merged : pyarrow.Table or None
+        The partition to write, or None when nothing in it changes.
+    affected : pyarrow.Table
+        ``(ticker, date)`` of rows whose value is new or changed, plus rows whose current
+        value came from this very object (a redelivery after a crash must still announce
+        what that object changed).
+    """
+    incoming = incoming.cast(PRICE_SCHEMA)
+    if current is None or current.num_rows == 0:
+        return incoming, incoming.select(["ticker", "date"])
+    current = current.cast(PRICE_SCHEMA)
+    vocabulary = pc.unique(
+        pa.concat_arrays([pc.unique(current["ticker"]), pc.unique(incoming["ticker"])])
+    )
+    cur_keys = _row_keys(current, vocabulary)
+    inc_keys = _row_keys(incoming, vocabulary)
+    order = np.argsort(cur_keys, kind="stable")
+    position = np.searchsorted(cur_keys[order], inc_keys)
+    position = np.minimum(position, len(order) - 1)
+    matched = cur_keys[order][position] == inc_keys
+    cur_idx = order[position]  # meaningful where matched
+
+    same_values = matched.copy()
+    for column in ("close", "open", "high", "low"):
+        mine, theirs = _float_values(incoming, column), _float_values(current, column)[cur_idx]
+        same_values &= (mine == theirs) | (np.isnan(mine) & np.isnan(theirs))
+    same_values &= _int_values(incoming, "volume", -1) == _int_values(current, "volume", -1)[cur_idx]
+    newer = (
+        _int_values(incoming, "source_time", 0) >= _int_values(current, "source_time", 0)[cur_idx]
+    )
+    source_key = incoming["source_key"][0].as_py() if incoming.num_rows else ""
+    source_version = incoming["source_version"][0].as_py() if incoming.num_rows else None
+    same_source = _matches_source(current, cur_idx, str(source_key), source_version)
+
+    is_new = ~matched
+    replace = matched & newer & ~same_values
+    reannounce = matched & same_values & same_source
+    affected = incoming.filter(pa.array(is_new | replace | reannounce)).select(["ticker", "date"])
+    if not (is_new.any() or replace.any()):
+        return None, affected
+    keep = np.ones(current.num_rows, dtype=bool)
+    keep[cur_idx[replace]] = False
+    merged = pa.concat_tables(
+        [current.filter(pa.array(keep)), incoming.filter(pa.array(is_new | replace))]
+    )
+    return merged, affected
+
+
+def _with_lineage(good: pa.Table, source: SourceObject, source_time: datetime) -> pa.Table:
+    n = good.num_rows
+    stamp = pa.timestamp("ms", tz="UTC")
+    lineage = {
+        "source_key": pa.repeat(pa.scalar(source.key, pa.string()), n),
+        "source_version": pa.repeat(pa.scalar(source.version_id, pa.string()), n),
+        "source_time": pa.repeat(pa.scalar(source_time, stamp), n),
+        "ingested_at": pa.repeat(pa.scalar(datetime.now(UTC), stamp), n),
+    }
+    return pa.table({**{name: good[name] for name in good.column_names}, **lineage}).cast(
+        PRICE_SCHEMA
+    )
+
+
+def _quarantine_prefix(source: SourceObject) -> str:
+    relative = source.key.removeprefix(RAW_PRICES_PREFIX)
+    return f"{QUARANTINE_PREFIX}prices/{relative}/{source.identity}/"
+
+
+def _write_quarantine(
+    s3: Any,
+    source: SourceObject,
+    result: ValidatedPrices | None,
+    rejection: FileRejectedError | None,
+) -> str:
+    prefix = _quarantine_prefix(source)
+    if rejection is not None:
+        report: dict[str, Any] = {
+            "report_version": REPORT_VERSION,
+            "source": {"key": source.key, "version": source.version_id},
+            "file_rejected": True,
+            "reason": rejection.code,
+            "message": rejection.message,
+        }
+    else:
+        assert result is not None
+        report = quarantine_report(result, source_key=source.key, source_version=source.version_id)
+        report["file_rejected"] = False
+        s3.put_object(
+            Bucket=source.bucket,
+            Key=prefix + "rows.csv",
+            Body=quarantine_csv(result.rejected, result.columns),
+            ContentType="text/csv",
+        )
+    report["quarantined_at"] = datetime.now(UTC).isoformat()
+    s3.put_object(
+        Bucket=source.bucket,
+        Key=prefix + "report.json",
+        Body=json.dumps(report, indent=2, default=str).encode(),
+        ContentType="application/json",
+    )
+    return prefix + "report.json"
+
+
+def read_manifest(s3: Any, bucket: str, key: str) -> pa.Table:
+    """The ``(ticker, date)`` rows a PricesCurated event's manifest names."""
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    return pq.read_table(io.BytesIO(body))
+
+
+def land_price_file(
+    source: SourceObject,
+    *,
+    bus: EventBus,
+    s3: Any | None = None,
+    today: date | None = None,
+) -> LandingResult:
+    """Validate one raw price file and merge its good rows into ``curated/prices``."""
+    s3 = s3 or aws_client("s3")
+    get_args: dict[str, Any] = {"Bucket": source.bucket, "Key": source.key}
+    if source.version_id:
+        get_args["VersionId"] = source.version_id
+    result = LandingResult(source_key=source.key, status="curated")
+    # Spool to local disk: validation streams from there in bounded memory.
+    with tempfile.TemporaryFile() as spool:
+        answer = s3.get_object(**get_args)
+        source_time = answer["LastModified"].astimezone(UTC)
+        for chunk in answer["Body"].iter_chunks(1 << 20):
+            spool.write(chunk)
+        spool.seek(0)
+        try:
+            validated = validate_prices(spool, filename=source.key, today=today)
+        except FileRejectedError as rejection:
+            result.status = "rejected"
+            result.reason = f"{rejection.code}: {rejection.message}"
+            result.quarantine_key = _write_quarantine(s3, source, None, rejection)
+            return result
+
+    result.rows_read = validated.rows_read
+    result.rows_accepted = validated.table.num_rows
+    result.rows_rejected = validated.rows_rejected
+    result.rejected_counts = dict(validated.rejected_counts)
+    if validated.rows_rejected:
+        result.quarantine_key = _write_quarantine(s3, source, validated, None)
+    if validated.table.num_rows == 0:
+        result.status = "unchanged"
+        return result
+
+    rows = _with_lineage(validated.table, source, source_time)
+    del validated
+    # Hand the validation's scratch memory back before partitions are read and merged:
+    # peak memory is then one partition plus the file's rows, not the sum of every phase.
+    pa.default_memory_pool().release_unused()
+    store = PartitionStore(source.bucket, PRICES_PREFIX, PRICE_SCHEMA, s3=s3)
+    years = years_of(rows["date"])
+    year_column = pc.year(rows["date"]) if len(years) > 1 else None
+    affected_parts: list[pa.Table] = []
+    writes: list[PartitionWrite] = []
+    for year in years:
+        incoming = (
+            rows if year_column is None else rows.filter(pc.equal(year_column, int(year)))
+        )
+        outcome: dict[str, pa.Table] = {}
+
+        def merge(
+            current: pa.Table | None,
+            incoming: pa.Table = incoming,
+            outcome: dict[str, pa.Table] = outcome,
+        ) -> pa.Table | None:
+            merged, affected = merge_prices(current, incoming)
+            outcome["affected"] = affected
+            return merged
+
+        writes.append(store.upsert(int(year), merge))
+        affected_parts.append(outcome["affected"])
+    result.partitions_written = [w.key for w in writes if w.written]
+    affected = pa.concat_tables(affected_parts)
+    result.rows_changed = affected.num_rows
+    if affected.num_rows == 0:
+        result.status = "unchanged"
+        return result
+
+    tickers = sorted(set(affected["ticker"].to_pylist()))
+    first, last = pc.min(affected["date"]).as_py(), pc.max(affected["date"]).as_py()
+    body = table_to_parquet(affected)
+    manifest_key = f"{CHANGES_PREFIX}prices/{hashlib.sha256(body).hexdigest()}.parquet"
+    s3.put_object(Bucket=source.bucket, Key=manifest_key, Body=body)
+    result.tickers = tickers
+    result.first_date, result.last_date = first.isoformat(), last.isoformat()
+    result.manifest_key = manifest_key
+    result.event_id = bus.put(
+        Source.INGEST,
+        DetailType.PRICES_CURATED,
+        {
+            "bucket": source.bucket,
+            "sourceKey": source.key,
+            "sourceVersion": source.version_id,
+            "manifestKey": manifest_key,
+            "rows": affected.num_rows,
+            "tickers": tickers,
+            "firstDate": result.first_date,
+            "lastDate": result.last_date,
+        },
+    )
+    return result

@@ -1,0 +1,146 @@
+"""Daily returns for exactly the tickers and dates whose prices changed.
+
+For a changed price of ticker *i* on day *d*, two returns change: the one *on* d (close_d /
+close_prev − 1) and the one on the ticker's next trading day after d (whose previous close
+is close_d). Both are recomputed from the curated prices around them and merged into
+``curated/returns``; every other return is left as it was.
+
+.. math:: r^{simple}_t = P_t / P_{t^-} - 1, \\qquad r^{log}_t = \\ln(P_t / P_{t^-})
+
+where :math:`t^-` is the ticker's previous trading day in the lake.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ingest.lake import PartitionStore, PartitionWrite, years_of
+from ingest.schemas import PRICE_SCHEMA, PRICES_PREFIX, RETURNS_PREFIX, RETURNS_SCHEMA
+
+__all__ = ["ReturnsUpdate", "affected_returns", "daily_returns", "update_returns"]
+
+
+@dataclass
+class ReturnsUpdate:
+    """What one returns recomputation did."""
+
+    rows: int = 0
+    tickers: list[str] = field(default_factory=list)
+    first_date: str | None = None
+    last_date: str | None = None
+    partitions_written: list[str] = field(default_factory=list)
+    data_version: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def daily_returns(prices: pa.Table) -> pa.Table:
+    """Returns between consecutive rows of each ticker (rows sorted by ticker, date).
+
+    The first row of each ticker has no previous close and yields no return.
+    """
+    order = pc.sort_indices(prices, [("ticker", "ascending"), ("date", "ascending")])
+    prices = prices.take(order)
+    tickers = prices["ticker"].to_numpy(zero_copy_only=False)
+    dates = prices["date"].to_numpy(zero_copy_only=False)
+    close = prices["close"].to_numpy(zero_copy_only=False).astype(np.float64)
+    if len(close) < 2:
+        return RETURNS_SCHEMA.empty_table()
+    same_ticker = tickers[1:] == tickers[:-1]
+    idx = np.flatnonzero(same_ticker) + 1
+    ratio = close[idx] / close[idx - 1]
+    now = datetime.now(UTC)
+    return pa.table(
+        {
+            "date": pa.array(dates[idx], pa.date32()),
+            "ticker": pa.array(tickers[idx], pa.string()),
+            "simple_return": pa.array(ratio - 1.0),
+            "log_return": pa.array(np.log(ratio)),
+            "prev_date": pa.array(dates[idx - 1], pa.date32()),
+            "computed_at": pa.array([now] * len(idx), pa.timestamp("ms", tz="UTC")),
+        },
+        schema=RETURNS_SCHEMA,
+    )
+
+
+def affected_returns(prices: pa.Table, changed: pa.Table) -> pa.Table:
+    """The returns a set of changed ``(ticker, date)`` prices touch, recomputed.
+
+    ``prices`` must hold, for every changed ticker, the trading days around each changed
+    date (the caller loads the neighbouring years).
+    """
+    returns = daily_returns(prices)
+    if returns.num_rows == 0 or changed.num_rows == 0:
+        return RETURNS_SCHEMA.empty_table()
+    # A return is affected when its own date or its previous date is a changed price.
+    keys = changed.select(["ticker", "date"]).group_by(["ticker", "date"]).aggregate([])
+    on_date = returns.join(keys, keys=["ticker", "date"], join_type="left semi")
+    by_prev = keys.rename_columns(["ticker", "prev_date"])
+    after = returns.join(by_prev, keys=["ticker", "prev_date"], join_type="left semi")
+    both = pa.concat_tables([on_date, after])
+    # Drop the duplicates (a return can be affected through both of its prices).
+    order = pc.sort_indices(both, [("ticker", "ascending"), ("date", "ascending")])
+    both = both.take(order)
+    tick = both["ticker"].to_numpy(zero_copy_only=False)
+    day = both["date"].to_numpy(zero_copy_only=False)
+    first = np.ones(len(tick), dtype=bool)
+    first[1:] = (tick[1:] != tick[:-1]) | (day[1:] != day[:-1])
+    return both.filter(pa.array(first))
+
+
+def _merge_returns(current: pa.Table | None, incoming: pa.Table) -> pa.Table | None:
+    """Incoming returns replace current ones with the same (ticker, date)."""
+    if incoming.num_rows == 0:
+        return None
+    if current is None or current.num_rows == 0:
+        return incoming
+    current = current.cast(RETURNS_SCHEMA)
+    stale = current.join(
+        incoming.select(["ticker", "date"]), keys=["ticker", "date"], join_type="left anti"
+    )
+    return pa.concat_tables([stale.select(RETURNS_SCHEMA.names), incoming])
+
+
+def update_returns(changed: pa.Table, bucket: str, s3: Any | None = None) -> ReturnsUpdate:
+    """Recompute and store the returns that the changed prices touch."""
+    update = ReturnsUpdate()
+    if changed.num_rows == 0:
+        return update
+    tickers = sorted(set(changed["ticker"].to_pylist()))
+    years = years_of(changed["date"])
+    prices_store = PartitionStore(bucket, PRICES_PREFIX, PRICE_SCHEMA, s3=s3)
+    # Neighbouring years hold the previous close of early-January changes and the next
+    # trading day of late-December ones.
+    window = range(int(years.min()) - 1, int(years.max()) + 2)
+    prices = prices_store.read_years(window, filter_tickers=tickers)
+    fresh = affected_returns(prices.select(["date", "ticker", "close"]), changed)
+    if fresh.num_rows == 0:
+        return update
+    returns_store = PartitionStore(bucket, RETURNS_PREFIX, RETURNS_SCHEMA, s3=s3)
+    year_column = pc.year(fresh["date"])
+    writes: list[PartitionWrite] = []
+    for year in years_of(fresh["date"]):
+        incoming = fresh.filter(pc.equal(year_column, int(year)))
+
+        def merge(current: pa.Table | None, rows: pa.Table = incoming) -> pa.Table | None:
+            return _merge_returns(current, rows)
+
+        writes.append(returns_store.upsert(int(year), merge))
+    update.rows = fresh.num_rows
+    update.tickers = sorted(set(fresh["ticker"].to_pylist()))
+    update.first_date = pc.min(fresh["date"]).as_py().isoformat()
+    update.last_date = pc.max(fresh["date"]).as_py().isoformat()
+    update.partitions_written = [w.key for w in writes if w.written]
+    digest = hashlib.sha256()
+    for write in sorted(writes, key=lambda w: w.year):
+        digest.update(f"{write.key}@{write.etag}".encode())
+    update.data_version = digest.hexdigest()[:16]
+    return update
