@@ -90,9 +90,31 @@ def _upload(s3: Any, bucket: str, path: Path) -> SourceObject:
 
 
 def bench_landing(tickers: int, workdir: Path) -> list[dict[str, Any]]:
-    table = generate_prices(tickers, "2024-01-02", "2024-12-31", seed=3, extra_columns=True)
     path = workdir / f"prices-{tickers}x1y.csv"
-    write_csv(table, path)
+    # Generated in a child process so this process's peak RSS is the landing's own.
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sample_data",
+            "--tickers",
+            str(tickers),
+            "--start",
+            "2024-01-02",
+            "--end",
+            "2024-12-31",
+            "--seed",
+            "3",
+            "--extra-columns",
+            "--format",
+            "csv",
+            "--out",
+            str(path),
+        ],
+        check=True,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
     size_mb = path.stat().st_size / 1e6
     config = settings()
     s3 = aws_client("s3")

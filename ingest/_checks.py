@@ -284,15 +284,12 @@ class TickerColumn:
         Stripped tickers (string); may repeat once stripped.
     indices : numpy.ndarray
         Per-row index into ``values``; ``len(values)`` for a null.
-    valid : numpy.ndarray
-        Per entry of ``values``: a well-formed ticker.
     status : numpy.ndarray
         Per-row status code.
     """
 
     values: pa.Array
     indices: IntArray
-    valid: BoolArray
     status: CodeArray
 
 
@@ -305,7 +302,7 @@ def check_tickers(array: pa.Array) -> TickerColumn:
     good = _matches(trimmed, TICKER_PATTERN)
     d_status = np.select([empty, ~good], [_MISSING, _BAD_TICKER], OK).astype(np.int8)
     status = np.append(d_status, np.int8(_MISSING))[indices]
-    return TickerColumn(values=trimmed, indices=indices, valid=~empty & good, status=status)
+    return TickerColumn(values=trimmed, indices=indices, status=status)
 
 
 # --------------------------------------------------------------------------- numbers

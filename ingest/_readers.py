@@ -45,7 +45,6 @@ IntArray: TypeAlias = npt.NDArray[np.int64]
 
 KNOWN_COLUMNS: Final[tuple[str, ...]] = ("date", "ticker", "close", "open", "high", "low", "volume")
 REQUIRED_COLUMNS: Final[tuple[str, ...]] = ("date", "ticker", "close")
-PRICE_COLUMNS: Final[tuple[str, ...]] = ("close", "open", "high", "low")
 
 PARQUET_MAGIC: Final = b"PAR1"
 _CSV_SUFFIXES: Final = frozenset({".csv"})

@@ -104,7 +104,8 @@ def _row_keys(table: pa.Table, vocabulary: pa.Array) -> np.ndarray:
     """One int64 per (ticker, date): ticker's index in ``vocabulary`` × 2²⁰ + days since 1970."""
     codes = pc.index_in(table["ticker"], value_set=vocabulary).to_numpy(zero_copy_only=False)
     days = pc.cast(pc.cast(table["date"], pa.int32()), pa.int64()).to_numpy(zero_copy_only=False)
-    return np.asarray(codes, dtype=np.int64) * (1 << 20) + days
+    keys: np.ndarray = np.asarray(codes, dtype=np.int64) * (1 << 20) + np.asarray(days, np.int64)
+    return keys
 
 
 def _matches_source(table: pa.Table, rows: np.ndarray, key: str, version: str | None) -> np.ndarray:
@@ -157,9 +158,11 @@ def merge_prices(current: pa.Table | None, incoming: pa.Table) -> tuple[pa.Table
     for column in ("close", "open", "high", "low"):
         mine, theirs = _float_values(incoming, column), _float_values(current, column)[cur_idx]
         same_values &= (mine == theirs) | (np.isnan(mine) & np.isnan(theirs))
-    same_values &= _int_values(incoming, "volume", -1) == _int_values(current, "volume", -1)[cur_idx]
+    same_values &= (
+        _int_values(incoming, "volume", -1) == _int_values(current, "volume", -1)[cur_idx]
+    )
     newer = (
-        _int_values(incoming, "source_time", 0) >= _int_values(current, "source_time", 0)[cur_idx]
+        _int_values(incoming, "source_time", 0) >= (_int_values(current, "source_time", 0)[cur_idx])
     )
     source_key = incoming["source_key"][0].as_py() if incoming.num_rows else ""
     source_version = incoming["source_version"][0].as_py() if incoming.num_rows else None
@@ -288,9 +291,7 @@ def land_price_file(
     affected_parts: list[pa.Table] = []
     writes: list[PartitionWrite] = []
     for year in years:
-        incoming = (
-            rows if year_column is None else rows.filter(pc.equal(year_column, int(year)))
-        )
+        incoming = rows if year_column is None else rows.filter(pc.equal(year_column, int(year)))
         outcome: dict[str, pa.Table] = {}
 
         def merge(

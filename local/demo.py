@@ -90,6 +90,7 @@ def _sql(stack: LocalStack, echo: Any) -> str:
     from core.settings import settings
     from local.sql import LakeSql, format_result
 
+    assert stack.session is not None
     engine = LakeSql(stack.session, settings().glue_database, endpoint_url=stack.endpoint_url)
     try:
         text = format_result(engine.query(DEMO_SQL), "table")

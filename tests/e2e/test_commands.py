@@ -89,6 +89,26 @@ def test_local_up_serves_and_tick_reaches_it(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, attributes
             time.sleep(0.2)
 
+        # `stratigos ingest` lands a file; the running stack curates it.
+        sample = ROOT / "sample_data" / "files" / "prices_2024-12.parquet"
+        ingest = _stratigos("ingest", str(sample), cwd=tmp_path)
+        output, _ = ingest.communicate(timeout=60)
+        assert ingest.returncode == 0, output
+        assert "prices_2024-12.parquet [" in output  # the progress bar's last line
+        assert "landed s3://" in output
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=state["endpoint_url"],
+            region_name=state["region"],
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        bucket = "stratigos-local-data-123456789012-us-east-1"
+        deadline = time.monotonic() + 60
+        while "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="curated/returns/"):
+            assert time.monotonic() < deadline, "the landed file was never curated"
+            time.sleep(0.3)
+
         missing = _stratigos("local", "tick", "Hourly", cwd=tmp_path)
         output, _ = missing.communicate(timeout=60)
         assert missing.returncode != 0

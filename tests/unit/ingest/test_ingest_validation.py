@@ -929,27 +929,29 @@ def test_on_progress_after_each_batch() -> None:
 
 # --------------------------------------------------------------------------- property
 
-_BAD_ROWS: dict[str, Callable[[str, str], str]] = {
-    "good": lambda d, t: f"{d},{t},10,10,11,9,100",
-    "missing": lambda d, t: f"{d},{t},,,,,",
-    "bad_date": lambda d, t: f"{d[:4]}/{d[5:]},{t},10,,,,",
-    "future": lambda d, t: f"2031{d[4:]},{t},10,,,,",
-    "bad_ticker": lambda d, t: f"{d},{t.lower()},10,,,,",
-    "bad_number": lambda d, t: f"{d},{t},ten,,,,",
-    "non_finite": lambda d, t: f"{d},{t},nan,,,,",
-    "non_positive": lambda d, t: f"{d},{t},-3,,,,",
-    "too_big": lambda d, t: f"{d},{t},1e10,,,,",
-    "bad_volume": lambda d, t: f"{d},{t},10,,,,1.5",
-    "ohlc": lambda d, t: f"{d},{t},10,10,9,8,",
-    "malformed": lambda d, t: f"{d},{t}",
-    "quoted": lambda d, t: f'"{d}"," {t} ","1{chr(10)}0",,,,',
+# kind → (line for a day and ticker, the reason it must get on its own).
+_ROWS: dict[str, tuple[Callable[[str, str], str], RejectReason | None]] = {
+    "good": (lambda d, t: f"{d},{t},10,10,11,9,100", None),
+    "missing": (lambda d, t: f"{d},{t},,,,,", RejectReason.MISSING_VALUE),
+    "bad_date": (lambda d, t: f"{d[:4]}/{d[5:]},{t},10,,,,", RejectReason.BAD_DATE),
+    "future": (lambda d, t: f"2031{d[4:]},{t},10,,,,", RejectReason.FUTURE_DATE),
+    "bad_ticker": (lambda d, t: f"{d},{t.lower()},10,,,,", RejectReason.BAD_TICKER),
+    "bad_number": (lambda d, t: f"{d},{t},ten,,,,", RejectReason.BAD_NUMBER),
+    "non_finite": (lambda d, t: f"{d},{t},nan,,,,", RejectReason.NON_FINITE_PRICE),
+    "non_positive": (lambda d, t: f"{d},{t},-3,,,,", RejectReason.NON_POSITIVE_PRICE),
+    "too_big": (lambda d, t: f"{d},{t},1e10,,,,", RejectReason.PRICE_OUT_OF_RANGE),
+    "bad_volume": (lambda d, t: f"{d},{t},10,,,,1.5", RejectReason.BAD_VOLUME),
+    "ohlc": (lambda d, t: f"{d},{t},10,10,9,8,", RejectReason.INCONSISTENT_OHLC),
+    "malformed": (lambda d, t: f"{d},{t}", RejectReason.MALFORMED_ROW),
+    "quoted": (lambda d, t: f'"{d}"," {t} ",10.5,,,," 7 "', None),
+    "multiline": (lambda d, t: f'{d},{t},"1{chr(10)}0",,,,', RejectReason.BAD_NUMBER),
 }
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     kinds=st.lists(
-        st.tuples(st.sampled_from(sorted(_BAD_ROWS)), st.integers(0, 2), st.booleans()),
+        st.tuples(st.sampled_from(sorted(_ROWS)), st.integers(0, 2), st.booleans()),
         min_size=0,
         max_size=40,
     ),
@@ -959,12 +961,17 @@ def test_property_good_and_rejected_rows_partition_the_file(
     kinds: list[tuple[str, int, bool]], batch_rows: int
 ) -> None:
     lines: list[str] = []
+    own: list[RejectReason | None] = []
     for i, (kind, ticker, repeat) in enumerate(kinds):
         day = date.fromordinal(date(2020, 1, 1).toordinal() + i).isoformat()
         if repeat and lines:
-            lines.append(lines[ticker % len(lines)])  # an exact copy of an earlier row
+            j = ticker % len(lines)  # an exact copy of an earlier row
+            lines.append(lines[j])
+            own.append(own[j])
         else:
-            lines.append(_BAD_ROWS[kind](day, ("AAPL", "BRK.B", "BF-B")[ticker]))
+            make, reason = _ROWS[kind]
+            lines.append(make(day, ("AAPL", "BRK.B", "BF-B")[ticker]))
+            own.append(reason)
     result = run(csv_of(*lines), batch_rows=batch_rows)
     n = len(lines)
     assert result.rows_read == n
@@ -975,7 +982,7 @@ def test_property_good_and_rejected_rows_partition_the_file(
     for row, line in enumerate(lines, start=1):
         fields = next(csv.reader([line]))
         if len(fields) == 7:
-            by_key.setdefault((fields[1].strip(), fields[0].strip('"')), []).append(row)
+            by_key.setdefault((fields[1].strip(), fields[0]), []).append(row)
     accepted_rows: set[int] = set()
     for ticker, day in zip(
         result.table["ticker"].to_pylist(), result.table["date"].to_pylist(), strict=True
@@ -984,3 +991,12 @@ def test_property_good_and_rejected_rows_partition_the_file(
         accepted_rows.add(row)
     assert accepted_rows.isdisjoint(rejected_rows)
     assert accepted_rows | rejected_rows == set(range(1, n + 1))
+    # And each row got the expected reason: its own, else DUPLICATE_KEY when repeated.
+    copies = {line: lines.count(line) for line in lines}
+    expected = {
+        row: reason or (RejectReason.DUPLICATE_KEY if copies[line] > 1 else None)
+        for row, (line, reason) in enumerate(zip(lines, own, strict=True), start=1)
+    }
+    assert {r.row: r.reason for r in result.rejected} == {
+        row: reason for row, reason in expected.items() if reason is not None
+    }
