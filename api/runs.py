@@ -1,28 +1,81 @@
-"""Run status and results: ``/runs/{id}`` and ``/portfolios/{id}/runs`` (RunsFunction)."""
+"""Run status and results: ``/runs/{id}`` and ``/portfolios/{id}/runs`` (RunsFunction).
+
+Imports neither numpy, pandas nor pyarrow.
+"""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from core.exceptions import NotImplementedYetError
-from core.rest import logger, rest_resolver
+from core.aws import client as aws_client
+from core.models import Run, RunError, RunPage, RunStatus
+from core.repositories import PortfolioRepository, RunRepository
+from core.rest import json_response, logger, query_int, request_tenant, rest_resolver
+from core.settings import settings
 
-__all__ = ["app", "handler"]
+__all__ = ["RUN_DEADLINE", "app", "handler", "reported"]
 
 app = rest_resolver()
-_PENDING = "Run reads are not implemented yet (tracked in the api/ issue)."
+# The longest a run may stay unfinished: the run worker's timeout (300 s) plus its two
+# retries with Lambda's backoff, rounded up. Past it, a run reads as failed.
+RUN_DEADLINE = timedelta(minutes=20)
+
+
+def reported(run: Run, now: datetime | None = None) -> Run:
+    """A run as callers see it: never ``queued``/``running`` forever."""
+    now = now or datetime.now(UTC)
+    if run.status in (RunStatus.QUEUED, RunStatus.RUNNING) and now - run.created_at > RUN_DEADLINE:
+        return run.model_copy(
+            update={
+                "status": RunStatus.FAILED,
+                "error": RunError(
+                    code="TIMED_OUT",
+                    message=f"The run did not finish within {RUN_DEADLINE.seconds // 60} minutes.",
+                ),
+            }
+        )
+    return run
+
+
+_MAX_INLINED_RESULT = 5 * 1024 * 1024  # Lambda answers are capped at 6 MB
+
+
+def _with_full_result(run: Run) -> Run:
+    """Inline a result that was too large for the run item (kept in S3)."""
+    key = (run.result or {}).get("resultKey")
+    if not key:
+        return run
+    answer = aws_client("s3").get_object(Bucket=settings().bucket, Key=key)
+    if int(answer.get("ContentLength", 0)) > _MAX_INLINED_RESULT:
+        return run
+    return run.model_copy(update={"result": json.loads(answer["Body"].read())})
 
 
 @app.get("/runs/<run_id>")
-def get_run(run_id: str) -> dict[str, Any]:
-    raise NotImplementedYetError(_PENDING)
+def get_run(run_id: str) -> Response[Any]:
+    tenant = request_tenant(app)
+    run = RunRepository(settings().runs_table).get(tenant, run_id[:64])
+    return json_response(200, _with_full_result(reported(run)))
 
 
 @app.get("/portfolios/<portfolio_id>/runs")
-def list_portfolio_runs(portfolio_id: str) -> dict[str, Any]:
-    raise NotImplementedYetError(_PENDING)
+def list_portfolio_runs(portfolio_id: str) -> Response[Any]:
+    tenant = request_tenant(app)
+    config = settings()
+    PortfolioRepository(config.portfolios_table, config.ticker_index_table).get(
+        tenant, portfolio_id[:64]
+    )  # 404 for another tenant's (or no) portfolio
+    limit = query_int(app, "limit", 50, 1, 100)
+    token = app.current_event.get_query_string_value("nextToken", default_value=None)
+    items, next_token = RunRepository(config.runs_table).list_for_portfolio(
+        tenant, portfolio_id, limit, token
+    )
+    return json_response(200, RunPage(items=[reported(r) for r in items], next_token=next_token))
 
 
 @logger.inject_lambda_context

@@ -1,20 +1,219 @@
-"""Lambda entries of the compute room: fan-out to portfolios, and run execution.
+"""Lambda entries of the compute room: on-demand runs, the run worker, the fan-out.
 
-``fan_out`` receives ``MarketDataUpdated`` and the nightly schedule; ``run_requested``
-receives ``RunRequested``. The numerics themselves live in the sibling modules.
+``run_api`` serves ``POST /optimization/*`` and ``POST /monte-carlo/*`` (Optimization and
+Simulation functions): it validates, persists the run, and either computes it within the
+synchronous budget (201) or hands it to the run worker through ``RunRequested`` (202 with
+``Location``). ``run_requested`` is that worker. ``fan_out`` receives ``MarketDataUpdated``
+and the nightly schedule. Entry-side code: may import core, compute and pyarrow.
 """
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-__all__ = ["fan_out", "run_requested"]
+from core.aws import client as aws_client
+from core.bus import DetailType, EventBus, Source
+from core.exceptions import StratigosError, UnprocessableError
+from core.lake import RUN_REQUESTS_PREFIX, run_result_key
+from core.models import Run, RunError, RunStatus, RunType
+from core.repositories import PortfolioRepository, RunRepository, new_id
+from core.rest import json_body, json_response, request_tenant, rest_resolver
+from core.settings import Settings, settings
+
+__all__ = ["fan_out", "run_api", "run_requested"]
 
 logger = Logger()
+_app = rest_resolver()
+# Results larger than this go to S3; the run item keeps a pointer (DynamoDB items ≤ 400 KB).
+_INLINE_RESULT_BYTES = 300_000
+_PATHS = {
+    RunType.RISK_PARITY: "/optimization/risk-parity",
+    RunType.HRP: "/optimization/hrp",
+    RunType.EFFICIENT_FRONTIER: "/optimization/efficient-frontier",
+    RunType.SIMULATE: "/monte-carlo/simulate",
+    RunType.ANALYZE: "/monte-carlo/analyze",
+}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _parameters(request: Any) -> dict[str, Any]:
+    """What the run was asked, minus bulky inline data (kept as a count)."""
+    params: dict[str, Any] = request.model_dump(
+        mode="json", by_alias=True, exclude={"returns", "paths"}, exclude_none=True
+    )
+    if getattr(request, "returns", None) is not None:
+        params["inlineReturns"] = {"tickers": len(request.returns)}
+    if getattr(request, "paths", None) is not None:
+        params["inlinePaths"] = {"paths": len(request.paths), "values": len(request.paths[0])}
+    return params
+
+
+def _store_result(config: Settings, tenant: str, run: Run, result: dict[str, Any]) -> Run:
+    text = json.dumps(result, separators=(",", ":"), allow_nan=False)
+    if len(text) <= _INLINE_RESULT_BYTES:
+        return run.model_copy(update={"result": result})
+    key = run_result_key(tenant, run.id)
+    aws_client("s3").put_object(
+        Bucket=config.bucket, Key=key, Body=text.encode(), ContentType="application/json"
+    )
+    summary = {k: v for k, v in result.items() if k in ("weights", "metrics")}
+    return run.model_copy(update={"result": {**summary, "resultKey": key, "bytes": len(text)}})
+
+
+def _complete(
+    config: Settings, tenant: str, run: Run, request: Any, weights: dict[str, float] | None
+) -> Run:
+    """Execute a queued/running run and persist how it ended (never left running)."""
+    from compute.exceptions import ComputeError
+    from compute.runner import execute, load_inputs
+
+    runs = RunRepository(config.runs_table)
+    before = run.status
+    try:
+        inputs = None
+        if run.type is not RunType.ANALYZE:
+            inputs = load_inputs(request, list(weights) if weights else None, config.bucket)
+            run = run.model_copy(update={"data_window": inputs.window})
+        result = execute(run.type, request, inputs, weights)
+        run = _store_result(config, tenant, run, result)
+        run = run.model_copy(update={"status": RunStatus.SUCCEEDED, "finished_at": _now()})
+    except (ComputeError, StratigosError) as error:
+        code = (
+            getattr(error, "code", "COMPUTE_ERROR")
+            if isinstance(error, StratigosError)
+            else ("COMPUTE_ERROR")
+        )
+        message = error.message if isinstance(error, StratigosError) else str(error)
+        run = run.model_copy(
+            update={
+                "status": RunStatus.FAILED,
+                "error": RunError(code=code, message=message[:1000]),
+                "finished_at": _now(),
+            }
+        )
+    except Exception as error:
+        logger.exception("run failed unexpectedly", extra={"run_id": run.id})
+        run = run.model_copy(
+            update={
+                "status": RunStatus.FAILED,
+                "error": RunError(code="INTERNAL_ERROR", message=type(error).__name__),
+                "finished_at": _now(),
+            }
+        )
+    runs.save(tenant, run, expected=before)
+    if run.status is RunStatus.SUCCEEDED:
+        EventBus(config.event_bus).put(
+            Source.COMPUTE,
+            DetailType.RUN_COMPLETED,
+            {
+                "tenant": tenant,
+                "runId": run.id,
+                "portfolioId": run.portfolio_id,
+                "type": str(run.type),
+            },
+        )
+    return run
+
+
+def _submit(run_type: RunType) -> Response[Any]:
+    from compute.runner import REQUEST_MODELS, check_limits, is_quick
+
+    config = settings()
+    tenant = request_tenant(_app)
+    request = json_body(_app, REQUEST_MODELS[run_type])
+    weights: dict[str, float] | None = None
+    if request.portfolio_id:
+        portfolio = PortfolioRepository(config.portfolios_table, config.ticker_index_table).get(
+            tenant, request.portfolio_id
+        )
+        weights = portfolio.assets
+    assets = len(weights or getattr(request, "returns", None) or {}) or 1
+    check_limits(
+        assets,
+        len(next(iter(request.returns.values()))) if getattr(request, "returns", None) else 0,
+        request,
+    )
+    run = Run(
+        id=new_id("r"),
+        portfolio_id=request.portfolio_id,
+        type=run_type,
+        parameters=_parameters(request),
+        status=RunStatus.QUEUED,
+        created_at=_now(),
+    )
+    RunRepository(config.runs_table).create(tenant, run)
+    prefer = _app.current_event.headers.get("prefer", "")
+    if "respond-async" not in (prefer or "").lower() and is_quick(run_type, request, assets):
+        run = _complete(config, tenant, run, request, weights)
+        if run.status is RunStatus.FAILED and run.error and run.error.code != "INTERNAL_ERROR":
+            raise UnprocessableError(
+                f"The run failed: {run.error.message}", [f"runId: {run.id}", run.error.code]
+            )
+        return json_response(201, run, {"Location": f"/runs/{run.id}"})
+    # Too big for the synchronous budget: the run worker takes it (claim check in S3).
+    key = f"{RUN_REQUESTS_PREFIX}{tenant}/{run.id}.json"
+    aws_client("s3").put_object(
+        Bucket=config.bucket,
+        Key=key,
+        Body=request.model_dump_json(by_alias=True).encode(),
+        ContentType="application/json",
+    )
+    EventBus(config.event_bus).put(
+        Source.API,
+        DetailType.RUN_REQUESTED,
+        {"tenant": tenant, "runId": run.id, "type": str(run_type), "requestKey": key},
+    )
+    return json_response(202, run, {"Location": f"/runs/{run.id}"})
+
+
+for _type, _path in _PATHS.items():
+    _app.post(_path)(lambda run_type=_type: _submit(run_type))
+
+
+@logger.inject_lambda_context
+def run_api(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """OptimizationFunction and SimulationFunction: on-demand runs."""
+    return _app.resolve(event, context)
+
+
+@event_source(data_class=EventBridgeEvent)
+@logger.inject_lambda_context
+def run_requested(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
+    """RunWorkerFunction: execute one requested run (idempotent: a finished run is skipped)."""
+    from compute.runner import REQUEST_MODELS
+
+    config = settings()
+    detail = event.detail
+    tenant, run_id = str(detail["tenant"]), str(detail["runId"])
+    runs = RunRepository(config.runs_table)
+    run = runs.get(tenant, run_id)
+    if run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED):
+        return {"runId": run_id, "status": str(run.status), "skipped": True}
+    body = aws_client("s3").get_object(Bucket=config.bucket, Key=detail["requestKey"])
+    request = REQUEST_MODELS[run.type].model_validate_json(body["Body"].read())
+    weights = None
+    if request.portfolio_id:
+        weights = (
+            PortfolioRepository(config.portfolios_table, config.ticker_index_table)
+            .get(tenant, request.portfolio_id)
+            .assets
+        )
+    if run.status is RunStatus.QUEUED:
+        running = run.model_copy(update={"status": RunStatus.RUNNING})
+        runs.save(tenant, running, expected=RunStatus.QUEUED)
+        run = running
+    run = _complete(config, tenant, run, request, weights)
+    return {"runId": run_id, "status": str(run.status)}
 
 
 @event_source(data_class=EventBridgeEvent)
@@ -25,12 +224,4 @@ def fan_out(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
         "fan-out trigger received; recompute is not implemented yet",
         extra={"detail_type": event.detail_type, "source": event.source},
     )
-    return {"status": "not_implemented", "detailType": event.detail_type}
-
-
-@event_source(data_class=EventBridgeEvent)
-@logger.inject_lambda_context
-def run_requested(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
-    """RunWorkerFunction: execute one requested run."""
-    logger.warning("RunRequested received; run execution is not implemented yet")
     return {"status": "not_implemented", "detailType": event.detail_type}

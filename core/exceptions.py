@@ -13,6 +13,7 @@ __all__ = [
     "PayloadTooLargeError",
     "StratigosError",
     "UnprocessableError",
+    "UnsupportedMediaTypeError",
     "ValidationError",
 ]
 
@@ -67,6 +68,11 @@ class ConflictError(StratigosError):
 class PayloadTooLargeError(StratigosError):
     status = 413
     code = "PAYLOAD_TOO_LARGE"
+
+
+class UnsupportedMediaTypeError(StratigosError):
+    status = 415
+    code = "UNSUPPORTED_MEDIA_TYPE"
 
 
 class NotImplementedYetError(StratigosError):

@@ -7,11 +7,28 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from pydantic import BaseModel
 
 from core.envelope import JSON_HEADERS, error_body
-from core.exceptions import StratigosError
+from core.exceptions import (
+    PayloadTooLargeError,
+    StratigosError,
+    UnsupportedMediaTypeError,
+    ValidationError,
+)
+from core.settings import settings
+from core.tenancy import TenantResolver
+from core.validation import ModelT, parse_model
 
-__all__ = ["logger", "rest_resolver"]
+__all__ = [
+    "MAX_BODY_BYTES",
+    "json_body",
+    "json_response",
+    "logger",
+    "query_int",
+    "request_tenant",
+    "rest_resolver",
+]
 
 logger = Logger()
 
@@ -47,3 +64,75 @@ def rest_resolver() -> APIGatewayRestResolver:
         return _envelope(500, "INTERNAL_ERROR", "The request could not be completed.", [])
 
     return app
+
+
+# ---------------------------------------------------------------- request helpers
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON; numbers must be finite")
+
+
+def json_body(app: APIGatewayRestResolver, model: type[ModelT]) -> ModelT:
+    """The request body as ``model``: JSON only, ≤ 1 MB, no NaN/Infinity, no unknown fields."""
+    event = app.current_event
+    content_type = event.headers.get("content-type", "")  # case-insensitive in Powertools v3
+    if (content_type or "").split(";")[0].strip().lower() != "application/json":
+        raise UnsupportedMediaTypeError(
+            "Send the body as JSON.",
+            [f"Content-Type must be application/json, not {content_type!r}"],
+        )
+    body = event.decoded_body if event.is_base64_encoded else event.body
+    raw = (body or "").encode() if isinstance(body, str) else (body or b"")
+    if len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLargeError(
+            f"Request body of {len(raw):,} bytes is over the {MAX_BODY_BYTES:,}-byte limit."
+        )
+    try:
+        data = json.loads(raw or b"null", parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as error:
+        raise ValidationError("Malformed JSON body.", [str(error)[:200]]) from None
+    if not isinstance(data, dict):
+        raise ValidationError("The body must be a JSON object.")
+    return parse_model(model, data, what="body")
+
+
+def query_int(app: APIGatewayRestResolver, name: str, default: int, low: int, high: int) -> int:
+    """An integer query parameter within [low, high] (400 otherwise)."""
+    raw = app.current_event.get_query_string_value(name, default_value=None)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationError(f"{name} must be an integer.", [f"{name}={raw!r}"]) from None
+    if not low <= value <= high:
+        raise ValidationError(f"{name} must be between {low} and {high}.", [f"{name}={value}"])
+    return value
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[Any]:
+    """A JSON answer (pydantic models dumped camelCase)."""
+    payload = body.model_dump(mode="json", by_alias=True) if isinstance(body, BaseModel) else body
+    return Response(
+        status_code=status,
+        content_type="application/json",
+        body=json.dumps(payload, separators=(",", ":"), allow_nan=False),
+        headers={
+            **{k: v for k, v in JSON_HEADERS.items() if k != "Content-Type"},
+            **(headers or {}),
+        },
+    )
+
+
+_tenants: dict[str, TenantResolver] = {}
+
+
+def request_tenant(app: APIGatewayRestResolver) -> str:
+    """The tenant of the caller's API key (403 when the key is not mapped to one)."""
+    table = settings().api_keys_table
+    resolver = _tenants.get(table)
+    if resolver is None:
+        resolver = _tenants[table] = TenantResolver(table)
+    return resolver.tenant_for_request(app.current_event.raw_event.get("requestContext") or {})

@@ -8,7 +8,7 @@ import pydantic
 
 from core.exceptions import ValidationError
 
-__all__ = ["parse_model"]
+__all__ = ["ModelT", "parse_model"]
 
 ModelT = TypeVar("ModelT", bound=pydantic.BaseModel)
 

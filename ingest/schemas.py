@@ -14,6 +14,14 @@ from typing import Final
 
 import pyarrow as pa
 
+from core.lake import (
+    PRICES_PREFIX,
+    QUARANTINE_PREFIX,
+    RAW_PRICES_PREFIX,
+    RETURNS_PREFIX,
+    partition_key,
+)
+
 __all__ = [
     "PRICES_PREFIX",
     "PRICES_TABLE",
@@ -26,11 +34,6 @@ __all__ = [
     "ROW_GROUP_ROWS",
     "partition_key",
 ]
-
-RAW_PRICES_PREFIX: Final = "raw/prices/"
-PRICES_PREFIX: Final = "curated/prices/"
-RETURNS_PREFIX: Final = "curated/returns/"
-QUARANTINE_PREFIX: Final = "quarantine/"
 
 PRICES_TABLE: Final = "prices"
 RETURNS_TABLE: Final = "returns"
@@ -68,8 +71,3 @@ RETURNS_SCHEMA: Final = pa.schema(
         pa.field("computed_at", pa.timestamp("ms", tz="UTC"), nullable=False),
     ]
 )
-
-
-def partition_key(prefix: str, year: int) -> str:
-    """The one object holding a partition: ``curated/prices/year=2024/data.parquet``."""
-    return f"{prefix}year={year:04d}/data.parquet"

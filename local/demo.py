@@ -34,6 +34,7 @@ class DemoReport:
     dead_letters: int = 0
     market_data: dict[str, Any] = field(default_factory=dict)
     sql: str = ""
+    runs: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -42,8 +43,17 @@ class DemoReport:
         return not self.problems
 
 
-def _http(url: str, key: str | None, method: str = "GET") -> tuple[int, str]:
-    request = urllib.request.Request(url, method=method, headers={"x-api-key": key} if key else {})
+def _http(
+    url: str, key: str | None, method: str = "GET", body: Any = None, prefer: str = ""
+) -> tuple[int, str]:
+    headers = {"x-api-key": key} if key else {}
+    data = None
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+        data = json.dumps(body).encode()
+    if prefer:
+        headers["Prefer"] = prefer
+    request = urllib.request.Request(url, method=method, headers=headers, data=data)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return int(response.status), response.read().decode()
@@ -103,6 +113,64 @@ def _sql(stack: LocalStack, echo: Any) -> str:
     return text
 
 
+SEED_PORTFOLIO = {
+    "name": "Tech Concentrated",
+    "description": "Technology-focused portfolio with high concentration",
+    "assets": {"AAPL": 0.25, "MSFT": 0.25, "GOOGL": 0.20, "AMZN": 0.20, "META": 0.10},
+}
+
+
+def _portfolio_runs(stack: LocalStack, key: str, echo: Any) -> dict[str, Any]:
+    """Create the seed's portfolio through the API and run every analysis on it."""
+    base = stack.api_url
+    status, text = _http(f"{base}/portfolios", key, "POST", SEED_PORTFOLIO)
+    out: dict[str, Any] = {"portfolio": {"status": status, "body": json.loads(text)}}
+    if status != 201:
+        return out
+    portfolio = json.loads(text)
+    window = {"portfolioId": portfolio["id"], "start": "2022-01-01", "end": "2024-12-31"}
+    requests = {
+        "risk-parity": ("/optimization/risk-parity", window, ""),
+        "hrp": ("/optimization/hrp", {**window, "linkage": "average"}, ""),
+        "efficient-frontier": ("/optimization/efficient-frontier", {**window, "nPoints": 20}, ""),
+        "simulate": (
+            "/monte-carlo/simulate",
+            {**window, "nPaths": 20_000, "horizonDays": 252, "seed": 42},
+            "respond-async",
+        ),
+    }
+    for name, (path, body, prefer) in requests.items():
+        status, text = _http(base + path, key, "POST", body, prefer)
+        out[name] = {"status": status, "body": json.loads(text)}
+    stack.wait_idle()  # the async simulation finishes in the run worker
+    simulated = out["simulate"]["body"]
+    if out["simulate"]["status"] == 202:
+        status, text = _http(f"{base}/runs/{simulated['id']}", key)
+        out["simulate"] = {"status": status, "body": json.loads(text), "accepted": 202}
+    echo("")
+    echo(f"Runs for portfolio {portfolio['id']} ({portfolio['name']}), through the API")
+    echo("  " + "ticker".ljust(8) + "held".rjust(8) + "risk par".rjust(10) + "HRP".rjust(8)
+         + "max Sharpe".rjust(12))
+    rp = out["risk-parity"]["body"].get("result") or {}
+    hrp = out["hrp"]["body"].get("result") or {}
+    ef = out["efficient-frontier"]["body"].get("result") or {}
+    for ticker, held in SEED_PORTFOLIO["assets"].items():
+        echo(
+            "  " + ticker.ljust(8) + f"{held:8.1%}"
+            + f"{rp.get('weights', {}).get(ticker, float('nan')):10.1%}"
+            + f"{hrp.get('weights', {}).get(ticker, float('nan')):8.1%}"
+            + f"{ef.get('maxSharpe', {}).get('weights', {}).get(ticker, float('nan')):12.1%}"
+        )
+    stats = (out["simulate"]["body"].get("result") or {}).get("statistics", {})
+    if stats:
+        echo(
+            f"  Monte Carlo (20,000 paths, 1 year, run async): median terminal value "
+            f"{stats.get('terminalMedian', float('nan')):.3f}, VaR95 {stats.get('var95', 0):.1%}, "
+            f"CVaR95 {stats.get('cvar95', 0):.1%}, P(loss) {stats.get('probLoss', 0):.1%}"
+        )
+    return out
+
+
 def _objects_by_prefix(stack: LocalStack) -> dict[str, int]:
     s3 = stack.client("s3")
     counts: Counter[str] = Counter()
@@ -152,6 +220,7 @@ def run_demo(output_dir: Path = Path("demo-output"), echo: Any = print) -> DemoR
 
         report.market_data = _market_data(stack, key, echo)
         report.sql = _sql(stack, echo)
+        report.runs = _portfolio_runs(stack, key, echo)
 
         for route in sorted(stack.template.routes(), key=lambda r: (r.path, r.method)):
             if route.method != "GET" or "{" in route.path or route.path.startswith("/market"):
@@ -180,6 +249,11 @@ def run_demo(output_dir: Path = Path("demo-output"), echo: Any = print) -> DemoR
             report.problems.append(f"{landed} never reached IngestFunction")
     if report.dead_letters:
         report.problems.append(f"{report.dead_letters} event(s) in the dead-letter queue")
+    for name, answer in report.runs.items():
+        if answer.get("status") not in (200, 201):
+            report.problems.append(f"{name} answered {answer.get('status')}")
+        elif name != "portfolio" and answer["body"].get("status") != "succeeded":
+            report.problems.append(f"run {name} ended {answer['body'].get('status')}")
     for kind, answer in report.market_data.items():
         if answer.get("status") != 200:
             report.problems.append(f"GET /market-data/{kind} answered {answer.get('status')}")
@@ -210,6 +284,7 @@ def _write(report: DemoReport, output_dir: Path) -> None:
     }
     (output_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     (output_dir / "sql.txt").write_text(DEMO_SQL + "\n\n" + report.sql + "\n")
+    (output_dir / "runs.json").write_text(json.dumps(report.runs, indent=2, default=str) + "\n")
     (output_dir / "market_data.json").write_text(
         json.dumps(report.market_data, indent=2, default=str) + "\n"
     )

@@ -1,0 +1,411 @@
+r"""Exact mean-variance optimisation with per-asset bounds and a fully invested budget.
+
+All functions solve
+
+.. math:: \min_w\ w^\top \Sigma w \quad\text{s.t.}\quad \mathbf 1^\top w = 1,\ \
+          l \le w \le u,\ \ \mu^\top w = r
+
+along the efficient frontier, which :func:`critical_line` computes once and exactly: the
+minimum-variance portfolio by a primal active-set method, then Markowitz's critical line up to
+the maximum-return portfolio (see :mod:`compute._critical_line` for the method and
+references). Between two turning points the efficient weights are an affine function of the
+target return, so every point of the frontier is an exact interpolation of two turning points,
+and :func:`efficient_frontier` needs no further optimisation.
+
+``bounds`` is a pair ``(lower, upper)``; each side is a scalar for every asset, a length-N array,
+or ``None`` (unbounded on that side, allowed as long as the budget keeps the weights bounded).
+The default ``(0, 1)`` is long-only.
+
+Degenerate cases: when the minimum-variance portfolio already has the highest attainable
+return (for instance when all means are equal) the frontier is a single point; then
+:func:`efficient_frontier` returns ``n_points`` identical rows and :func:`efficient_return`
+accepts only that return. Ties among means need no special handling.
+
+``cov`` must be positive definite (a singular sample covariance raises
+:class:`~compute.exceptions.NotPositiveDefiniteError`; shrink it with
+:func:`compute.estimators.ledoit_wolf_covariance`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from compute import _critical_line
+from compute._validation import (
+    check_covariance,
+    cholesky_or_raise,
+    positive_int,
+    vector_of_length,
+)
+from compute.exceptions import InfeasibleError, InvalidInputError
+
+__all__ = [
+    "CriticalLine",
+    "EfficientFrontier",
+    "PortfolioPerformance",
+    "critical_line",
+    "efficient_frontier",
+    "efficient_return",
+    "efficient_risk",
+    "max_sharpe",
+    "min_variance",
+    "portfolio_performance",
+]
+
+FloatArray = NDArray[np.float64]
+Bounds = tuple[Any, Any]
+_LONG_ONLY: Bounds = (0.0, 1.0)
+# Targets this close (relative) to an end of the frontier are snapped onto it.
+_TARGET_TOLERANCE = 1e-10
+
+
+@dataclass(frozen=True)
+class PortfolioPerformance:
+    """Expected return, volatility and Sharpe ratio of a portfolio."""
+
+    expected_return: float
+    volatility: float
+    sharpe: float
+
+    def to_dict(self) -> dict[str, float]:
+        """JSON-safe representation."""
+        return {
+            "expected_return": self.expected_return,
+            "volatility": self.volatility,
+            "sharpe": self.sharpe,
+        }
+
+
+@dataclass(frozen=True)
+class EfficientFrontier:
+    """Points of the efficient frontier, evenly spaced in expected return.
+
+    Attributes
+    ----------
+    returns, volatilities, sharpe
+        Length ``n_points``; increasing returns from the minimum-variance to the maximum-return
+        portfolio; ``sharpe = (returns - risk_free_rate) / volatilities``.
+    weights
+        ``n_points`` × N.
+    risk_free_rate
+        The rate used for ``sharpe``.
+    """
+
+    returns: FloatArray
+    volatilities: FloatArray
+    sharpe: FloatArray
+    weights: FloatArray
+    risk_free_rate: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe representation (lists and floats)."""
+        return {
+            "returns": self.returns.tolist(),
+            "volatilities": self.volatilities.tolist(),
+            "sharpe": self.sharpe.tolist(),
+            "weights": self.weights.tolist(),
+            "risk_free_rate": self.risk_free_rate,
+        }
+
+
+@dataclass(frozen=True)
+class CriticalLine:
+    """The efficient frontier's turning points, from minimum variance to maximum return.
+
+    Attributes
+    ----------
+    weights
+        K × N turning-point portfolios with strictly increasing expected returns (K >= 1).
+    returns, volatilities
+        Their expected returns and volatilities.
+    risk_tolerances
+        The :math:`\\lambda` of :math:`\\min \\tfrac12 w^\\top\\Sigma w - \\lambda\\mu^\\top w` at
+        which each turning point starts (0 for the minimum-variance portfolio).
+    mu, cov, lower, upper
+        The problem data (bounds after resolution to per-asset arrays).
+    """
+
+    weights: FloatArray
+    returns: FloatArray
+    volatilities: FloatArray
+    risk_tolerances: FloatArray
+    mu: FloatArray
+    cov: FloatArray
+    lower: FloatArray
+    upper: FloatArray
+
+    @property
+    def return_range(self) -> tuple[float, float]:
+        """(minimum-variance return, maximum return) — the efficient targets."""
+        return float(self.returns[0]), float(self.returns[-1])
+
+    @property
+    def volatility_range(self) -> tuple[float, float]:
+        """(minimum volatility, volatility of the maximum-return portfolio)."""
+        return float(self.volatilities[0]), float(self.volatilities[-1])
+
+    def at_returns(self, targets: FloatArray) -> FloatArray:
+        """Efficient weights (len(targets) × N) for targets inside :attr:`return_range`."""
+        if self.returns.size == 1:
+            return np.repeat(self.weights, targets.size, axis=0)
+        # Turning point k and k+1 bracket the target; the weights are affine in the return
+        # between them, so linear interpolation is exact.
+        segment = np.clip(np.searchsorted(self.returns, targets, side="right") - 1, 0, None)
+        segment = np.minimum(segment, self.returns.size - 2)
+        start = self.returns[segment]
+        fraction = np.clip((targets - start) / (self.returns[segment + 1] - start), 0.0, 1.0)
+        weights: FloatArray = self.weights[segment] + fraction[:, None] * (
+            self.weights[segment + 1] - self.weights[segment]
+        )
+        return weights
+
+    def efficient_return(self, target_return: float) -> FloatArray:
+        """Minimum-variance weights with expected return ``target_return``."""
+        low, high = self.return_range
+        target = float(target_return)
+        slack = _TARGET_TOLERANCE * max(1.0, abs(low), abs(high))
+        if not math.isfinite(target) or target < low - slack or target > high + slack:
+            raise InfeasibleError(
+                f"target_return {target:g} is outside the efficient frontier's return range "
+                f"[{low:g}, {high:g}] (below it the answer is min_variance(); above it no "
+                "portfolio within the bounds reaches the target)",
+                lower=low,
+                upper=high,
+            )
+        weights: FloatArray = self.at_returns(np.array([min(max(target, low), high)]))[0]
+        return weights
+
+    def efficient_risk(self, target_volatility: float) -> FloatArray:
+        """Highest-return weights whose volatility is at most ``target_volatility``."""
+        low, high = self.volatility_range
+        target = float(target_volatility)
+        if not math.isfinite(target) or target < low * (1.0 - _TARGET_TOLERANCE):
+            raise InfeasibleError(
+                f"target_volatility {target:g} is below the minimum attainable volatility "
+                f"{low:g}; feasible targets are >= {low:g} (at or above {high:g} the answer is "
+                "the maximum-return portfolio)",
+                lower=low,
+                upper=None,
+            )
+        if target >= high or target <= low:
+            corner: FloatArray = self.weights[-1 if target >= high else 0].copy()
+            return corner
+        k = int(np.searchsorted(self.volatilities, target, side="right")) - 1
+        start, direction = self.weights[k], self.weights[k + 1] - self.weights[k]
+        # Variance along the segment is c0 + 2 c1 t + c2 t^2, increasing on [0, 1].
+        c0 = float(start @ self.cov @ start)
+        c1 = float(start @ self.cov @ direction)
+        c2 = float(direction @ self.cov @ direction)
+        fraction = _increasing_quadratic_root(c0 - target * target, c1, c2)
+        weights: FloatArray = start + fraction * direction
+        return weights
+
+    def max_sharpe(self, risk_free_rate: float = 0.0) -> FloatArray:
+        """Weights of the highest Sharpe ratio :math:`(\\mu^\\top w - r_f) / \\sigma(w)`."""
+        rate = float(risk_free_rate)
+        low, high = self.return_range
+        if not math.isfinite(rate) or high <= rate:
+            raise InfeasibleError(
+                f"max_sharpe needs a portfolio whose expected return exceeds risk_free_rate "
+                f"{rate:g}; the efficient returns span [{low:g}, {high:g}]",
+                lower=low,
+                upper=high,
+            )
+        # Candidates: every turning point and, on every segment w_k + t d_k (t in [0, 1]), the
+        # stationary point of (e + g t) / sqrt(v0 + 2 v1 t + v2 t^2), where the derivative's
+        # numerator g v0 - e v1 + t (g v1 - e v2) is linear in t.
+        weights = self.weights
+        risk = weights @ self.cov
+        candidates = [weights]
+        if weights.shape[0] > 1:
+            start, direction = weights[:-1], np.diff(weights, axis=0)
+            risk_direction = np.diff(risk, axis=0)
+            excess = start @ self.mu - rate
+            gain = direction @ self.mu
+            v0 = np.sum(start * risk[:-1], axis=1)
+            v1 = np.sum(start * risk_direction, axis=1)
+            v2 = np.sum(direction * risk_direction, axis=1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                fraction = (excess * v1 - gain * v0) / (gain * v1 - excess * v2)
+            fraction = np.clip(np.nan_to_num(fraction, nan=0.0, posinf=0.0, neginf=0.0), 0.0, 1.0)
+            candidates.append(start + fraction[:, None] * direction)
+        pool = np.vstack(candidates)
+        excess_pool = pool @ self.mu - rate
+        volatility_pool = np.sqrt(np.maximum(np.sum((pool @ self.cov) * pool, axis=1), 0.0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sharpe = np.where(volatility_pool > 0.0, excess_pool / volatility_pool, -np.inf)
+        result: FloatArray = pool[int(np.argmax(sharpe))].copy()
+        return result
+
+    def frontier(self, n_points: int, risk_free_rate: float = 0.0) -> EfficientFrontier:
+        """``n_points`` efficient portfolios evenly spaced in return."""
+        low, high = self.return_range
+        targets = np.linspace(low, high, n_points)
+        weights = self.at_returns(targets)
+        returns = weights @ self.mu
+        volatilities = np.sqrt(np.maximum(((weights @ self.cov) * weights).sum(axis=1), 0.0))
+        rate = float(risk_free_rate)
+        return EfficientFrontier(
+            returns=returns,
+            volatilities=volatilities,
+            sharpe=(returns - rate) / volatilities,
+            weights=weights,
+            risk_free_rate=rate,
+        )
+
+
+def critical_line(mu: Any, cov: Any, bounds: Bounds = _LONG_ONLY) -> CriticalLine:
+    """Compute the efficient frontier's turning points once (see the module docstring).
+
+    Raises
+    ------
+    InvalidInputError
+        Mismatched shapes, non-finite values, fewer than two assets, malformed bounds.
+    NotPositiveDefiniteError
+        ``cov`` is singular or indefinite.
+    InfeasibleError
+        The bounds admit no fully invested portfolio; the message names the range of sums.
+    """
+    covariance = check_covariance(cov)
+    n_assets = covariance.shape[0]
+    means = vector_of_length(mu, "mu", n_assets)
+    cholesky_or_raise(covariance)
+    lower, upper = _critical_line.resolve_bounds(bounds, n_assets)
+    path = _critical_line.trace_path(means, covariance, lower, upper)
+    returns = path.weights @ means
+    # Keep turning points whose return strictly increases: equal returns mean equal weights.
+    keep = [0]
+    tolerance = 1e-13 * max(1.0, float(np.max(np.abs(means))))
+    for k in range(1, returns.size):
+        if returns[k] > returns[keep[-1]] + tolerance:
+            keep.append(k)
+    weights = path.weights[keep]
+    variances = ((weights @ covariance) * weights).sum(axis=1)
+    return CriticalLine(
+        weights=weights,
+        returns=weights @ means,
+        volatilities=np.sqrt(np.maximum(variances, 0.0)),
+        risk_tolerances=path.lambdas[keep],
+        mu=means,
+        cov=covariance,
+        lower=lower,
+        upper=upper,
+    )
+
+
+def min_variance(cov: Any, bounds: Bounds = _LONG_ONLY) -> FloatArray:
+    """Minimum-variance fully invested weights within ``bounds`` (exact active-set QP).
+
+    Raises
+    ------
+    InvalidInputError, NotPositiveDefiniteError, InfeasibleError
+        As for :func:`critical_line`.
+    """
+    covariance = check_covariance(cov)
+    cholesky_or_raise(covariance)
+    lower, upper = _critical_line.resolve_bounds(bounds, covariance.shape[0])
+    return _critical_line.min_variance_weights(covariance, lower, upper)
+
+
+def max_sharpe(
+    mu: Any, cov: Any, risk_free_rate: float = 0.0, bounds: Bounds = _LONG_ONLY
+) -> FloatArray:
+    """Weights of the highest Sharpe ratio within ``bounds`` (the tangency portfolio).
+
+    The Sharpe ratio is quasi-concave along the frontier; on each critical-line segment its
+    maximiser has a closed form, so the result is exact.
+
+    Raises
+    ------
+    InfeasibleError
+        No portfolio's expected return exceeds ``risk_free_rate`` (the message gives the
+        frontier's return range), or the bounds are infeasible.
+    """
+    return critical_line(mu, cov, bounds).max_sharpe(risk_free_rate)
+
+
+def efficient_return(
+    mu: Any, cov: Any, target_return: float, bounds: Bounds = _LONG_ONLY
+) -> FloatArray:
+    """Minimum-variance weights whose expected return equals ``target_return``.
+
+    Raises
+    ------
+    InfeasibleError
+        The target lies outside the frontier's return range ``[r_min_variance, r_max]``, which
+        the message names (and the error carries as ``lower``/``upper``).
+    """
+    return critical_line(mu, cov, bounds).efficient_return(target_return)
+
+
+def efficient_risk(
+    mu: Any, cov: Any, target_volatility: float, bounds: Bounds = _LONG_ONLY
+) -> FloatArray:
+    """Highest-return weights whose volatility is at most ``target_volatility``.
+
+    A target at or above the maximum-return portfolio's volatility returns that portfolio.
+
+    Raises
+    ------
+    InfeasibleError
+        The target is below the minimum attainable volatility (named in the message).
+    """
+    return critical_line(mu, cov, bounds).efficient_risk(target_volatility)
+
+
+def efficient_frontier(
+    mu: Any,
+    cov: Any,
+    n_points: int = 50,
+    bounds: Bounds = _LONG_ONLY,
+    risk_free_rate: float = 0.0,
+) -> EfficientFrontier:
+    """``n_points`` efficient portfolios, evenly spaced in return from minimum variance to
+    maximum return, all from one critical-line pass.
+
+    ``risk_free_rate`` only enters the ``sharpe`` column.
+    """
+    count = positive_int(n_points, "n_points", minimum=2)
+    return critical_line(mu, cov, bounds).frontier(count, risk_free_rate)
+
+
+def portfolio_performance(
+    weights: Any, mu: Any, cov: Any, risk_free_rate: float = 0.0
+) -> PortfolioPerformance:
+    """Expected return :math:`\\mu^\\top w`, volatility :math:`\\sqrt{w^\\top\\Sigma w}` and
+    Sharpe ratio of given weights.
+
+    Raises
+    ------
+    InvalidInputError
+        Bad shapes or values, or a zero volatility (the Sharpe ratio is undefined).
+    """
+    covariance = check_covariance(cov)
+    n_assets = covariance.shape[0]
+    w = vector_of_length(weights, "weights", n_assets)
+    means = vector_of_length(mu, "mu", n_assets)
+    variance = float(w @ covariance @ w)
+    if variance <= 0.0:
+        raise InvalidInputError("portfolio volatility is zero; the Sharpe ratio is undefined")
+    expected = float(means @ w)
+    volatility = math.sqrt(variance)
+    return PortfolioPerformance(
+        expected_return=expected,
+        volatility=volatility,
+        sharpe=(expected - float(risk_free_rate)) / volatility,
+    )
+
+
+def _increasing_quadratic_root(constant: float, linear: float, quadratic: float) -> float:
+    """Root in [0, 1] of constant + 2 linear t + quadratic t^2 (increasing on [0, 1])."""
+    if quadratic <= 0.0:
+        root = 0.0 if linear <= 0.0 else -constant / (2.0 * linear)
+    else:
+        discriminant = max(linear * linear - quadratic * constant, 0.0)
+        root = (-linear + math.sqrt(discriminant)) / quadratic
+    return min(max(root, 0.0), 1.0)

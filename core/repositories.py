@@ -1,0 +1,372 @@
+"""DynamoDB repositories: portfolios (with the ticker index kept in step) and runs.
+
+Every key starts with the tenant, and the tenant always comes from the caller's API key,
+never from a request field or a pagination token: another tenant's items are simply not
+reachable, and answer 404. Updates and deletes are guarded by the item's version.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import secrets
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from core.aws import client as aws_client
+from core.exceptions import ConflictError, NotFoundError, ValidationError
+from core.models import (
+    Portfolio,
+    PortfolioCreate,
+    PortfolioUpdate,
+    Run,
+    RunStatus,
+)
+
+__all__ = [
+    "PortfolioRepository",
+    "RunRepository",
+    "decode_page_token",
+    "encode_page_token",
+    "new_id",
+]
+
+_INDEX_BATCH = 25  # BatchWriteItem's limit
+
+
+def new_id(prefix: str) -> str:
+    """A random, unguessable id such as ``p-3f9a0c1d2e4b5a69``."""
+    return f"{prefix}-{secrets.token_hex(8)}"
+
+
+def _now() -> datetime:
+    """Now, to the millisecond (what the ISO timestamps on the wire carry)."""
+    moment = datetime.now(UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _tenant_tag(tenant: str, position: dict[str, str]) -> str:
+    text = tenant + "\x00" + json.dumps(position, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def encode_page_token(tenant: str, position: dict[str, str]) -> str:
+    """An opaque token for the next page, bound to the tenant it was issued to.
+
+    It carries only a position inside the caller's own partition; the tenant of a query
+    always comes from the API key, so even a hand-made token cannot reach other data.
+    """
+    body = {"p": position, "t": _tenant_tag(tenant, position)}
+    return base64.urlsafe_b64encode(json.dumps(body, separators=(",", ":")).encode()).decode()
+
+
+def decode_page_token(tenant: str, token: str, fields: Iterable[str]) -> dict[str, str]:
+    """The position inside ``token``; ValidationError when it is not one we issued."""
+    invalid = ValidationError("Invalid nextToken.", ["pass back the nextToken of a previous page"])
+    if len(token) > 2048:
+        raise invalid
+    try:
+        body = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise invalid from None
+    if not isinstance(body, dict) or not isinstance(body.get("p"), dict):
+        raise invalid
+    position = body["p"]
+    wanted = set(fields)
+    if set(position) != wanted or not all(isinstance(v, str) for v in position.values()):
+        raise invalid
+    if body.get("t") != _tenant_tag(tenant, position):
+        raise invalid
+    return {str(k): str(v) for k, v in position.items()}
+
+
+def _conditional_failed(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+class PortfolioRepository:
+    """Portfolios of each tenant, and the ticker → portfolio index fan-out reads.
+
+    Parameters
+    ----------
+    table : str
+        The portfolios table (``tenantId``, ``portfolioId``).
+    index_table : str
+        The ticker index table (``ticker``, ``tenantPortfolio``).
+    client : botocore DynamoDB client, optional
+    """
+
+    def __init__(self, table: str, index_table: str, client: Any | None = None) -> None:
+        self.table = table
+        self.index_table = index_table
+        self._db = client or aws_client("dynamodb")
+
+    # ---------------------------------------------------------------- mapping
+    @staticmethod
+    def _to_item(tenant: str, portfolio: Portfolio) -> dict[str, Any]:
+        return {
+            "tenantId": {"S": tenant},
+            "portfolioId": {"S": portfolio.id},
+            "name": {"S": portfolio.name},
+            "description": {"S": portfolio.description},
+            # Weights as JSON text: exact floats, no Decimal round trips.
+            "assets": {"S": json.dumps(portfolio.assets, separators=(",", ":"))},
+            "version": {"N": str(portfolio.version)},
+            "createdAt": {"S": _iso(portfolio.created_at)},
+            "updatedAt": {"S": _iso(portfolio.updated_at)},
+        }
+
+    @staticmethod
+    def _from_item(item: dict[str, Any]) -> Portfolio:
+        return Portfolio(
+            id=item["portfolioId"]["S"],
+            name=item["name"]["S"],
+            description=item["description"]["S"],
+            assets=json.loads(item["assets"]["S"]),
+            version=int(item["version"]["N"]),
+            created_at=datetime.fromisoformat(item["createdAt"]["S"]),
+            updated_at=datetime.fromisoformat(item["updatedAt"]["S"]),
+        )
+
+    # ---------------------------------------------------------------- ticker index
+    def _index(self, tenant: str, portfolio_id: str, add: set[str], remove: set[str]) -> None:
+        key = f"{tenant}#{portfolio_id}"
+        requests = [
+            {"PutRequest": {"Item": {"ticker": {"S": t}, "tenantPortfolio": {"S": key}}}}
+            for t in sorted(add)
+        ] + [
+            {"DeleteRequest": {"Key": {"ticker": {"S": t}, "tenantPortfolio": {"S": key}}}}
+            for t in sorted(remove)
+        ]
+        for start in range(0, len(requests), _INDEX_BATCH):
+            pending: dict[str, Any] = {self.index_table: requests[start : start + _INDEX_BATCH]}
+            for _ in range(8):
+                answer = self._db.batch_write_item(RequestItems=pending)
+                pending = answer.get("UnprocessedItems") or {}
+                if not pending:
+                    break
+
+    def holders(self, ticker: str) -> list[tuple[str, str]]:
+        """(tenant, portfolio id) of every portfolio holding ``ticker`` (a Query, no scan)."""
+        out: list[tuple[str, str]] = []
+        paginator = self._db.get_paginator("query")
+        for page in paginator.paginate(
+            TableName=self.index_table,
+            KeyConditionExpression="ticker = :t",
+            ExpressionAttributeValues={":t": {"S": ticker}},
+        ):
+            for item in page.get("Items", []):
+                tenant, _, portfolio = item["tenantPortfolio"]["S"].partition("#")
+                out.append((tenant, portfolio))
+        return out
+
+    # ---------------------------------------------------------------- CRUD
+    def create(self, tenant: str, data: PortfolioCreate) -> Portfolio:
+        now = _now()
+        portfolio = Portfolio(
+            id=new_id("p"),
+            name=data.name,
+            description=data.description,
+            assets=dict(data.assets),
+            version=1,
+            created_at=now,
+            updated_at=now,
+        )
+        self._db.put_item(
+            TableName=self.table,
+            Item=self._to_item(tenant, portfolio),
+            ConditionExpression="attribute_not_exists(portfolioId)",
+        )
+        self._index(tenant, portfolio.id, set(portfolio.assets), set())
+        return portfolio
+
+    def get(self, tenant: str, portfolio_id: str) -> Portfolio:
+        item = self._db.get_item(
+            TableName=self.table,
+            Key={"tenantId": {"S": tenant}, "portfolioId": {"S": portfolio_id}},
+            ConsistentRead=True,
+        ).get("Item")
+        if not item:
+            raise NotFoundError(f"No portfolio {portfolio_id}.")
+        return self._from_item(item)
+
+    def list(
+        self, tenant: str, limit: int = 50, token: str | None = None
+    ) -> tuple[list[Portfolio], str | None]:
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "tenantId = :t",
+            "ExpressionAttributeValues": {":t": {"S": tenant}},
+            "Limit": limit,
+        }
+        if token:
+            position = decode_page_token(tenant, token, ["portfolioId"])
+            request["ExclusiveStartKey"] = {
+                "tenantId": {"S": tenant},
+                "portfolioId": {"S": position["portfolioId"]},
+            }
+        answer = self._db.query(**request)
+        items = [self._from_item(i) for i in answer.get("Items", [])]
+        last = answer.get("LastEvaluatedKey")
+        next_token = (
+            encode_page_token(tenant, {"portfolioId": last["portfolioId"]["S"]}) if last else None
+        )
+        return items, next_token
+
+    def update(self, tenant: str, portfolio_id: str, data: PortfolioUpdate) -> Portfolio:
+        current = self.get(tenant, portfolio_id)
+        if current.version != data.version:
+            raise self._stale(portfolio_id, data.version, current.version)
+        updated = current.model_copy(
+            update={
+                "name": data.name,
+                "description": data.description,
+                "assets": dict(data.assets),
+                "version": current.version + 1,
+                "updated_at": _now(),
+            }
+        )
+        try:
+            self._db.put_item(
+                TableName=self.table,
+                Item=self._to_item(tenant, updated),
+                ConditionExpression="attribute_exists(portfolioId) AND version = :v",
+                ExpressionAttributeValues={":v": {"N": str(data.version)}},
+            )
+        except ClientError as error:
+            if not _conditional_failed(error):
+                raise
+            latest = self.get(tenant, portfolio_id)  # 404 when deleted meanwhile
+            raise self._stale(portfolio_id, data.version, latest.version) from None
+        before, after = set(current.assets), set(updated.assets)
+        self._index(tenant, portfolio_id, after - before, before - after)
+        return updated
+
+    def delete(self, tenant: str, portfolio_id: str, version: int) -> None:
+        current = self.get(tenant, portfolio_id)
+        try:
+            self._db.delete_item(
+                TableName=self.table,
+                Key={"tenantId": {"S": tenant}, "portfolioId": {"S": portfolio_id}},
+                ConditionExpression="version = :v",
+                ExpressionAttributeValues={":v": {"N": str(version)}},
+            )
+        except ClientError as error:
+            if not _conditional_failed(error):
+                raise
+            latest = self.get(tenant, portfolio_id)
+            raise self._stale(portfolio_id, version, latest.version) from None
+        self._index(tenant, portfolio_id, set(), set(current.assets))
+
+    @staticmethod
+    def _stale(portfolio_id: str, given: int, current: int) -> ConflictError:
+        return ConflictError(
+            f"Portfolio {portfolio_id} has changed since version {given}.",
+            [f"current version is {current}; read it again and retry"],
+        )
+
+
+class RunRepository:
+    """Runs of each tenant; listed per portfolio through the ``byPortfolio`` index."""
+
+    def __init__(self, table: str, client: Any | None = None) -> None:
+        self.table = table
+        self._db = client or aws_client("dynamodb")
+
+    @staticmethod
+    def _to_item(tenant: str, run: Run) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "tenantId": {"S": tenant},
+            "runId": {"S": run.id},
+            "type": {"S": str(run.type)},
+            "status": {"S": str(run.status)},
+            "document": {"S": run.model_dump_json(by_alias=True)},
+            "createdAt": {"S": _iso(run.created_at)},
+        }
+        if run.portfolio_id:
+            item["tenantPortfolio"] = {"S": f"{tenant}#{run.portfolio_id}"}
+        return item
+
+    @staticmethod
+    def _from_item(item: dict[str, Any]) -> Run:
+        return Run.model_validate_json(item["document"]["S"])
+
+    def create(self, tenant: str, run: Run) -> bool:
+        """Store a new run; False when a run with this id already exists (idempotent ids)."""
+        try:
+            self._db.put_item(
+                TableName=self.table,
+                Item=self._to_item(tenant, run),
+                ConditionExpression="attribute_not_exists(runId)",
+            )
+        except ClientError as error:
+            if _conditional_failed(error):
+                return False
+            raise
+        return True
+
+    def save(self, tenant: str, run: Run, expected: RunStatus) -> None:
+        """Replace a run whose stored status is still ``expected`` (no lost transitions)."""
+        try:
+            self._db.put_item(
+                TableName=self.table,
+                Item=self._to_item(tenant, run),
+                ConditionExpression="#s = :expected",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":expected": {"S": str(expected)}},
+            )
+        except ClientError as error:
+            if _conditional_failed(error):
+                raise ConflictError(f"Run {run.id} is no longer {expected}.") from None
+            raise
+
+    def get(self, tenant: str, run_id: str) -> Run:
+        item = self._db.get_item(
+            TableName=self.table,
+            Key={"tenantId": {"S": tenant}, "runId": {"S": run_id}},
+            ConsistentRead=True,
+        ).get("Item")
+        if not item:
+            raise NotFoundError(f"No run {run_id}.")
+        return self._from_item(item)
+
+    def list_for_portfolio(
+        self, tenant: str, portfolio_id: str, limit: int = 50, token: str | None = None
+    ) -> tuple[list[Run], str | None]:
+        """Newest first."""
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "byPortfolio",
+            "KeyConditionExpression": "tenantPortfolio = :k",
+            "ExpressionAttributeValues": {":k": {"S": f"{tenant}#{portfolio_id}"}},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if token:
+            position = decode_page_token(tenant, token, ["runId", "createdAt"])
+            request["ExclusiveStartKey"] = {
+                "tenantId": {"S": tenant},
+                "runId": {"S": position["runId"]},
+                "tenantPortfolio": {"S": f"{tenant}#{portfolio_id}"},
+                "createdAt": {"S": position["createdAt"]},
+            }
+        answer = self._db.query(**request)
+        items = [self._from_item(i) for i in answer.get("Items", [])]
+        last = answer.get("LastEvaluatedKey")
+        next_token = (
+            encode_page_token(
+                tenant, {"runId": last["runId"]["S"], "createdAt": last["createdAt"]["S"]}
+            )
+            if last
+            else None
+        )
+        return items, next_token
