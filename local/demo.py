@@ -113,7 +113,7 @@ def _sql(stack: LocalStack, echo: Any) -> str:
     return text
 
 
-SEED_PORTFOLIO = {
+SEED_PORTFOLIO: dict[str, Any] = {
     "name": "Tech Concentrated",
     "description": "Technology-focused portfolio with high concentration",
     "assets": {"AAPL": 0.25, "MSFT": 0.25, "GOOGL": 0.20, "AMZN": 0.20, "META": 0.10},
@@ -149,14 +149,22 @@ def _portfolio_runs(stack: LocalStack, key: str, echo: Any) -> dict[str, Any]:
         out["simulate"] = {"status": status, "body": json.loads(text), "accepted": 202}
     echo("")
     echo(f"Runs for portfolio {portfolio['id']} ({portfolio['name']}), through the API")
-    echo("  " + "ticker".ljust(8) + "held".rjust(8) + "risk par".rjust(10) + "HRP".rjust(8)
-         + "max Sharpe".rjust(12))
+    echo(
+        "  "
+        + "ticker".ljust(8)
+        + "held".rjust(8)
+        + "risk par".rjust(10)
+        + "HRP".rjust(8)
+        + "max Sharpe".rjust(12)
+    )
     rp = out["risk-parity"]["body"].get("result") or {}
     hrp = out["hrp"]["body"].get("result") or {}
     ef = out["efficient-frontier"]["body"].get("result") or {}
     for ticker, held in SEED_PORTFOLIO["assets"].items():
         echo(
-            "  " + ticker.ljust(8) + f"{held:8.1%}"
+            "  "
+            + ticker.ljust(8)
+            + f"{held:8.1%}"
             + f"{rp.get('weights', {}).get(ticker, float('nan')):10.1%}"
             + f"{hrp.get('weights', {}).get(ticker, float('nan')):8.1%}"
             + f"{ef.get('maxSharpe', {}).get('weights', {}).get(ticker, float('nan')):12.1%}"
