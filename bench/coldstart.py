@@ -62,22 +62,24 @@ TOP_N = 3
 # Runs in the child. ``{code}`` is the import under test, indented into the ``try``.
 CHILD = """\
 import sys
-from time import perf_counter as _pc
+from time import perf_counter as _pc, process_time as _cpu
 _before = set(sys.modules)
 sys.stderr.write({begin!r} + "\\n"); sys.stderr.flush()
 _error = None
+_c0 = _cpu()
 _t0 = _pc()
 try:
 {code}
 except BaseException as exc:  # report, do not crash
     _error = f"{{type(exc).__name__}}: {{exc}}"
 _elapsed = _pc() - _t0
+_cpu_s = _cpu() - _c0
 sys.stderr.write({end!r} + "\\n"); sys.stderr.flush()
 _added = set(sys.modules) - _before
 _heavy = sorted(m for m in {heavy!r} if m in sys.modules)
 import json as _json
-print(_json.dumps({{"seconds": _elapsed, "added": len(_added), "bare": len(_before),
-                   "heavy": _heavy, "error": _error}}))
+print(_json.dumps({{"seconds": _elapsed, "cpu_seconds": _cpu_s, "added": len(_added),
+                   "bare": len(_before), "heavy": _heavy, "error": _error}}))
 """
 
 
@@ -104,11 +106,12 @@ class Sample:
     """What one fresh interpreter reported."""
 
     seconds: float
+    cpu_seconds: float
     added: int
     bare: int
     heavy: list[str]
     error: str | None
-    packages_us: dict[str, int]
+    costs_us: dict[str, int]
     chains: dict[str, list[str]]
 
 
@@ -137,6 +140,10 @@ class Result:
         return max(s.seconds for s in self.samples) * 1e3
 
     @property
+    def cpu_ms(self) -> float:
+        return statistics.median(s.cpu_seconds for s in self.samples) * 1e3
+
+    @property
     def modules(self) -> int:
         return int(statistics.median(s.added for s in self.samples))
 
@@ -153,11 +160,9 @@ class Result:
         return found
 
     def heaviest(self, n: int = TOP_N) -> list[tuple[str, float]]:
-        """Top-level packages our code imports, by median cumulative ms over the rounds."""
-        names = {p for s in self.samples for p in s.packages_us}
-        ms = {
-            p: statistics.median(s.packages_us.get(p, 0) for s in self.samples) / 1e3 for p in names
-        }
+        """The costliest entries of :func:`import_costs`, by median ms over the rounds."""
+        names = {p for s in self.samples for p in s.costs_us}
+        ms = {p: statistics.median(s.costs_us.get(p, 0) for s in self.samples) / 1e3 for p in names}
         return sorted(ms.items(), key=lambda kv: -kv[1])[:n]
 
 
@@ -188,12 +193,19 @@ def _is_project(name: str) -> bool:
     return name.split(".", 1)[0] in PROJECT_PACKAGES
 
 
-def first_foreign_packages(roots: list[Node]) -> dict[str, int]:
-    """Cumulative µs per top-level package of the outermost non-project imports."""
+def import_costs(roots: list[Node]) -> dict[str, int]:
+    """Where the import time goes, in µs, without double counting.
+
+    Walking down from the top-level entries, each module of ours (api, core, ...) counts its
+    self time under its own name; the first non-project entry met on a path (an import our
+    code makes) counts its cumulative time under its top-level package (``boto3``,
+    ``pandas``, ...), and its subtree is not walked further.
+    """
     totals: dict[str, int] = {}
 
     def walk(node: Node) -> None:
         if _is_project(node.name):
+            totals[node.name] = totals.get(node.name, 0) + node.self_us
             for child in node.children:
                 walk(child)
             return
@@ -239,21 +251,22 @@ def run_once(target: Target) -> Sample:
             check=False,
         )
     except subprocess.TimeoutExpired:
-        return Sample(TIMEOUT_S, 0, 0, [], f"timed out after {TIMEOUT_S:.0f} s", {}, {})
+        return Sample(TIMEOUT_S, TIMEOUT_S, 0, 0, [], f"timed out after {TIMEOUT_S:.0f} s", {}, {})
     try:
         report: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):
         tail = [x for x in proc.stderr.splitlines() if not x.startswith("import time:")]
         reason = tail[-1] if tail else f"exit status {proc.returncode}"
-        return Sample(0.0, 0, 0, [], f"child failed: {reason}", {}, {})
+        return Sample(0.0, 0.0, 0, 0, [], f"child failed: {reason}", {}, {})
     roots = parse_importtime(proc.stderr)
     return Sample(
         seconds=float(report["seconds"]),
+        cpu_seconds=float(report["cpu_seconds"]),
         added=int(report["added"]),
         bare=int(report["bare"]),
         heavy=list(report["heavy"]),
         error=report["error"],
-        packages_us=first_foreign_packages(roots),
+        costs_us=import_costs(roots),
         chains=heavy_chains(roots),
     )
 
@@ -286,8 +299,9 @@ def _mark(ok: bool) -> str:
 
 def table(rows: list[dict[str, Any]], baseline: Result) -> str:
     head = (
-        "| function | handler | memory | import ms (median) | range ms | × baseline | modules "
-        "| numpy | pandas | pyarrow | other heavy | heaviest imports (cumulative ms) "
+        "| function | handler | memory | import ms (median) | range ms | cpu ms (median) "
+        "| × baseline (wall / cpu) | modules | numpy | pandas | pyarrow | other heavy "
+        "| heaviest imports (ms) "
         f"| CRUD ≤{CRUD_MAX_RATIO}× | CRUD no np/pd/pa |"
     )
     lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
@@ -301,11 +315,18 @@ def _row(
 ) -> dict[str, Any]:
     crud = function in CRUD
     ratio = result.median_ms / baseline.median_ms if baseline.median_ms else float("nan")
+    cpu_ratio = result.cpu_ms / baseline.cpu_ms if baseline.cpu_ms else float("nan")
     forbidden = [m for m in FORBIDDEN if m in result.heavy]
     if result.error:
         cells = [function, f"`{handler}`", memory or "—", f"ERROR: {result.error}"]
-        cells += ["—"] * 10
-        return {"cells": cells, "ok": not crud, "ratio": None, "forbidden": forbidden}
+        cells += ["—"] * 11
+        return {
+            "cells": cells,
+            "ok": not crud,
+            "ratio": None,
+            "cpu_ratio": None,
+            "forbidden": forbidden,
+        }
     heaviest = ", ".join(f"{name} {ms:.0f}" for name, ms in result.heaviest()) or "—"
     others = ", ".join(m for m in result.heavy if m not in FORBIDDEN) or "-"
     cells = [
@@ -314,7 +335,8 @@ def _row(
         f"{memory} MB" if memory else "—",
         f"{result.median_ms:.0f}",
         f"{result.min_ms:.0f}–{result.max_ms:.0f}",
-        f"{ratio:.2f}",
+        f"{result.cpu_ms:.0f}",
+        f"{ratio:.2f} / {cpu_ratio:.2f}",
         result.modules,
         _flag(result, "numpy"),
         _flag(result, "pandas"),
@@ -325,7 +347,13 @@ def _row(
         _mark(not forbidden) if crud else "",
     ]
     ok = not crud or (ratio <= CRUD_MAX_RATIO and not forbidden)
-    return {"cells": cells, "ok": ok, "ratio": ratio, "forbidden": forbidden}
+    return {
+        "cells": cells,
+        "ok": ok,
+        "ratio": ratio,
+        "cpu_ratio": cpu_ratio,
+        "forbidden": forbidden,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -366,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\nFirst import chain of each heavy package:\n")
         for handler, result in chained:
             for package, chain in result.chains.items():
-                print(f"- `{handler}`: {package} ← " + " → ".join(chain))
+                print(f"- `{handler}` loads {package}: " + " → ".join(chain))
 
     failures = []
     for function, row in zip(functions, rows, strict=True):
@@ -401,6 +429,7 @@ def main(argv: list[str] | None = None) -> int:
                     "layers": list(f.layers),
                     "crud": f.logical_id in CRUD,
                     "ratio": row["ratio"],
+                    "cpu_ratio": row["cpu_ratio"],
                     **_result_json(results[f.handler]),
                 }
                 for f, row in zip(functions, rows, strict=True)
@@ -422,6 +451,7 @@ def _result_json(result: Result) -> dict[str, Any]:
     return {
         "error": result.error,
         "median_ms": None if result.error else result.median_ms,
+        "cpu_median_ms": None if result.error else result.cpu_ms,
         "min_ms": None if result.error else result.min_ms,
         "max_ms": None if result.error else result.max_ms,
         "modules": result.modules,
