@@ -9,8 +9,9 @@ and the nightly schedule. Entry-side code: may import core, compute and pyarrow.
 
 from __future__ import annotations
 
+import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -20,14 +21,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from core.aws import client as aws_client
 from core.bus import DetailType, EventBus, Source
-from core.exceptions import StratigosError, UnprocessableError
+from core.exceptions import ConflictError, NotFoundError, StratigosError, UnprocessableError
 from core.lake import RUN_REQUESTS_PREFIX, run_result_key
-from core.models import Run, RunError, RunStatus, RunType
+from core.models import AnalysisSpec, Run, RunError, RunStatus, RunType
 from core.repositories import PortfolioRepository, RunRepository, new_id
 from core.rest import json_body, json_response, request_tenant, rest_resolver
 from core.settings import Settings, settings
 
-__all__ = ["fan_out", "run_api", "run_requested"]
+__all__ = ["fan_out", "recompute_run_id", "run_api", "run_requested"]
 
 logger = Logger()
 _app = rest_resolver()
@@ -71,7 +72,13 @@ def _store_result(config: Settings, tenant: str, run: Run, result: dict[str, Any
 
 
 def _complete(
-    config: Settings, tenant: str, run: Run, request: Any, weights: dict[str, float] | None
+    config: Settings,
+    tenant: str,
+    run: Run,
+    request: Any,
+    weights: dict[str, float] | None,
+    *,
+    data_version: str | None = None,
 ) -> Run:
     """Execute a queued/running run and persist how it ended (never left running)."""
     from compute.exceptions import ComputeError
@@ -83,7 +90,8 @@ def _complete(
         inputs = None
         if run.type is not RunType.ANALYZE:
             inputs = load_inputs(request, list(weights) if weights else None, config.bucket)
-            run = run.model_copy(update={"data_window": inputs.window})
+            window = inputs.window.model_copy(update={"data_version": data_version})
+            run = run.model_copy(update={"data_window": window})
         result = execute(run.type, request, inputs, weights)
         run = _store_result(config, tenant, run, result)
         run = run.model_copy(update={"status": RunStatus.SUCCEEDED, "finished_at": _now()})
@@ -186,21 +194,67 @@ def run_api(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return _app.resolve(event, context)
 
 
+def recompute_run_id(tenant: str, portfolio_id: str, analysis: AnalysisSpec, version: str) -> str:
+    """Deterministic id of a recompute: same tenant, portfolio, analysis and data → same run."""
+    canonical = json.dumps(
+        [tenant, portfolio_id, analysis.model_dump(mode="json", by_alias=True), version],
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return "r-" + hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def _recompute_request(detail: dict[str, Any]) -> tuple[AnalysisSpec, Any]:
+    from compute.runner import REQUEST_MODELS
+
+    analysis = AnalysisSpec.model_validate(detail["analysis"])
+    as_of = date.fromisoformat(detail["asOf"])
+    request = REQUEST_MODELS[RunType(analysis.type)].model_validate(
+        {
+            **analysis.parameters,
+            "portfolioId": detail["portfolioId"],
+            "start": (as_of - timedelta(days=analysis.lookback_days)).isoformat(),
+            "end": as_of.isoformat(),
+        }
+    )
+    return analysis, request
+
+
 @event_source(data_class=EventBridgeEvent)
 @logger.inject_lambda_context
 def run_requested(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
-    """RunWorkerFunction: execute one requested run (idempotent: a finished run is skipped)."""
+    """RunWorkerFunction: execute one requested run.
+
+    Two producers: the API (an async run it already stored; the request is a claim check in
+    S3) and the fan-out (a recompute with a deterministic id, created here with a
+    conditional write). Idempotent: a finished run, or one another delivery is already
+    executing, is skipped.
+    """
     from compute.runner import REQUEST_MODELS
 
     config = settings()
-    detail = event.detail
+    detail = dict(event.detail)
     tenant, run_id = str(detail["tenant"]), str(detail["runId"])
     runs = RunRepository(config.runs_table)
+    if "analysis" in detail:
+        analysis, request = _recompute_request(detail)
+        runs.create(
+            tenant,
+            Run(
+                id=run_id,
+                portfolio_id=request.portfolio_id,
+                type=RunType(analysis.type),
+                parameters={**_parameters(request), "trigger": detail.get("trigger")},
+                status=RunStatus.QUEUED,
+                created_at=_now(),
+            ),
+        )
     run = runs.get(tenant, run_id)
     if run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED):
         return {"runId": run_id, "status": str(run.status), "skipped": True}
-    body = aws_client("s3").get_object(Bucket=config.bucket, Key=detail["requestKey"])
-    request = REQUEST_MODELS[run.type].model_validate_json(body["Body"].read())
+    if "analysis" not in detail:
+        body = aws_client("s3").get_object(Bucket=config.bucket, Key=detail["requestKey"])
+        request = REQUEST_MODELS[run.type].model_validate_json(body["Body"].read())
     weights = None
     if request.portfolio_id:
         weights = (
@@ -210,18 +264,69 @@ def run_requested(event: EventBridgeEvent, context: LambdaContext) -> dict[str, 
         )
     if run.status is RunStatus.QUEUED:
         running = run.model_copy(update={"status": RunStatus.RUNNING})
-        runs.save(tenant, running, expected=RunStatus.QUEUED)
+        try:
+            runs.save(tenant, running, expected=RunStatus.QUEUED)
+        except ConflictError:
+            return {"runId": run_id, "status": "duplicate", "skipped": True}
         run = running
-    run = _complete(config, tenant, run, request, weights)
+    run = _complete(config, tenant, run, request, weights, data_version=detail.get("dataVersion"))
     return {"runId": run_id, "status": str(run.status)}
+
+
+def _targets(event: EventBridgeEvent, portfolios: PortfolioRepository) -> set[tuple[str, str]]:
+    if event.detail_type == str(DetailType.MARKET_DATA_UPDATED):
+        holders: set[tuple[str, str]] = set()
+        for ticker in event.detail.get("tickers", []):
+            holders.update(portfolios.holders(str(ticker)))  # the index: a Query, not a scan
+        return holders
+    return set(portfolios.all_keys())  # the nightly schedule: every portfolio
 
 
 @event_source(data_class=EventBridgeEvent)
 @logger.inject_lambda_context
 def fan_out(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
-    """FanOutFunction: market data changed, or the nightly schedule fired."""
-    logger.warning(
-        "fan-out trigger received; recompute is not implemented yet",
-        extra={"detail_type": event.detail_type, "source": event.source},
-    )
-    return {"status": "not_implemented", "detailType": event.detail_type}
+    """FanOutFunction: market data changed (the portfolios holding it), or nightly (all).
+
+    Publishes one ``RunRequested`` per portfolio × analysis, in batches of 10, each with a
+    deterministic id (tenant, portfolio, analysis, data version): a redelivered or repeated
+    trigger requests the same runs, which the worker's conditional create makes no-ops. A
+    portfolio that cannot be read does not stop the others: they are all published first,
+    then the fan-out fails naming it, so Lambda retries it and finally dead-letters it.
+    """
+    config = settings()
+    portfolios = PortfolioRepository(config.portfolios_table, config.ticker_index_table)
+    if event.detail_type == str(DetailType.MARKET_DATA_UPDATED):
+        version = str(event.detail.get("dataVersion") or "unversioned")
+        as_of = str(event.detail.get("lastDate") or _now().date().isoformat())
+        trigger = "market-data"
+    else:  # Scheduled Event
+        as_of = event.time[:10]
+        version = f"nightly-{as_of}"
+        trigger = "nightly"
+    requests: list[dict[str, Any]] = []
+    poison: list[str] = []
+    for tenant, portfolio_id in sorted(_targets(event, portfolios)):
+        try:
+            portfolio = portfolios.get(tenant, portfolio_id)
+        except NotFoundError:
+            continue  # deleted since the index was read
+        except Exception as error:
+            logger.exception("cannot read portfolio", extra={"portfolio": portfolio_id})
+            poison.append(f"{tenant}/{portfolio_id}: {type(error).__name__}: {error}"[:300])
+            continue
+        for analysis in portfolio.analyses:
+            requests.append(
+                {
+                    "tenant": tenant,
+                    "portfolioId": portfolio_id,
+                    "runId": recompute_run_id(tenant, portfolio_id, analysis, version),
+                    "analysis": analysis.model_dump(mode="json", by_alias=True),
+                    "asOf": as_of,
+                    "dataVersion": version,
+                    "trigger": trigger,
+                }
+            )
+    EventBus(config.event_bus).put_many(Source.COMPUTE, DetailType.RUN_REQUESTED, requests)
+    if poison:
+        raise RuntimeError(f"{len(poison)} portfolio(s) could not be read: " + "; ".join(poison))
+    return {"trigger": trigger, "dataVersion": version, "runsRequested": len(requests)}

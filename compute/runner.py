@@ -62,7 +62,7 @@ class Inputs:
 
 
 def _lake_returns(
-    bucket: str, tickers: list[str], start: date, end: date, s3: Any
+    bucket: str, tickers: list[str], start: date, end: date, s3: Any, objects: list[str]
 ) -> tuple[NDArray[np.float64], list[date]]:
     """Wide T × N matrix of the tickers' daily simple returns; days missing any ticker dropped."""
     import pyarrow as pa
@@ -71,10 +71,12 @@ def _lake_returns(
 
     parts = []
     for year in range(start.year, end.year + 1):
+        key = partition_key(RETURNS_PREFIX, year)
         try:
-            body = s3.get_object(Bucket=bucket, Key=partition_key(RETURNS_PREFIX, year))
+            body = s3.get_object(Bucket=bucket, Key=key)
         except s3.exceptions.NoSuchKey:
             continue
+        objects.append(f"{key}@{body.get('VersionId') or body['ETag'].strip(chr(34))}")
         table = pq.read_table(
             io.BytesIO(body["Body"].read()),
             columns=["date", "ticker", "simple_return"],
@@ -117,13 +119,15 @@ def load_inputs(
         tickers = sorted(tickers_of_portfolio)
         end = request.end or datetime.now(UTC).date()
         start = request.start or end - _DEFAULT_WINDOW
-        matrix, days = _lake_returns(bucket, tickers, start, end, s3 or aws_client("s3"))
+        objects: list[str] = []
+        matrix, days = _lake_returns(bucket, tickers, start, end, s3 or aws_client("s3"), objects)
         window = DataWindow(
             source="lake",
             tickers=tickers,
             observations=matrix.shape[0],
             start=days[0] if days else start,
             end=days[-1] if days else end,
+            objects=objects,
         )
     check_limits(len(tickers), matrix.shape[0], request)
     if matrix.shape[0] < 2:

@@ -28,6 +28,7 @@ __all__ = [
     "MAX_RUN_OBSERVATIONS",
     "MAX_SIMULATION_CELLS",
     "TICKER_PATTERN",
+    "AnalysisSpec",
     "AnalyzeRequest",
     "ApiModel",
     "DataWindow",
@@ -46,6 +47,7 @@ __all__ = [
     "RunStatus",
     "RunType",
     "SimulateRequest",
+    "default_analyses",
 ]
 
 TICKER_PATTERN = r"^[A-Z][A-Z0-9]{0,9}(?:[.\-][A-Z0-9]{1,4})?$"
@@ -113,6 +115,38 @@ def _check_weights(assets: dict[str, float]) -> dict[str, float]:
     return assets
 
 
+class AnalysisSpec(ApiModel):
+    """One analysis a portfolio keeps fresh: recomputed when its data changes and nightly."""
+
+    type: Literal["risk-parity", "hrp", "efficient-frontier", "simulate"]
+    lookback_days: int = Field(
+        default=1095, ge=30, le=3650, description="Window of returns: this many days back."
+    )
+    parameters: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The run request's own parameters (e.g. linkage, nPoints, nPaths, seed).",
+    )
+
+    @model_validator(mode="after")
+    def _parameters_fit(self) -> AnalysisSpec:
+        forbidden = {"portfolioId", "returns", "start", "end"} & set(self.parameters)
+        if forbidden:
+            raise ValueError(f"parameters may not set {', '.join(sorted(forbidden))}")
+        model = _ANALYSIS_MODELS[self.type]
+        model.model_validate({**self.parameters, "portfolioId": "p-validate"})
+        return self
+
+
+def default_analyses() -> list[AnalysisSpec]:
+    """What a portfolio keeps fresh unless told otherwise."""
+    return [
+        AnalysisSpec(type="risk-parity"),
+        AnalysisSpec(type="hrp"),
+        AnalysisSpec(type="efficient-frontier", parameters={"nPoints": 20}),
+        AnalysisSpec(type="simulate", parameters={"nPaths": 5000, "seed": 7}),
+    ]
+
+
 class PortfolioCreate(ApiModel):
     """``POST /portfolios``."""
 
@@ -121,6 +155,11 @@ class PortfolioCreate(ApiModel):
     assets: dict[str, float] = Field(
         description="Ticker → weight; weights finite, >= 0, summing to 1 (within 1e-6).",
         examples=[{"AAPL": 0.25, "MSFT": 0.25, "GOOGL": 0.2, "AMZN": 0.2, "META": 0.1}],
+    )
+    analyses: list[AnalysisSpec] = Field(
+        default_factory=default_analyses,
+        max_length=10,
+        description="Analyses recomputed when the portfolio's market data changes and nightly.",
     )
 
     @field_validator("assets")
@@ -140,6 +179,7 @@ class Portfolio(ApiModel):
     name: str
     description: str
     assets: dict[str, float]
+    analyses: list[AnalysisSpec] = Field(default_factory=default_analyses)
     version: int
     created_at: datetime
     updated_at: datetime
@@ -270,6 +310,12 @@ class DataWindow(ApiModel):
     observations: int
     start: date | None = None
     end: date | None = None
+    objects: list[str] = Field(
+        default_factory=list, description="Lake objects read, as key@version (or key@etag)."
+    )
+    data_version: str | None = Field(
+        default=None, description="The data version that triggered the run (recomputes)."
+    )
 
 
 class RunError(ApiModel):
@@ -295,3 +341,11 @@ class Run(ApiModel):
 class RunPage(ApiModel):
     items: list[Run]
     next_token: str | None = None
+
+
+_ANALYSIS_MODELS: dict[str, type[_ReturnsInput]] = {
+    "risk-parity": RiskParityRequest,
+    "hrp": HrpRequest,
+    "efficient-frontier": EfficientFrontierRequest,
+    "simulate": SimulateRequest,
+}

@@ -120,6 +120,12 @@ class PortfolioRepository:
             "description": {"S": portfolio.description},
             # Weights as JSON text: exact floats, no Decimal round trips.
             "assets": {"S": json.dumps(portfolio.assets, separators=(",", ":"))},
+            "analyses": {
+                "S": json.dumps(
+                    [a.model_dump(mode="json", by_alias=True) for a in portfolio.analyses],
+                    separators=(",", ":"),
+                )
+            },
             "version": {"N": str(portfolio.version)},
             "createdAt": {"S": _iso(portfolio.created_at)},
             "updatedAt": {"S": _iso(portfolio.updated_at)},
@@ -132,6 +138,7 @@ class PortfolioRepository:
             name=item["name"]["S"],
             description=item["description"]["S"],
             assets=json.loads(item["assets"]["S"]),
+            **({"analyses": json.loads(item["analyses"]["S"])} if "analyses" in item else {}),
             version=int(item["version"]["N"]),
             created_at=datetime.fromisoformat(item["createdAt"]["S"]),
             updated_at=datetime.fromisoformat(item["updatedAt"]["S"]),
@@ -169,6 +176,15 @@ class PortfolioRepository:
                 out.append((tenant, portfolio))
         return out
 
+    def all_keys(self) -> list[tuple[str, str]]:
+        """(tenant, portfolio id) of every portfolio (the nightly recompute's scan)."""
+        out: list[tuple[str, str]] = []
+        for page in self._db.get_paginator("scan").paginate(
+            TableName=self.table, ProjectionExpression="tenantId, portfolioId"
+        ):
+            out += [(i["tenantId"]["S"], i["portfolioId"]["S"]) for i in page.get("Items", [])]
+        return out
+
     # ---------------------------------------------------------------- CRUD
     def create(self, tenant: str, data: PortfolioCreate) -> Portfolio:
         now = _now()
@@ -177,6 +193,7 @@ class PortfolioRepository:
             name=data.name,
             description=data.description,
             assets=dict(data.assets),
+            analyses=list(data.analyses),
             version=1,
             created_at=now,
             updated_at=now,
@@ -231,6 +248,7 @@ class PortfolioRepository:
                 "name": data.name,
                 "description": data.description,
                 "assets": dict(data.assets),
+                "analyses": list(data.analyses),
                 "version": current.version + 1,
                 "updated_at": _now(),
             }

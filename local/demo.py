@@ -35,6 +35,7 @@ class DemoReport:
     market_data: dict[str, Any] = field(default_factory=dict)
     sql: str = ""
     runs: dict[str, Any] = field(default_factory=dict)
+    recompute: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -120,14 +121,50 @@ SEED_PORTFOLIO: dict[str, Any] = {
 }
 
 
-def _portfolio_runs(stack: LocalStack, key: str, echo: Any) -> dict[str, Any]:
-    """Create the seed's portfolio through the API and run every analysis on it."""
-    base = stack.api_url
-    status, text = _http(f"{base}/portfolios", key, "POST", SEED_PORTFOLIO)
-    out: dict[str, Any] = {"portfolio": {"status": status, "body": json.loads(text)}}
-    if status != 201:
-        return out
+def _create_portfolio(stack: LocalStack, key: str, report: DemoReport, echo: Any) -> Any:
+    status, text = _http(f"{stack.api_url}/portfolios", key, "POST", SEED_PORTFOLIO)
     portfolio = json.loads(text)
+    if status != 201:
+        report.problems.append(f"POST /portfolios answered {status}: {text[:200]}")
+        raise RuntimeError("could not create the demo portfolio")
+    kinds = ", ".join(a["type"] for a in portfolio["analyses"])
+    echo(f"created portfolio {portfolio['id']} ({portfolio['name']}); keeps fresh: {kinds}")
+    return portfolio
+
+
+def _list_runs(stack: LocalStack, key: str, portfolio: Any) -> list[Any]:
+    runs: list[Any] = []
+    token = ""
+    while True:
+        url = f"{stack.api_url}/portfolios/{portfolio['id']}/runs?limit=100"
+        status, text = _http(url + (f"&nextToken={token}" if token else ""), key)
+        page = json.loads(text)
+        runs += page.get("items", [])
+        token = page.get("nextToken") or ""
+        if status != 200 or not token:
+            return runs
+
+
+def _recompute_summary(stack: LocalStack, key: str, portfolio: Any, echo: Any) -> dict[str, Any]:
+    runs = _list_runs(stack, key, portfolio)
+    echo("")
+    echo(f"Runs of {portfolio['id']} (GET /portfolios/{{id}}/runs), newest first")
+    for run in runs[:12]:
+        trigger = run["parameters"].get("trigger") or "on demand"
+        version = (run.get("dataWindow") or {}).get("dataVersion") or ""
+        echo(
+            f"  {run['id']}  {run['type']:<19} {run['status']:<10} {trigger:<12} "
+            f"data {version[:16]}"
+        )
+    if len(runs) > 12:
+        echo(f"  … {len(runs) - 12} more")
+    return {"runs": len(runs), "statuses": dict(Counter(r["status"] for r in runs))}
+
+
+def _portfolio_runs(stack: LocalStack, key: str, portfolio: Any, echo: Any) -> dict[str, Any]:
+    """On-demand runs of every kind on the demo portfolio, through the API."""
+    base = stack.api_url
+    out: dict[str, Any] = {}
     window = {"portfolioId": portfolio["id"], "start": "2022-01-01", "end": "2024-12-31"}
     requests = {
         "risk-parity": ("/optimization/risk-parity", window, ""),
@@ -215,6 +252,9 @@ def run_demo(output_dir: Path = Path("demo-output"), echo: Any = print) -> DemoR
     with LocalStack(options) as stack:
         key = next(iter(stack.options.keys))
         echo(f"local stack up: AWS endpoint {stack.endpoint_url}, API {stack.api_url}")
+        # 1. Portfolios first, so the landing below triggers their recompute.
+        portfolio = _create_portfolio(stack, key, report, echo)
+        # 2. Vendor files land; ingest → returns → MarketDataUpdated → fan-out → runs.
         s3 = stack.client("s3")
         for path in sample_files():
             object_key = f"raw/prices/{path.name}"
@@ -222,13 +262,19 @@ def run_demo(output_dir: Path = Path("demo-output"), echo: Any = print) -> DemoR
             report.landed.append(object_key)
             echo(f"landed s3://{stack.bucket}/{object_key} ({path.stat().st_size:,} bytes)")
         stack.wait_idle()
-        stack.tick("Nightly")
-        echo("fired the Nightly schedule")
-        stack.wait_idle()
+        runs_after_landing = _list_runs(stack, key, portfolio)
+        echo(f"the landing recomputed {len(runs_after_landing)} runs of {portfolio['name']}")
+        # 3. The nightly schedule, twice: the second tick creates no duplicate runs.
+        for tick in (1, 2):
+            stack.tick("Nightly")
+            stack.wait_idle()
+            count = len(_list_runs(stack, key, portfolio))
+            echo(f"fired the Nightly schedule ({tick}): {count} runs of {portfolio['name']}")
+        report.recompute = _recompute_summary(stack, key, portfolio, echo)
 
         report.market_data = _market_data(stack, key, echo)
         report.sql = _sql(stack, echo)
-        report.runs = _portfolio_runs(stack, key, echo)
+        report.runs = _portfolio_runs(stack, key, portfolio, echo)
 
         for route in sorted(stack.template.routes(), key=lambda r: (r.path, r.method)):
             if route.method != "GET" or "{" in route.path or route.path.startswith("/market"):
@@ -260,8 +306,10 @@ def run_demo(output_dir: Path = Path("demo-output"), echo: Any = print) -> DemoR
     for name, answer in report.runs.items():
         if answer.get("status") not in (200, 201):
             report.problems.append(f"{name} answered {answer.get('status')}")
-        elif name != "portfolio" and answer["body"].get("status") != "succeeded":
+        elif answer["body"].get("status") != "succeeded":
             report.problems.append(f"run {name} ended {answer['body'].get('status')}")
+    if report.recompute.get("statuses", {}).get("succeeded", 0) < 8:
+        report.problems.append(f"recompute runs: {report.recompute}")
     for kind, answer in report.market_data.items():
         if answer.get("status") != 200:
             report.problems.append(f"GET /market-data/{kind} answered {answer.get('status')}")
