@@ -62,7 +62,7 @@ class Inputs:
 
 
 def _lake_returns(
-    bucket: str, tickers: list[str], start: date, end: date, s3: Any, objects: list[str]
+    bucket: str, tickers: list[str], start: date, end: date, *, s3: Any, objects: list[str]
 ) -> tuple[NDArray[np.float64], list[date]]:
     """Wide T × N matrix of the tickers' daily simple returns; days missing any ticker dropped."""
     import pyarrow as pa
@@ -120,7 +120,9 @@ def load_inputs(
         end = request.end or datetime.now(UTC).date()
         start = request.start or end - _DEFAULT_WINDOW
         objects: list[str] = []
-        matrix, days = _lake_returns(bucket, tickers, start, end, s3 or aws_client("s3"), objects)
+        matrix, days = _lake_returns(
+            bucket, tickers, start, end, s3=s3 or aws_client("s3"), objects=objects
+        )
         window = DataWindow(
             source="lake",
             tickers=tickers,

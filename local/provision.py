@@ -2,8 +2,8 @@
 
 Buckets (with encryption, public-access block, versioning, lifecycle, EventBridge
 notifications and policy), DynamoDB tables (keys, GSIs, TTL, PITR), SQS queues, event
-buses, the Glue database and the Athena workgroup; then one SQS queue per rule or schedule
-as the rule's target, so moto itself matches each rule's pattern.
+buses, the Glue database and its tables, and the Athena workgroup; then one SQS queue per
+rule or schedule as the rule's target, so moto itself matches each rule's pattern.
 """
 
 from __future__ import annotations
@@ -183,6 +183,9 @@ def provision(
         events.create_event_bus(Name=props["Name"])
     for props in template.resources_of("AWS::Glue::Database").values():
         glue.create_database(DatabaseInput=props["DatabaseInput"])
+    for props in template.resources_of("AWS::Glue::Table").values():
+        # CatalogId is the account, implicit locally.
+        glue.create_table(DatabaseName=props["DatabaseName"], TableInput=props["TableInput"])
     for props in template.resources_of("AWS::Athena::WorkGroup").values():
         config = props.get("WorkGroupConfiguration", {})
         athena.create_work_group(
