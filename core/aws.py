@@ -7,6 +7,7 @@ every client at the local stack.
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -38,6 +39,26 @@ def client_config(service: str) -> Config:
 
 
 def client(service: str, session: boto3.session.Session | None = None) -> Any:
-    """A boto3 client for ``service`` from ``session`` (default session when None)."""
-    factory = session or boto3.session.Session()
-    return factory.client(service, config=client_config(service))  # type: ignore[call-overload]
+    """A boto3 client for ``service`` from ``session`` (a shared default session when None).
+
+    Clients of the default session are cached per process, keyed by service, endpoint and
+    region: creating one costs ~0.1-0.2 s (botocore loads its service model), which would
+    otherwise be paid on every request of a warm Lambda. botocore clients are thread-safe.
+    """
+    if session is not None:
+        return session.client(service, config=client_config(service))  # type: ignore[call-overload]
+    return _default_client(
+        service,
+        os.environ.get("AWS_ENDPOINT_URL", ""),
+        os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", ""),
+        os.environ.get("AWS_ACCESS_KEY_ID", ""),
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _default_client(service: str, endpoint: str, region: str, access_key: str) -> Any:
+    # The arguments only key the cache; boto3 reads the same values from the environment.
+    del endpoint, region, access_key
+    return boto3.session.Session().client(  # type: ignore[call-overload]
+        service, config=client_config(service)
+    )
