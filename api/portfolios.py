@@ -27,9 +27,9 @@ def _repository() -> PortfolioRepository:
 
 
 def _id_ok(portfolio_id: str) -> str:
-    # Ids are ours (p-<16 hex>); anything else cannot exist, whatever the tenant.
+    # Ids are ours (p-<16 hex>); the OpenAPI document bounds them at 64 characters.
     if len(portfolio_id) > 64:
-        raise ValidationError("Portfolio id too long.")
+        raise ValidationError("A portfolio id has at most 64 characters.")
     return portfolio_id
 
 

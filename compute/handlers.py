@@ -60,7 +60,13 @@ def _parameters(request: Any) -> dict[str, Any]:
 
 
 def _store_result(config: Settings, tenant: str, run: Run, result: dict[str, Any]) -> Run:
-    text = json.dumps(result, separators=(",", ":"), allow_nan=False)
+    try:
+        text = json.dumps(result, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        raise UnprocessableError(
+            "The result is not finite: the inputs overflow double precision.",
+            ["reduce initialValue, contribution, horizon or the input magnitudes"],
+        ) from None
     if len(text) <= _INLINE_RESULT_BYTES:
         return run.model_copy(update={"result": result})
     key = run_result_key(tenant, run.id)
@@ -140,11 +146,13 @@ def _submit(run_type: RunType) -> Response[Any]:
     tenant = request_tenant(_app)
     request = json_body(_app, REQUEST_MODELS[run_type])
     weights: dict[str, float] | None = None
-    if request.portfolio_id:
+    if request.portfolio_id is not None:
         portfolio = PortfolioRepository(config.portfolios_table, config.ticker_index_table).get(
             tenant, request.portfolio_id
         )
         weights = portfolio.assets
+    if run_type is RunType.ANALYZE:
+        weights = None  # analyze works on the given paths only
     assets = len(weights or getattr(request, "returns", None) or {}) or 1
     check_limits(
         assets,
@@ -163,7 +171,10 @@ def _submit(run_type: RunType) -> Response[Any]:
     prefer = _app.current_event.headers.get("prefer", "")
     if "respond-async" not in (prefer or "").lower() and is_quick(run_type, request, assets):
         run = _complete(config, tenant, run, request, weights)
-        if run.status is RunStatus.FAILED and run.error and run.error.code != "INTERNAL_ERROR":
+        if run.status is RunStatus.FAILED and run.error:
+            if run.error.code == "INTERNAL_ERROR":
+                # Stored as failed; the caller gets the generic 500 envelope (no internals).
+                raise StratigosError(f"run {run.id} failed unexpectedly")
             raise UnprocessableError(
                 f"The run failed: {run.error.message}", [f"runId: {run.id}", run.error.code]
             )
@@ -256,7 +267,7 @@ def run_requested(event: EventBridgeEvent, context: LambdaContext) -> dict[str, 
         body = aws_client("s3").get_object(Bucket=config.bucket, Key=detail["requestKey"])
         request = REQUEST_MODELS[run.type].model_validate_json(body["Body"].read())
     weights = None
-    if request.portfolio_id:
+    if request.portfolio_id is not None:
         weights = (
             PortfolioRepository(config.portfolios_table, config.ticker_index_table)
             .get(tenant, request.portfolio_id)

@@ -152,10 +152,10 @@ def check_limits(assets: int, observations: int, request: Any = None) -> None:
         )
     if isinstance(request, SimulateRequest):
         cells = request.n_paths * request.horizon_days * max(assets, 1)
-        if cells > MAX_SIMULATION_CELLS * 50:
+        if cells > MAX_SIMULATION_CELLS:
             raise UnprocessableError(
                 f"Simulation too large: paths × days × assets = {cells:,} > "
-                f"{MAX_SIMULATION_CELLS * 50:,}.",
+                f"{MAX_SIMULATION_CELLS:,}.",
                 ["limit: paths x days x assets"],
             )
         if request.keep_paths and request.n_paths * request.horizon_days > 1_000_000:
@@ -232,10 +232,21 @@ def execute(
         budgets = None
         if request.budgets:
             unknown = sorted(set(request.budgets) - set(tickers))
-            if unknown or len(request.budgets) != len(tickers):
+            missing = sorted(set(tickers) - set(request.budgets))
+            if unknown or missing:
                 raise UnprocessableError(
-                    "budgets must name every ticker of the run exactly once.",
-                    [f"unknown: {', '.join(unknown)}"] if unknown else ["missing tickers"],
+                    "budgets must name every ticker of the run exactly once: "
+                    + "; ".join(
+                        part
+                        for part in (
+                            f"unknown {', '.join(unknown[:10])}" if unknown else "",
+                            f"missing {', '.join(missing[:10])}" if missing else "",
+                        )
+                        if part
+                    ),
+                    [f"unknown: {', '.join(unknown)}"]
+                    if unknown
+                    else [f"missing: {', '.join(missing)}"],
                 )
             budgets = np.array([request.budgets[t] for t in tickers])
         rb = risk_budget(cov, budgets)

@@ -75,7 +75,10 @@ def decode_page_token(tenant: str, token: str, fields: Iterable[str]) -> dict[st
     if len(token) > 2048:
         raise invalid
     try:
-        body = json.loads(base64.urlsafe_b64decode(token.encode()))
+        raw = base64.urlsafe_b64decode(token.encode())
+        if base64.urlsafe_b64encode(raw).decode() != token:
+            raise invalid  # only the exact spelling we issued
+        body = json.loads(raw)
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise invalid from None
     if not isinstance(body, dict) or not isinstance(body.get("p"), dict):
