@@ -88,6 +88,7 @@ def _complete(
 ) -> Run:
     """Execute a queued/running run and persist how it ended (never left running)."""
     from compute.exceptions import ComputeError
+    from compute.results import write_results
     from compute.runner import execute, load_inputs
 
     runs = RunRepository(config.runs_table)
@@ -101,6 +102,9 @@ def _complete(
         result = execute(run.type, request, inputs, weights)
         run = _store_result(config, tenant, run, result)
         run = run.model_copy(update={"status": RunStatus.SUCCEEDED, "finished_at": _now()})
+        # The Parquet results (run_index last: the commit marker) are durable before the run
+        # item says succeeded and before RunCompleted is announced.
+        write_results(run, tenant, result, bucket=config.bucket, data_version=data_version)
     except (ComputeError, StratigosError) as error:
         code = (
             getattr(error, "code", "COMPUTE_ERROR")

@@ -84,7 +84,8 @@ def _market_data(stack: LocalStack, key: str, echo: Any) -> dict[str, Any]:
     return answers
 
 
-DEMO_SQL = """
+DEMO_SQL = {
+    "annualised volatility from curated returns": """
 SELECT ticker,
        count(*) AS days,
        round(stddev_samp(log_return) * sqrt(252), 4) AS annual_volatility
@@ -92,8 +93,19 @@ FROM returns
 WHERE year BETWEEN 2022 AND 2024
 GROUP BY ticker
 ORDER BY annual_volatility DESC
-LIMIT 5
-""".strip()
+LIMIT 5""".strip(),
+    "the runs the event chain produced (results datasets)": """
+SELECT run_type, status, count(*) AS runs, max(as_of) AS latest_as_of
+FROM run_index
+GROUP BY run_type, status
+ORDER BY run_type""".strip(),
+    "VaR and CVaR (95 %) of every simulation": """
+SELECT s.portfolio_id, s.as_of, s.n_paths,
+       round(s.var_95, 4) AS var_95, round(s.cvar_95, 4) AS cvar_95
+FROM simulation_stats s
+JOIN run_index r ON r.run_id = s.run_id AND r.status = 'succeeded'
+ORDER BY s.created_at""".strip(),
+}
 
 
 def _sql(stack: LocalStack, echo: Any) -> str:
@@ -103,15 +115,18 @@ def _sql(stack: LocalStack, echo: Any) -> str:
 
     assert stack.session is not None
     engine = LakeSql(stack.session, settings().glue_database, endpoint_url=stack.endpoint_url)
+    outputs = []
     try:
-        text = format_result(engine.query(DEMO_SQL), "table")
+        for title, query in DEMO_SQL.items():
+            text = format_result(engine.query(query), "table")
+            echo("")
+            echo(f"SQL over the lake: {title} (DuckDB locally, the same text on Athena)")
+            echo("  " + query.replace("\n", "\n  "))
+            echo("  " + text.replace("\n", "\n  "))
+            outputs.append(f"-- {title}\n{query}\n\n{text}\n")
     finally:
         engine.close()
-    echo("")
-    echo("SQL over the lake (DuckDB locally, Athena in the cloud):")
-    echo("  " + DEMO_SQL.replace("\n", "\n  "))
-    echo("  " + text.replace("\n", "\n  "))
-    return text
+    return "\n".join(outputs)
 
 
 SEED_PORTFOLIO: dict[str, Any] = {
@@ -273,8 +288,8 @@ def run_demo(output_dir: Path = Path("demo-output"), echo: Any = print) -> DemoR
         report.recompute = _recompute_summary(stack, key, portfolio, echo)
 
         report.market_data = _market_data(stack, key, echo)
-        report.sql = _sql(stack, echo)
         report.runs = _portfolio_runs(stack, key, portfolio, echo)
+        report.sql = _sql(stack, echo)
 
         for route in sorted(stack.template.routes(), key=lambda r: (r.path, r.method)):
             if route.method != "GET" or "{" in route.path or route.path.startswith("/market"):
@@ -339,7 +354,7 @@ def _write(report: DemoReport, output_dir: Path) -> None:
         "problems": report.problems,
     }
     (output_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    (output_dir / "sql.txt").write_text(DEMO_SQL + "\n\n" + report.sql + "\n")
+    (output_dir / "sql.txt").write_text(report.sql)
     (output_dir / "runs.json").write_text(json.dumps(report.runs, indent=2, default=str) + "\n")
     (output_dir / "market_data.json").write_text(
         json.dumps(report.market_data, indent=2, default=str) + "\n"

@@ -1,0 +1,111 @@
+"""From a price file landing to the last RunCompleted: 100 portfolios × 20 assets.
+
+Sets up the local stack with three years of sample prices and N portfolios (default 100)
+of 20 assets each, every portfolio keeping its default analyses fresh (risk parity, HRP,
+a 20-point frontier, a 5,000-path simulation). Then lands the December file and measures
+the time until the last run has completed, and prints where that time went, per function.
+
+The local dispatcher runs one event at a time, so the local wall-clock is the *sum* of
+the work; in AWS the runs fan out to concurrent Lambdas, so the table also gives the
+critical path: ingest + returns + fan-out + the slowest single run.
+
+Run: ``.venv/bin/python bench/recompute.py [--portfolios 100] [--assets 20]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import time
+import urllib.request
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from local.stack import LocalStack, LocalStackOptions  # noqa: E402
+from sample_data import SAMPLE_TICKERS, sample_files  # noqa: E402
+
+
+def _post(url: str, body: dict[str, Any]) -> dict[str, Any]:
+    request = urllib.request.Request(
+        url,
+        method="POST",
+        data=json.dumps(body).encode(),
+        headers={"x-api-key": "dev-key", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        answer: dict[str, Any] = json.loads(response.read())
+        return answer
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--portfolios", type=int, default=100)
+    parser.add_argument("--assets", type=int, default=20)
+    args = parser.parse_args(argv)
+    history, december = sample_files()
+    options = LocalStackOptions(
+        api_port=0, state_file=None, environment_overrides={"POWERTOOLS_LOG_LEVEL": "ERROR"}
+    )
+    with LocalStack(options) as stack:
+        s3 = stack.client("s3")
+        s3.put_object(Bucket=stack.bucket, Key="raw/prices/history.csv", Body=history.read_bytes())
+        stack.wait_idle()
+        rng = random.Random(1)
+        tickers = list(SAMPLE_TICKERS)
+        for i in range(args.portfolios):
+            held = rng.sample(tickers, min(args.assets, len(tickers)))
+            _post(
+                f"{stack.api_url}/portfolios",
+                {"name": f"bench {i}", "assets": {t: 1 / len(held) for t in held}},
+            )
+        before = len(stack.runtime.calls())
+        landed_at = time.time()
+        s3.put_object(
+            Bucket=stack.bucket, Key="raw/prices/december.parquet", Body=december.read_bytes()
+        )
+        stack.wait_idle(timeout_s=3600)
+        calls = stack.runtime.calls()[before:]
+    runs = [c for c in calls if c.function == "RunWorkerFunction"]
+    last_done = max(c.started_at + c.duration_s for c in runs) if runs else landed_at
+    ok = sum(1 for c in runs if c.ok and (c.result or {}).get("status") == "succeeded")
+    per_function: dict[str, list[float]] = defaultdict(list)
+    for call in calls:
+        per_function[call.function].append(call.duration_s)
+    by_type: dict[str, list[float]] = defaultdict(list)
+    for call in runs:
+        by_type[call.event["detail"]["analysis"]["type"]].append(call.duration_s)
+
+    print(f"\n## {args.portfolios} portfolios × {args.assets} assets, December file landed\n")
+    print(f"runs requested and completed: {len(runs)} ({ok} succeeded)")
+    print(f"landing → last RunCompleted, local (serial dispatcher): {last_done - landed_at:.1f} s")
+    critical = sum(
+        max(per_function.get(name, [0.0]))
+        for name in ("IngestFunction", "ReturnsFunction", "FanOutFunction", "RunWorkerFunction")
+    )
+    print(f"critical path in AWS (one Lambda per run, concurrently): ~{critical:.1f} s\n")
+    print("| function | invocations | total s | mean ms | max ms |")
+    print("|---|---:|---:|---:|---:|")
+    for name, durations in sorted(per_function.items(), key=lambda kv: -sum(kv[1])):
+        print(
+            f"| {name} | {len(durations)} | {sum(durations):.2f} | "
+            f"{1000 * statistics.mean(durations):.0f} | {1000 * max(durations):.0f} |"
+        )
+    print("\n| analysis | runs | mean ms | max ms |")
+    print("|---|---:|---:|---:|")
+    for name, durations in sorted(by_type.items()):
+        print(
+            f"| {name} | {len(durations)} | {1000 * statistics.mean(durations):.0f} | "
+            f"{1000 * max(durations):.0f} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
