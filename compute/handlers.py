@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from core.aws import client as aws_client
 from core.bus import DetailType, EventBus, Source
-from core.exceptions import ConflictError, NotFoundError, StratigosError, UnprocessableError
+from core.exceptions import ConflictError, StratigosError, UnprocessableError
 from core.lake import RUN_REQUESTS_PREFIX, run_result_key
 from core.models import AnalysisSpec, Run, RunError, RunStatus, RunType
 from core.repositories import PortfolioRepository, RunRepository, new_id
@@ -319,16 +319,10 @@ def fan_out(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
         version = f"nightly-{as_of}"
         trigger = "nightly"
     requests: list[dict[str, Any]] = []
-    poison: list[str] = []
-    for tenant, portfolio_id in sorted(_targets(event, portfolios)):
-        try:
-            portfolio = portfolios.get(tenant, portfolio_id)
-        except NotFoundError:
-            continue  # deleted since the index was read
-        except Exception as error:
-            logger.exception("cannot read portfolio", extra={"portfolio": portfolio_id})
-            poison.append(f"{tenant}/{portfolio_id}: {type(error).__name__}: {error}"[:300])
-            continue
+    # Deleted-since-indexed portfolios are simply absent; unreadable ones are poison.
+    found, broken = portfolios.get_many(sorted(_targets(event, portfolios)))
+    poison = [f"{tenant}/{pid}: {reason}" for (tenant, pid), reason in sorted(broken.items())]
+    for (tenant, portfolio_id), portfolio in sorted(found.items()):
         for analysis in portfolio.analyses:
             requests.append(
                 {

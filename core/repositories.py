@@ -219,6 +219,39 @@ class PortfolioRepository:
             raise NotFoundError(f"No portfolio {portfolio_id}.")
         return self._from_item(item)
 
+    def get_many(
+        self, keys: list[tuple[str, str]]
+    ) -> tuple[dict[tuple[str, str], Portfolio], dict[tuple[str, str], str]]:
+        """Read many portfolios with BatchGetItem (100 per call).
+
+        Returns the portfolios found and, separately, the ones whose item could not be
+        parsed (with the reason): one bad item never hides the others.
+        """
+        found: dict[tuple[str, str], Portfolio] = {}
+        broken: dict[tuple[str, str], str] = {}
+        for start in range(0, len(keys), 100):
+            pending: dict[str, Any] = {
+                self.table: {
+                    "Keys": [
+                        {"tenantId": {"S": t}, "portfolioId": {"S": p}}
+                        for t, p in keys[start : start + 100]
+                    ],
+                    "ConsistentRead": True,
+                }
+            }
+            for _ in range(8):
+                answer = self._db.batch_get_item(RequestItems=pending)
+                for item in answer.get("Responses", {}).get(self.table, []):
+                    key = (item["tenantId"]["S"], item["portfolioId"]["S"])
+                    try:
+                        found[key] = self._from_item(item)
+                    except Exception as error:
+                        broken[key] = f"{type(error).__name__}: {error}"[:300]
+                pending = answer.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+        return found, broken
+
     def list(
         self, tenant: str, limit: int = 50, token: str | None = None
     ) -> tuple[list[Portfolio], str | None]:
