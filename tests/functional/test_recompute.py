@@ -96,7 +96,8 @@ def test_a_price_file_recomputes_exactly_the_portfolios_holding_its_tickers(
     window = newest["dataWindow"]
     assert window["source"] == "lake"
     assert window["dataVersion"]
-    assert window["objects"] and all("@" in o for o in window["objects"])
+    assert window["objects"]
+    assert all("@" in o for o in window["objects"])
     assert set(newest["result"]["weights"]) == {a, b}
 
 
