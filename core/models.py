@@ -70,6 +70,9 @@ class ApiModel(BaseModel):
         populate_by_name=True,
         extra="forbid",
         str_strip_whitespace=False,
+        # Build validators on first use, not at import: a CRUD cold start then pays only
+        # for the models it touches, not for every run request model (bench/coldstart.py).
+        defer_build=True,
     )
 
 

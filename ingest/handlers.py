@@ -1,10 +1,11 @@
 """Lambda entries of the ingest room: landing, returns, and the market-data API.
 
 ``land`` receives S3 "Object Created" events for ``raw/prices/`` through EventBridge;
-``returns`` receives ``PricesCurated`` from the platform bus; ``market_data`` serves
-``GET /market-data/{prices,returns}``. Both consumers are idempotent through Powertools'
-idempotency utility (records in the template's idempotency table): a redelivered event
-returns the first delivery's result without touching the lake again.
+``returns`` receives ``PricesCurated`` from the platform bus (``GET /market-data/*`` is
+served by :mod:`ingest.market_api`, which needs no awswrangler). Both consumers are
+idempotent through Powertools' idempotency utility (records in the template's
+idempotency table): a redelivered event returns the first delivery's result without
+touching the lake again.
 """
 
 from __future__ import annotations
@@ -23,18 +24,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from core.aws import client as aws_client
 from core.bus import DetailType, EventBus, Source
-from core.rest import rest_resolver
 from core.settings import settings
-from core.validation import parse_model
 from ingest.catalog import DATASETS, ensure_registered
 from ingest.curate import SourceObject, land_price_file, read_manifest
-from ingest.market_data import MarketDataQuery, query_prices, query_returns
 from ingest.returns import update_returns
 
-__all__ = ["land", "market_data", "returns"]
+__all__ = ["land", "returns"]
 
 logger = Logger()
-_market_data_app = rest_resolver()
 _IDEMPOTENCY_SECONDS = 7 * 24 * 3600
 
 
@@ -124,28 +121,3 @@ def returns(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
     )
     logger.info("returns updated", extra={"result": outcome})
     return outcome
-
-
-def _query() -> MarketDataQuery:
-    params = _market_data_app.current_event.query_string_parameters or {}
-    return parse_model(MarketDataQuery, dict(params), what="query")
-
-
-@_market_data_app.get("/market-data/prices")
-def _prices() -> dict[str, Any]:
-    body, stats = query_prices(_query(), settings().bucket)
-    logger.info("prices read", extra={"read": stats.to_dict()})
-    return body
-
-
-@_market_data_app.get("/market-data/returns")
-def _returns_route() -> dict[str, Any]:
-    body, stats = query_returns(_query(), settings().bucket)
-    logger.info("returns read", extra={"read": stats.to_dict()})
-    return body
-
-
-@logger.inject_lambda_context
-def market_data(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """MarketDataFunction: ``GET /market-data/prices`` and ``/market-data/returns``."""
-    return _market_data_app.resolve(event, context)
