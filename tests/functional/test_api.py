@@ -1086,7 +1086,7 @@ def test_an_unexpected_error_is_a_500_envelope_that_leaks_nothing(
     for path in ("/portfolios/p-0123456789abcdef", "/runs/r-0123456789abcdef"):
         error = _error(_call(local_stack, "GET", path), 500, "INTERNAL_ERROR")
         assert error["details"] == []
-    monkeypatch.setattr("ingest.handlers.query_prices", boom)
+    monkeypatch.setattr("ingest.market_api.query_prices", boom)
     answer = _call(
         local_stack, "GET", "/market-data/prices?tickers=A&start=2024-01-01&end=2024-01-02"
     )
