@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: demo test lint typecheck unit functional e2e local-up clean
+.PHONY: demo test lint typecheck unit functional e2e local-up clean chromium
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v == (3, 11) else f"Python 3.11 is required (the Lambda runtime); found {sys.version.split()[0]}")'
@@ -41,10 +41,16 @@ unit: $(VENV)/.installed-dev
 functional: $(VENV)/.installed-dev
 	$(BIN)/pytest tests/functional
 
-e2e: $(VENV)/.installed-dev
+e2e: $(VENV)/.installed-dev chromium
 	$(BIN)/pytest tests/e2e
 
-test: lint typecheck
+# Headless Chromium for the report tests (Debian's package; the machine's only browser).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: lint typecheck chromium
 	$(BIN)/pytest
 
 clean:

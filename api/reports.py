@@ -1,28 +1,103 @@
-"""Presigned report links: ``/runs/{id}/report``, ``/portfolios/{id}/report``."""
+"""Presigned report links: ``/runs/{id}/report``, ``/portfolios/{id}/report``.
+
+Links expire in 15 minutes, name one object of the caller's tenant each, and carry the
+content type and a download filename. Imports neither numpy, pandas nor pyarrow.
+"""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
 
-from core.exceptions import NotImplementedYetError
-from core.rest import logger, rest_resolver
+from core.aws import client as aws_client
+from core.exceptions import ConflictError
+from core.lake import REPORT_MANIFEST, report_prefix
+from core.models import RunStatus
+from core.repositories import PortfolioRepository, RunRepository
+from core.rest import json_response, logger, request_tenant, rest_resolver
+from core.settings import settings
 
-__all__ = ["app", "handler"]
+__all__ = ["LINK_SECONDS", "app", "handler"]
 
 app = rest_resolver()
-_PENDING = "Report links are not implemented yet (tracked in the reports/ issue)."
+LINK_SECONDS = 900  # presigned links live at most 15 minutes
+_TYPES = {".html": "text/html; charset=utf-8", ".png": "image/png"}
+
+
+def _links(prefix: str, download_stem: str) -> dict[str, Any]:
+    s3 = aws_client("s3")
+    bucket = settings().bucket
+    try:
+        manifest = json.loads(
+            s3.get_object(Bucket=bucket, Key=prefix + REPORT_MANIFEST)["Body"].read()
+        )
+    except ClientError as error:
+        # A missing key answers 404, or 403 to a role without s3:ListBucket (ours).
+        if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "AccessDenied"):
+            raise ConflictError(
+                "The report is not ready yet.", ["it is rendered shortly after the run finishes"]
+            ) from None
+        raise
+
+    def link(name: str) -> dict[str, str]:
+        suffix = name[name.rfind(".") :]
+        filename = f"{download_stem}-{name}"
+        url = s3.generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": bucket,
+                "Key": prefix + name,
+                "ResponseContentType": _TYPES.get(suffix, "application/octet-stream"),
+                # inline: opens in the browser; the filename is used when saving it.
+                "ResponseContentDisposition": f'inline; filename="{filename}"',
+            },
+            ExpiresIn=LINK_SECONDS,
+        )
+        return {
+            "name": name,
+            "url": url,
+            "contentType": _TYPES.get(suffix, ""),
+            "filename": filename,
+        }
+
+    files = [str(name) for name in manifest.get("files", [])]
+    expires = datetime.now(UTC) + timedelta(seconds=LINK_SECONDS)
+    return {
+        "title": manifest.get("title", ""),
+        "renderedAt": manifest.get("renderedAt"),
+        "expiresIn": LINK_SECONDS,
+        "expiresAt": expires.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "html": link("report.html"),
+        "images": [link(name) for name in files if name.endswith(".png")],
+    }
 
 
 @app.get("/runs/<run_id>/report")
-def get_run_report(run_id: str) -> dict[str, Any]:
-    raise NotImplementedYetError(_PENDING)
+def get_run_report(run_id: str) -> Response[Any]:
+    tenant = request_tenant(app)
+    run = RunRepository(settings().runs_table).get(tenant, run_id[:64])  # 404 across tenants
+    if run.status is not RunStatus.SUCCEEDED:
+        raise ConflictError(
+            f"Run {run.id} is {run.status}; a report exists only for a succeeded run."
+        )
+    body = _links(report_prefix(tenant, "runs", run.id), run.id)
+    return json_response(200, {"runId": run.id, **body})
 
 
 @app.get("/portfolios/<portfolio_id>/report")
-def get_portfolio_report(portfolio_id: str) -> dict[str, Any]:
-    raise NotImplementedYetError(_PENDING)
+def get_portfolio_report(portfolio_id: str) -> Response[Any]:
+    tenant = request_tenant(app)
+    config = settings()
+    portfolio = PortfolioRepository(config.portfolios_table, config.ticker_index_table).get(
+        tenant, portfolio_id[:64]
+    )
+    body = _links(report_prefix(tenant, "portfolios", portfolio.id), portfolio.id)
+    return json_response(200, {"portfolioId": portfolio.id, **body})
 
 
 @logger.inject_lambda_context

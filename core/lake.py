@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 __all__ = [
     "PRICES_PREFIX",
     "QUARANTINE_PREFIX",
     "RAW_PRICES_PREFIX",
+    "REPORTS_PREFIX",
+    "REPORT_MANIFEST",
     "RESULTS_PREFIX",
     "RETURNS_PREFIX",
     "RUN_REQUESTS_PREFIX",
     "partition_key",
+    "report_prefix",
     "run_result_key",
 ]
 
@@ -20,6 +24,7 @@ PRICES_PREFIX: Final = "curated/prices/"
 RETURNS_PREFIX: Final = "curated/returns/"
 QUARANTINE_PREFIX: Final = "quarantine/"
 RESULTS_PREFIX: Final = "results/"
+REPORTS_PREFIX: Final = "reports/"
 # Claim checks for requests too large for an EventBridge event (lifecycle-expired tmp/).
 RUN_REQUESTS_PREFIX: Final = "tmp/run-requests/"
 
@@ -32,3 +37,16 @@ def partition_key(prefix: str, year: int) -> str:
 def run_result_key(tenant: str, run_id: str) -> str:
     """A run's full result when it is too large for its DynamoDB item."""
     return f"{RESULTS_PREFIX}runs/tenant={tenant}/{run_id}.json"
+
+
+REPORT_MANIFEST: Final = "manifest.json"  # written last: a report without it is not there
+_SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def report_prefix(tenant: str, kind: str, identifier: str) -> str:
+    """``reports/{tenant}/{runs|portfolios}/{id}/``; refuses anything that could escape it."""
+    if kind not in ("runs", "portfolios") or not (
+        _SAFE_SEGMENT.match(tenant) and _SAFE_SEGMENT.match(identifier)
+    ):
+        raise ValueError(f"unsafe report path: {tenant!r}/{kind}/{identifier!r}")
+    return f"{REPORTS_PREFIX}{tenant}/{kind}/{identifier}/"

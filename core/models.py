@@ -41,6 +41,8 @@ __all__ = [
     "PortfolioCreate",
     "PortfolioPage",
     "PortfolioUpdate",
+    "ReportLink",
+    "ReportLinks",
     "RiskParityRequest",
     "Run",
     "RunError",
@@ -367,3 +369,23 @@ _ANALYSIS_MODELS: dict[str, type[_ReturnsInput]] = {
     "efficient-frontier": EfficientFrontierRequest,
     "simulate": SimulateRequest,
 }
+
+
+class ReportLink(ApiModel):
+    name: str
+    url: str = Field(description="Presigned GET URL; expires in at most 15 minutes.")
+    content_type: str
+    filename: str
+
+
+class ReportLinks(ApiModel):
+    """``GET /runs/{id}/report`` and ``GET /portfolios/{id}/report``."""
+
+    run_id: str | None = None
+    portfolio_id: str | None = None
+    title: str
+    rendered_at: str | None = None
+    expires_in: int = Field(le=900)
+    expires_at: str
+    html: ReportLink
+    images: list[ReportLink]

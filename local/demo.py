@@ -36,6 +36,7 @@ class DemoReport:
     sql: str = ""
     runs: dict[str, Any] = field(default_factory=dict)
     recompute: dict[str, Any] = field(default_factory=dict)
+    reports: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -231,6 +232,42 @@ def _portfolio_runs(stack: LocalStack, key: str, portfolio: Any, echo: Any) -> d
     return out
 
 
+def _download_reports(
+    stack: LocalStack,
+    key: str,
+    portfolio: Any,
+    runs: dict[str, Any],
+    *,
+    output_dir: Path,
+    echo: Any,
+) -> list[str]:
+    """Fetch each report through its presigned links (as a client would) into demo-output/."""
+    targets = [(f"/portfolios/{portfolio['id']}/report", "portfolio")]
+    targets += [
+        (f"/runs/{answer['body']['id']}/report", name)
+        for name, answer in runs.items()
+        if isinstance(answer.get("body"), dict) and answer["body"].get("status") == "succeeded"
+    ]
+    saved: list[str] = []
+    for path, name in targets:
+        status, text = _http(stack.api_url + path, key)
+        if status != 200:
+            saved.append(f"{path}: {status}")
+            continue
+        links = json.loads(text)
+        folder = output_dir / "reports" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for link in [links["html"], *links["images"]]:
+            with urllib.request.urlopen(link["url"], timeout=30) as response:
+                (folder / link["name"]).write_bytes(response.read())
+        saved.append(str(folder / "report.html"))
+    echo("")
+    echo("Reports (rendered on RunCompleted, fetched through 15-minute presigned links):")
+    for item in saved:
+        echo(f"  {item}")
+    return saved
+
+
 def _objects_by_prefix(stack: LocalStack) -> dict[str, int]:
     s3 = stack.client("s3")
     counts: Counter[str] = Counter()
@@ -290,6 +327,9 @@ def run_demo(output_dir: Path = Path("demo-output"), echo: Any = print) -> DemoR
         report.market_data = _market_data(stack, key, echo)
         report.runs = _portfolio_runs(stack, key, portfolio, echo)
         report.sql = _sql(stack, echo)
+        report.reports = _download_reports(
+            stack, key, portfolio, report.runs, output_dir=output_dir, echo=echo
+        )
 
         for route in sorted(stack.template.routes(), key=lambda r: (r.path, r.method)):
             if route.method != "GET" or "{" in route.path or route.path.startswith("/market"):
@@ -323,6 +363,7 @@ def run_demo(output_dir: Path = Path("demo-output"), echo: Any = print) -> DemoR
             report.problems.append(f"{name} answered {answer.get('status')}")
         elif answer["body"].get("status") != "succeeded":
             report.problems.append(f"run {name} ended {answer['body'].get('status')}")
+    report.problems += [f"report {item}" for item in report.reports if ": " in item]
     if report.recompute.get("statuses", {}).get("succeeded", 0) < 8:
         report.problems.append(f"recompute runs: {report.recompute}")
     for kind, answer in report.market_data.items():

@@ -232,10 +232,11 @@ def test_every_template_route_is_documented_and_answers_with_a_key(local_stack: 
         concrete = path.replace("{id}", portfolio["id"])
         body = {} if method in ("POST", "PUT") else None
         answer = _call(local_stack, method, concrete, body=body)
-        # An empty body is a validation error on the write routes; the reports are pending.
+        # An empty body is a validation error on the write routes; a portfolio that never
+        # ran has no report yet (409), and a portfolio id is no run id (404).
         expected = {"POST": {400}, "PUT": {400}, "DELETE": {400}, "GET": {200}}[method]
         if path.endswith("/report"):
-            expected = {501}
+            expected = {404, 409}
         if path.startswith("/market-data"):
             expected = {400}  # no tickers/start/end
         if path == "/runs/{id}":
@@ -1038,9 +1039,9 @@ def test_a_run_whose_result_overflows_is_refused_with_a_reason(local_stack: Any)
 
 
 # ------------------------------------------------------------------ reports, market data
-def test_report_routes_are_declared_but_not_implemented(local_stack: Any) -> None:
+def test_report_routes_answer_404_for_unknown_ids(local_stack: Any) -> None:
     for path in ("/runs/r-0123456789abcdef/report", "/portfolios/p-0123456789abcdef/report"):
-        _error(_call(local_stack, "GET", path), 501, "NOT_IMPLEMENTED")
+        _error(_call(local_stack, "GET", path), 404, "NOT_FOUND")
 
 
 def test_market_data_routes_answer_over_http(local_stack: Any, lake: Lake) -> None:

@@ -1,0 +1,61 @@
+"""One look for every chart: palette, fonts and figure geometry (private to :mod:`reports`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["DPI", "FIGSIZE", "FIGSIZE_TALL", "PALETTE", "RC"]
+
+# Every PNG is FIGSIZE × DPI pixels (1200 × 675), the dendrogram FIGSIZE_TALL × DPI (1200 × 900).
+FIGSIZE: tuple[float, float] = (8.0, 4.5)
+FIGSIZE_TALL: tuple[float, float] = (8.0, 6.0)
+DPI = 150
+
+# One palette (colour-blind safe, after Okabe & Ito), used by the charts and the page's CSS.
+PALETTE: dict[str, str] = {
+    "primary": "#0b4f8a",
+    "secondary": "#e69f00",
+    "accent": "#009e73",
+    "alert": "#c0392b",
+    "muted": "#7f7f7f",
+    "light": "#d6e4f0",
+    "ink": "#1b1b1b",
+    "grid": "#e3e3e3",
+}
+
+# Explicit rcParams, applied with ``matplotlib.rc_context`` around each figure, so the output
+# never depends on a user's matplotlibrc and the process-wide defaults stay untouched.
+RC: dict[str, Any] = {
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans"],  # ships with matplotlib: the same glyphs everywhere
+    "font.size": 10.0,
+    "axes.titlesize": 12.0,
+    "axes.titleweight": "bold",
+    "axes.titlelocation": "left",
+    "axes.labelsize": 10.0,
+    "axes.labelcolor": PALETTE["ink"],
+    "axes.edgecolor": "#b0b0b0",
+    "axes.linewidth": 0.8,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "axes.axisbelow": True,
+    "grid.color": PALETTE["grid"],
+    "grid.linewidth": 0.8,
+    "xtick.labelsize": 9.0,
+    "ytick.labelsize": 9.0,
+    "xtick.color": PALETTE["ink"],
+    "ytick.color": PALETTE["ink"],
+    "legend.fontsize": 9.0,
+    "legend.frameon": False,
+    "figure.facecolor": "white",
+    "axes.facecolor": "white",
+    "savefig.facecolor": "white",
+    "text.color": PALETTE["ink"],
+    "axes.unicode_minus": True,
+    "path.simplify": True,
+    "agg.path.chunksize": 0,
+    "text.antialiased": True,
+    "lines.antialiased": True,
+    "patch.antialiased": True,
+}

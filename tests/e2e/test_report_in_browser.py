@@ -1,0 +1,75 @@
+"""A rendered report, opened from the local stack in headless Chromium, as a person would."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from stratigos_browser import chromium_path, inspect_page
+
+pytestmark = pytest.mark.e2e
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+def _call(url: str, body: Any = None) -> Any:
+    headers = {"x-api-key": "dev-key", "Content-Type": "application/json"}
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        url, method="POST" if data else "GET", headers=headers, data=data
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
+def test_a_report_opens_in_chromium_with_every_image_and_nothing_external(
+    local_stack: Any,
+) -> None:
+    chromium = chromium_path()
+    assert chromium, "Debian's chromium is missing: `make test` installs it"
+    stem = uuid.uuid4().hex[:3].upper()
+    tickers = [f"B{stem}{c}" for c in "ABCD"]
+    portfolio = _call(
+        f"{local_stack.api_url}/portfolios",
+        {
+            "name": "<script>alert(1)</script> Browser check",
+            "assets": dict.fromkeys(tickers, 0.25),
+            "analyses": [
+                {"type": "efficient-frontier", "lookbackDays": 120, "parameters": {"nPoints": 12}}
+            ],
+        },
+    )
+    lines, day, written = ["date,ticker,close"], date.today() - timedelta(days=140), 0
+    while written < 70:
+        if day.weekday() < 5:
+            lines += [
+                f"{day},{t},{100 + 7 * i + ((written * (5 + i)) % 13):.2f}"
+                for i, t in enumerate(tickers)
+            ]
+            written += 1
+        day += timedelta(days=1)
+    local_stack.client("s3").put_object(
+        Bucket=local_stack.bucket, Key=f"raw/prices/{stem}.csv", Body="\n".join(lines).encode()
+    )
+    local_stack.wait_idle()
+    runs = _call(f"{local_stack.api_url}/portfolios/{portfolio['id']}/runs")["items"]
+    assert runs
+    assert runs[0]["status"] == "succeeded"
+    links = _call(f"{local_stack.api_url}/runs/{runs[0]['id']}/report")
+
+    screenshot = ARTIFACTS / "report-efficient-frontier.png"
+    page = inspect_page(links["html"]["url"], screenshot, chromium)
+
+    assert page.images, "the report shows no chart"
+    assert all(complete and width > 0 for complete, width in page.images), page.images
+    local = local_stack.endpoint_url + "/"
+    outside = [u for u in page.requests if not u.startswith((local, "data:", "about:"))]
+    assert outside == []
+    assert page.console_errors == []
+    assert "Browser check" in page.title  # the name, as text
+    assert screenshot.stat().st_size > 20_000  # a real page, not a blank one
