@@ -158,11 +158,10 @@ def _submit(run_type: RunType) -> Response[Any]:
     if run_type is RunType.ANALYZE:
         weights = None  # analyze works on the given paths only
     assets = len(weights or getattr(request, "returns", None) or {}) or 1
-    check_limits(
-        assets,
-        len(next(iter(request.returns.values()))) if getattr(request, "returns", None) else 0,
-        request,
-    )
+    # Refuse an oversized request before a run is stored; lake runs are checked again once
+    # their window is read (load_inputs).
+    inline = getattr(request, "returns", None)
+    check_limits(assets, len(next(iter(inline.values()))) if inline else 0, request)
     run = Run(
         id=new_id("r"),
         portfolio_id=request.portfolio_id,

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from core.aws import client as aws_client
-from core.lake import RESULTS_PREFIX
+from core.lake import RESULTS_PREFIX, athena_type_name
 from core.models import Run, RunStatus, RunType
 
 __all__ = [
@@ -200,17 +200,7 @@ RESULT_DATASETS: Final[dict[str, ResultDataset]] = {
 
 def athena_type(data_type: pa.DataType) -> str:
     """The Athena (Hive DDL) type of an Arrow type used by the results datasets."""
-    if pa.types.is_date32(data_type):
-        return "date"
-    if pa.types.is_timestamp(data_type):
-        return "timestamp"
-    if pa.types.is_string(data_type):
-        return "string"
-    if pa.types.is_float64(data_type):
-        return "double"
-    if pa.types.is_int64(data_type):
-        return "bigint"
-    raise TypeError(f"no Athena type for {data_type}")
+    return athena_type_name(str(data_type))
 
 
 def result_key(dataset: str, run_date: date, tenant: str, run_id: str) -> str:

@@ -14,6 +14,7 @@ __all__ = [
     "RESULTS_PREFIX",
     "RETURNS_PREFIX",
     "RUN_REQUESTS_PREFIX",
+    "athena_type_name",
     "partition_key",
     "report_prefix",
     "run_result_key",
@@ -50,3 +51,25 @@ def report_prefix(tenant: str, kind: str, identifier: str) -> str:
     ):
         raise ValueError(f"unsafe report path: {tenant!r}/{kind}/{identifier!r}")
     return f"{REPORTS_PREFIX}{tenant}/{kind}/{identifier}/"
+
+
+# Arrow type names (``str(pa_type)``) used by the lake's datasets → Athena (Hive DDL) types.
+# Keyed by name so that both writers (ingest, compute) share it without core importing pyarrow.
+_ATHENA_TYPES: Final = {
+    "date32[day]": "date",
+    "string": "string",
+    "large_string": "string",
+    "double": "double",
+    "int64": "bigint",
+    "int32": "int",
+    "bool": "boolean",
+}
+
+
+def athena_type_name(arrow_type: str) -> str:
+    """The Athena type of an Arrow type, given as ``str(pa_type)`` (timestamps of any unit)."""
+    if arrow_type.startswith("timestamp["):
+        return "timestamp"
+    if arrow_type not in _ATHENA_TYPES:
+        raise TypeError(f"no Athena type for {arrow_type}")
+    return _ATHENA_TYPES[arrow_type]

@@ -14,6 +14,7 @@ import awswrangler as wr
 import boto3
 import pyarrow as pa
 
+from core.lake import athena_type_name
 from ingest.schemas import (
     PRICE_SCHEMA,
     PRICES_PREFIX,
@@ -57,21 +58,7 @@ DATASETS: Final = (
 
 def athena_type(data_type: pa.DataType) -> str:
     """The Athena (Hive DDL) type of an Arrow type used in the lake."""
-    if pa.types.is_date(data_type):
-        return "date"
-    if pa.types.is_timestamp(data_type):
-        return "timestamp"
-    if pa.types.is_string(data_type) or pa.types.is_large_string(data_type):
-        return "string"
-    if pa.types.is_float64(data_type):
-        return "double"
-    if pa.types.is_int64(data_type):
-        return "bigint"
-    if pa.types.is_int32(data_type):
-        return "int"
-    if pa.types.is_boolean(data_type):
-        return "boolean"
-    raise TypeError(f"no Athena type for {data_type}")
+    return athena_type_name(str(data_type))
 
 
 def register_dataset(

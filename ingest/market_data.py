@@ -232,28 +232,51 @@ def _check_size(query: MarketDataQuery) -> None:
         )
 
 
-def query_prices(
-    query: MarketDataQuery, bucket: str, filesystem: pafs.FileSystem | None = None
-) -> tuple[dict[str, Any], ReadStats]:
-    """Closes per ticker; weekly/monthly = the last close of each week/month."""
+def _read(
+    query: MarketDataQuery,
+    bucket: str,
+    prefix: str,
+    columns: list[str],
+    filesystem: pafs.FileSystem | None,
+) -> tuple[pa.Table, ReadStats]:
+    """The query's daily rows (size-checked), sorted by ticker and date."""
     _check_size(query)
     stats = ReadStats()
     table = read_rows(
         bucket,
-        PRICES_PREFIX,
+        prefix,
         tickers=query.tickers,
         start=query.start,
         end=query.end,
-        columns=["date", "ticker", "close"],
+        columns=["date", "ticker", *columns],
         filesystem=filesystem,
         stats=stats,
     )
+    return table, stats
+
+
+def _periods(table: pa.Table, frequency: Frequency) -> tuple[np.ndarray, np.ndarray]:
+    """Index of the last and of the first row of each (ticker, week|month) run."""
+    tickers = table["ticker"].to_numpy(zero_copy_only=False)
+    ends = _group_ends(
+        tickers, _period_ids(table["date"].to_numpy(zero_copy_only=False), frequency)
+    )
+    return ends, np.append(0, ends[:-1] + 1)
+
+
+def _column(table: pa.Table, name: str) -> np.ndarray:
+    return table[name].to_numpy(zero_copy_only=False) if table.num_rows else np.zeros(0)
+
+
+def query_prices(
+    query: MarketDataQuery, bucket: str, filesystem: pafs.FileSystem | None = None
+) -> tuple[dict[str, Any], ReadStats]:
+    """Closes per ticker; weekly/monthly = the last close of each week/month."""
+    table, stats = _read(query, bucket, PRICES_PREFIX, ["close"], filesystem)
     if query.frequency != "daily" and table.num_rows:
-        tickers = table["ticker"].to_numpy(zero_copy_only=False)
-        periods = _period_ids(table["date"].to_numpy(zero_copy_only=False), query.frequency)
-        table = table.take(pa.array(_group_ends(tickers, periods)))
-    close = table["close"].to_numpy(zero_copy_only=False) if table.num_rows else np.zeros(0)
-    series = _series(table, query.tickers, {"close": close})
+        ends, _ = _periods(table, query.frequency)
+        table = table.take(pa.array(ends))
+    series = _series(table, query.tickers, {"close": _column(table, "close")})
     return _answer(query, table, series, stats), stats
 
 
@@ -264,26 +287,11 @@ def query_returns(
 
     Compounding: :math:`R = \\prod_t (1 + r_t) - 1` and :math:`\\ell = \\sum_t \\ell_t`.
     """
-    _check_size(query)
-    stats = ReadStats()
-    table = read_rows(
-        bucket,
-        RETURNS_PREFIX,
-        tickers=query.tickers,
-        start=query.start,
-        end=query.end,
-        columns=["date", "ticker", "simple_return", "log_return"],
-        filesystem=filesystem,
-        stats=stats,
-    )
-    empty = np.zeros(0)
-    log_r = table["log_return"].to_numpy(zero_copy_only=False) if table.num_rows else empty
-    simple = table["simple_return"].to_numpy(zero_copy_only=False) if table.num_rows else empty
+    columns = ["simple_return", "log_return"]
+    table, stats = _read(query, bucket, RETURNS_PREFIX, columns, filesystem)
+    log_r, simple = _column(table, "log_return"), _column(table, "simple_return")
     if query.frequency != "daily" and table.num_rows:
-        tickers = table["ticker"].to_numpy(zero_copy_only=False)
-        periods = _period_ids(table["date"].to_numpy(zero_copy_only=False), query.frequency)
-        ends = _group_ends(tickers, periods)
-        starts = np.append(0, ends[:-1] + 1)
+        ends, starts = _periods(table, query.frequency)
         log_r = np.add.reduceat(log_r, starts)
         simple = np.expm1(log_r)
         table = table.take(pa.array(ends))
