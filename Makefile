@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: demo test lint typecheck unit functional e2e local-up clean chromium
+.PHONY: demo test lint typecheck unit functional e2e local-up clean chromium layers
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v == (3, 11) else f"Python 3.11 is required (the Lambda runtime); found {sys.version.split()[0]}")'
@@ -31,6 +31,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/bandit -c pyproject.toml -q -r core ingest compute api reports local layers sample_data
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
@@ -50,8 +51,19 @@ chromium:
 		echo "installing Debian's chromium for the browser tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-test: lint typecheck chromium
+test: lint typecheck layers chromium
 	$(BIN)/pytest
 
+# Lambda layers and function packages for python3.11 on x86_64, and the size budget:
+# fails when a function plus its layers passes 230 MB. Wheels are cached in
+# ~/.cache/stratigos/wheels and unchanged layers are reused from build/layers.
+layers: $(VENV)/.installed-local
+	$(BIN)/python -m layers build
+
+# `sam build` runs `make build-<LogicalId>` for each function and layer (BuildMethod:
+# makefile) with ARTIFACTS_DIR set: a stripped layer, or only the modules a handler reaches.
+build-%: $(VENV)/.installed-local
+	$(BIN)/python -m layers sam-build $* "$(ARTIFACTS_DIR)"
+
 clean:
-	rm -rf $(VENV) .stratigos demo-output .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) .stratigos demo-output .pytest_cache .mypy_cache .ruff_cache build .aws-sam *.egg-info

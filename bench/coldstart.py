@@ -3,6 +3,14 @@
     python bench/coldstart.py                     # 5 fresh interpreters per handler
     python bench/coldstart.py --repeat 9 --json coldstart.json
     python bench/coldstart.py --check             # exit 1 if a CRUD handler misses its target
+    python bench/coldstart.py --built             # from the deploy artifacts, as Lambda would
+
+``--built`` imports each handler from what ``sam build`` ships (``python -m layers build``):
+the function's own package, its stripped layers in Lambda's order and a stand-in for
+``/var/runtime``, in ``python -I -S -B`` (see :mod:`layers.verify`). Nothing else of this
+machine is on ``sys.path`` and no bytecode is written — as on Lambda, where ``/opt`` and
+``/var/task`` are read-only, so a cold start compiles every module shipped without bytecode
+(see ``layers.build.BYTECODE_LAYERS``).
 
 What is measured: for each ``Handler: module.function`` of template.yaml (read with
 :class:`local.template.Template`), a fresh interpreter (``python -X importtime -c ...``, cwd and
@@ -94,6 +102,8 @@ class Target:
 
     key: str
     code: str
+    # sys.path of an isolated interpreter (``--built``); None: the repository's environment.
+    paths: list[Path] | None = None
 
 
 @dataclass
@@ -245,9 +255,14 @@ def run_once(target: Target) -> Sample:
     script = CHILD.format(begin=BEGIN, end=END, code=indented, heavy=HEAVY)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     env["PYTHONPATH"] = str(ROOT)
+    command = [sys.executable, "-X", "importtime", "-c", script]
+    if target.paths is not None:
+        prelude = f"import sys\nsys.path[:0] = {[str(p) for p in target.paths]!r}\n"
+        command = [sys.executable, "-I", "-S", "-B", "-X", "importtime", "-c", prelude + script]
+        env = {"PATH": env.get("PATH", ""), "LANG": "C.UTF-8", "HOME": env.get("HOME", "/tmp")}
     try:
         proc = subprocess.run(
-            [sys.executable, "-X", "importtime", "-c", script],
+            command,
             cwd=ROOT,
             env=env,
             capture_output=True,
@@ -366,14 +381,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="rounds (fresh interpreters)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--check", action="store_true", help="exit 1 if a CRUD target is missed")
+    parser.add_argument(
+        "--built", action="store_true", help="import from the built packages and layers"
+    )
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
 
     functions = Template.load().functions()
-    handlers = sorted({f.handler for f in functions})
-    targets = [Target("baseline", BASELINE_CODE)]
-    targets += [Target(h, handler_code(h)) for h in handlers]
+    if args.built:
+        targets, key_of = _built_targets()
+    else:
+        handlers = sorted({f.handler for f in functions})
+        targets = [Target("baseline", BASELINE_CODE)]
+        targets += [Target(h, handler_code(h)) for h in handlers]
+
+        def key_of(function: Any) -> str:
+            return str(function.handler)
+
     results = measure(targets, args.repeat)
     baseline = results["baseline"]
     if baseline.error:
@@ -381,10 +406,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     rows = [
-        _row(f.logical_id, f.handler, f.memory_mb, results[f.handler], baseline) for f in functions
+        _row(f.logical_id, f.handler, f.memory_mb, results[key_of(f)], baseline) for f in functions
     ]
     bare = baseline.samples[0].bare
+    where = (
+        "built packages + stripped layers, as deployed (bytecode only where the build ships it)"
+        if args.built
+        else "repository"
+    )
     print(
+        f"Imports from the {where}. "
         f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs; "
         f"{args.repeat} rounds, medians; bare interpreter has {bare} modules.\n"
     )
@@ -412,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     for function, row in zip(functions, rows, strict=True):
         if function.logical_id not in CRUD:
             continue
-        result = results[function.handler]
+        result = results[key_of(function)]
         if result.error:
             failures.append(f"{function.logical_id}: import failed: {result.error}")
             continue
@@ -442,7 +473,7 @@ def main(argv: list[str] | None = None) -> int:
                     "crud": f.logical_id in CRUD,
                     "ratio": row["ratio"],
                     "cpu_ratio": row["cpu_ratio"],
-                    **_result_json(results[f.handler]),
+                    **_result_json(results[key_of(f)]),
                 }
                 for f, row in zip(functions, rows, strict=True)
             ],
@@ -457,6 +488,37 @@ def main(argv: list[str] | None = None) -> int:
             f"\nCRUD targets met: all within {CRUD_MAX_RATIO}× baseline, no numpy/pandas/pyarrow."
         )
     return 1 if args.check and failures else 0
+
+
+def _built_targets() -> tuple[list[Target], Any]:
+    """One target per function: its package, its layers, the runtime stand-in."""
+    import tempfile
+
+    from layers import build_all, function_layers
+    from layers.cli import _template_doc
+    from layers.verify import lambda_sys_path, runtime_site
+
+    built = build_all()
+    doc = _template_doc(ROOT / "template.yaml")
+    layers_of = function_layers(doc)
+    by_id = {layer.logical_id: layer.python_dir for layer in built.layers}
+    runtime = runtime_site(Path(tempfile.mkdtemp(prefix="var-runtime-")))
+    targets = [Target("baseline", BASELINE_CODE, [by_id["CoreLayer"], runtime])]
+    for budget in built.budgets:
+        logical_id = budget.package.logical_id
+        layers = [by_id[name] for name in layers_of[logical_id]]
+        targets.append(
+            Target(
+                logical_id,
+                handler_code(budget.package.handler),
+                lambda_sys_path(budget.package.directory, layers, runtime),
+            )
+        )
+
+    def key_of(function: Any) -> str:
+        return str(function.logical_id)
+
+    return targets, key_of
 
 
 def _result_json(result: Result) -> dict[str, Any]:

@@ -18,10 +18,11 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
 
 from core.aws import client as aws_client
 from core.bus import DetailType, EventBus, Source
-from core.exceptions import ConflictError, StratigosError, UnprocessableError
+from core.exceptions import ConflictError, NotFoundError, StratigosError, UnprocessableError
 from core.lake import RUN_REQUESTS_PREFIX, run_result_key
 from core.models import AnalysisSpec, Run, RunError, RunStatus, RunType
 from core.repositories import PortfolioRepository, RunRepository, new_id
@@ -105,6 +106,11 @@ def _complete(
         # The Parquet results (run_index last: the commit marker) are durable before the run
         # item says succeeded and before RunCompleted is announced.
         write_results(run, tenant, result, bucket=config.bucket, data_version=data_version)
+    except (ClientError, BotoCoreError):
+        # An AWS call still failing after botocore's retries is not the run's fault: the run
+        # keeps its status and the caller's retry (Lambda's, or the worker the API hands it
+        # to) runs it again, overwriting the same result keys.
+        raise
     except (ComputeError, StratigosError) as error:
         code = (
             getattr(error, "code", "COMPUTE_ERROR")
@@ -130,17 +136,39 @@ def _complete(
         )
     runs.save(tenant, run, expected=before)
     if run.status is RunStatus.SUCCEEDED:
-        EventBus(config.event_bus).put(
-            Source.COMPUTE,
-            DetailType.RUN_COMPLETED,
-            {
-                "tenant": tenant,
-                "runId": run.id,
-                "portfolioId": run.portfolio_id,
-                "type": str(run.type),
-            },
-        )
+        _announce(config, tenant, run)
     return run
+
+
+def _announce(config: Settings, tenant: str, run: Run) -> None:
+    """Publish ``RunCompleted`` (the report renderer rewrites the same keys if it repeats)."""
+    EventBus(config.event_bus).put(
+        Source.COMPUTE,
+        DetailType.RUN_COMPLETED,
+        {
+            "tenant": tenant,
+            "runId": run.id,
+            "portfolioId": run.portfolio_id,
+            "type": str(run.type),
+        },
+    )
+
+
+def _hand_off(config: Settings, tenant: str, run: Run, request: Any) -> Response[Any]:
+    """Give a stored, unfinished run to the run worker: claim check in S3 + RunRequested."""
+    key = f"{RUN_REQUESTS_PREFIX}{tenant}/{run.id}.json"
+    aws_client("s3").put_object(
+        Bucket=config.bucket,
+        Key=key,
+        Body=request.model_dump_json(by_alias=True).encode(),
+        ContentType="application/json",
+    )
+    EventBus(config.event_bus).put(
+        Source.API,
+        DetailType.RUN_REQUESTED,
+        {"tenant": tenant, "runId": run.id, "type": str(run.type), "requestKey": key},
+    )
+    return json_response(202, run, {"Location": f"/runs/{run.id}"})
 
 
 def _submit(run_type: RunType) -> Response[Any]:
@@ -173,7 +201,13 @@ def _submit(run_type: RunType) -> Response[Any]:
     RunRepository(config.runs_table).create(tenant, run)
     prefer = _app.current_event.headers.get("prefer", "")
     if "respond-async" not in (prefer or "").lower() and is_quick(run_type, request, assets):
-        run = _complete(config, tenant, run, request, weights)
+        try:
+            run = _complete(config, tenant, run, request, weights)
+        except (ClientError, BotoCoreError):
+            # AWS kept failing within the synchronous budget (possibly after some results
+            # were written): the worker finishes the run, so it does not stay queued.
+            logger.exception("synchronous run handed to the worker", extra={"run_id": run.id})
+            return _hand_off(config, tenant, run, request)
         if run.status is RunStatus.FAILED and run.error:
             if run.error.code == "INTERNAL_ERROR":
                 # Stored as failed; the caller gets the generic 500 envelope (no internals).
@@ -183,19 +217,7 @@ def _submit(run_type: RunType) -> Response[Any]:
             )
         return json_response(201, run, {"Location": f"/runs/{run.id}"})
     # Too big for the synchronous budget: the run worker takes it (claim check in S3).
-    key = f"{RUN_REQUESTS_PREFIX}{tenant}/{run.id}.json"
-    aws_client("s3").put_object(
-        Bucket=config.bucket,
-        Key=key,
-        Body=request.model_dump_json(by_alias=True).encode(),
-        ContentType="application/json",
-    )
-    EventBus(config.event_bus).put(
-        Source.API,
-        DetailType.RUN_REQUESTED,
-        {"tenant": tenant, "runId": run.id, "type": str(run_type), "requestKey": key},
-    )
-    return json_response(202, run, {"Location": f"/runs/{run.id}"})
+    return _hand_off(config, tenant, run, request)
 
 
 for _type, _path in _PATHS.items():
@@ -265,17 +287,36 @@ def run_requested(event: EventBridgeEvent, context: LambdaContext) -> dict[str, 
         )
     run = runs.get(tenant, run_id)
     if run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED):
+        if run.status is RunStatus.SUCCEEDED:
+            # A delivery that crashed between saving the run and announcing it is only
+            # completed by announcing now; a plain duplicate re-renders the same report.
+            _announce(config, tenant, run)
         return {"runId": run_id, "status": str(run.status), "skipped": True}
     if "analysis" not in detail:
         body = aws_client("s3").get_object(Bucket=config.bucket, Key=detail["requestKey"])
         request = REQUEST_MODELS[run.type].model_validate_json(body["Body"].read())
     weights = None
     if request.portfolio_id is not None:
-        weights = (
-            PortfolioRepository(config.portfolios_table, config.ticker_index_table)
-            .get(tenant, request.portfolio_id)
-            .assets
-        )
+        try:
+            weights = (
+                PortfolioRepository(config.portfolios_table, config.ticker_index_table)
+                .get(tenant, request.portfolio_id)
+                .assets
+            )
+        except NotFoundError:
+            # Deleted after the run was accepted: retrying cannot help; end the run failed.
+            gone = run.model_copy(
+                update={
+                    "status": RunStatus.FAILED,
+                    "error": RunError(
+                        code="NOT_FOUND",
+                        message=f"Portfolio {request.portfolio_id} was deleted before the run.",
+                    ),
+                    "finished_at": _now(),
+                }
+            )
+            runs.save(tenant, gone, expected=run.status)
+            return {"runId": run_id, "status": str(gone.status)}
     if run.status is RunStatus.QUEUED:
         running = run.model_copy(update={"status": RunStatus.RUNNING})
         try:

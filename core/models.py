@@ -28,6 +28,7 @@ __all__ = [
     "MAX_RUN_ASSETS",
     "MAX_RUN_OBSERVATIONS",
     "MAX_SIMULATION_CELLS",
+    "PLAIN_TEXT_PATTERN",
     "TICKER_PATTERN",
     "AnalysisSpec",
     "AnalyzeRequest",
@@ -62,6 +63,26 @@ MAX_RUN_OBSERVATIONS = 10_000
 MAX_SIMULATION_CELLS = 1_500_000_000
 WEIGHT_TOLERANCE = 1e-6
 _TICKER = re.compile(TICKER_PATTERN)
+# Text a person typed: no control characters (NUL, ESC …, C1) and no bidi overrides or
+# isolates, which reorder what a reader sees ("Trojan Source"); tab and newlines are fine.
+# The OpenAPI pattern is the same class (ECMA and Python regexes both read \uXXXX).
+_UNSAFE_CHARS = r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069"
+PLAIN_TEXT_PATTERN = f"^[^{_UNSAFE_CHARS}]*$"
+_UNSAFE_CHAR = re.compile(f"[{_UNSAFE_CHARS}]")
+
+
+def _plain_text(value: str) -> str:
+    bad = _UNSAFE_CHAR.search(value)
+    if bad is not None:
+        raise ValueError(
+            f"must not contain control or bidi-override characters (U+{ord(bad.group()):04X})"
+        )
+    return value
+
+
+PlainText = Annotated[
+    str, AfterValidator(_plain_text), Field(json_schema_extra={"pattern": PLAIN_TEXT_PATTERN})
+]
 
 
 class ApiModel(BaseModel):
@@ -164,8 +185,8 @@ def default_analyses() -> list[AnalysisSpec]:
 class PortfolioCreate(ApiModel):
     """``POST /portfolios``."""
 
-    name: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=2000)
+    name: PlainText = Field(min_length=1, max_length=200)
+    description: PlainText = Field(default="", max_length=2000)
     assets: dict[str, float] = Field(
         description="Ticker → weight; weights finite, >= 0, summing to 1 (within 1e-6).",
         examples=[{"AAPL": 0.25, "MSFT": 0.25, "GOOGL": 0.2, "AMZN": 0.2, "META": 0.1}],

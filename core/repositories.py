@@ -37,6 +37,7 @@ __all__ = [
 ]
 
 _INDEX_BATCH = 25  # BatchWriteItem's limit
+_RECONCILE_ROUNDS = 5  # index repairs while a portfolio keeps changing under its writer
 
 
 def new_id(prefix: str) -> str:
@@ -165,6 +166,44 @@ class PortfolioRepository:
                 if not pending:
                     break
 
+    def _reconcile_index(
+        self,
+        tenant: str,
+        portfolio_id: str,
+        written: int | None,
+        add: set[str],
+        remove: set[str],
+    ) -> None:
+        """Write a change's ticker-index entries so the index ends matching the portfolio.
+
+        Index entries are written after the conditional put, so two updates (v1→v2, v2→v3)
+        may write theirs in the wrong order and leave the index naming tickers the portfolio
+        no longer holds, or missing one it does (fan-out would skip it). So a writer first
+        writes its own change (``add``/``remove``) when the stored version is still the one
+        it ``written`` (None: deleted), and then re-reads: while the version has moved under
+        it, it writes the whole state it read and removes whatever else it touched. A late
+        writer thus always repairs after itself, and the newest state wins.
+        """
+        touched = add | remove
+        for round_no in range(_RECONCILE_ROUNDS):
+            seen = self._stored_assets(tenant, portfolio_id)
+            assets, version = seen if seen else (set(), None)
+            if round_no == 0 and version == written:
+                self._index(tenant, portfolio_id, add, remove)
+            else:
+                self._index(tenant, portfolio_id, assets, touched - assets)
+            touched |= assets
+            again = self._stored_assets(tenant, portfolio_id)
+            if (again[1] if again else None) == version:
+                return
+
+    def _stored_assets(self, tenant: str, portfolio_id: str) -> tuple[set[str], int] | None:
+        try:
+            portfolio = self.get(tenant, portfolio_id)
+        except NotFoundError:
+            return None
+        return set(portfolio.assets), portfolio.version
+
     def holders(self, ticker: str) -> list[tuple[str, str]]:
         """(tenant, portfolio id) of every portfolio holding ``ticker`` (a Query, no scan)."""
         out: list[tuple[str, str]] = []
@@ -206,7 +245,7 @@ class PortfolioRepository:
             Item=self._to_item(tenant, portfolio),
             ConditionExpression="attribute_not_exists(portfolioId)",
         )
-        self._index(tenant, portfolio.id, set(portfolio.assets), set())
+        self._reconcile_index(tenant, portfolio.id, 1, set(portfolio.assets), set())
         return portfolio
 
     def get(self, tenant: str, portfolio_id: str) -> Portfolio:
@@ -302,7 +341,7 @@ class PortfolioRepository:
             latest = self.get(tenant, portfolio_id)  # 404 when deleted meanwhile
             raise self._stale(portfolio_id, data.version, latest.version) from None
         before, after = set(current.assets), set(updated.assets)
-        self._index(tenant, portfolio_id, after - before, before - after)
+        self._reconcile_index(tenant, portfolio_id, updated.version, after - before, before - after)
         return updated
 
     def delete(self, tenant: str, portfolio_id: str, version: int) -> None:
@@ -319,7 +358,7 @@ class PortfolioRepository:
                 raise
             latest = self.get(tenant, portfolio_id)
             raise self._stale(portfolio_id, version, latest.version) from None
-        self._index(tenant, portfolio_id, set(), set(current.assets))
+        self._reconcile_index(tenant, portfolio_id, None, set(), set(current.assets))
 
     @staticmethod
     def _stale(portfolio_id: str, given: int, current: int) -> ConflictError:

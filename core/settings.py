@@ -13,7 +13,12 @@ from typing import Self
 
 from core.exceptions import ConfigurationError
 
-__all__ = ["Settings", "settings"]
+__all__ = ["DEFAULT_MAX_INGEST_FILE_BYTES", "Settings", "max_ingest_file_bytes", "settings"]
+
+#: The largest vendor file ingest reads. The largest expected (5,000 tickers × 1 year) is
+#: ~72 MB of CSV; the file is spooled to the function's 512 MB of /tmp, so 256 MiB leaves
+#: room, and a bigger object is refused (with a quarantine report) before it is downloaded.
+DEFAULT_MAX_INGEST_FILE_BYTES = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,3 +63,22 @@ def env_name(field_name: str) -> str:
 def settings() -> Settings:
     """The current settings, read from the environment (cheap; not cached so tests can repoint)."""
     return Settings.from_env()
+
+
+def max_ingest_file_bytes(environ: dict[str, str] | None = None) -> int:
+    """The ingest size limit: ``STRATIGOS_MAX_INGEST_FILE_BYTES`` or the default (optional).
+
+    Raises
+    ------
+    ConfigurationError
+        When the variable is set but is not a positive whole number.
+    """
+    env = os.environ if environ is None else environ
+    text = env.get(env_name("max_ingest_file_bytes"), "").strip()
+    if not text:
+        return DEFAULT_MAX_INGEST_FILE_BYTES
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise ConfigurationError(
+            f"{env_name('max_ingest_file_bytes')} must be a positive whole number, not {text!r}"
+        )
+    return int(text)

@@ -3,9 +3,10 @@
 The raw object is never modified. Each year partition the file touches is merged with
 optimistic concurrency (:class:`ingest.lake.PartitionStore`). A correction (same ticker
 and date again) replaces the row; an *older* file processed after a newer one does not
-(rows carry the raw object's last-modified time, ``source_time``); a redelivery changes
-nothing. What changed is written as a manifest under ``tmp/changes/`` (the claim check the
-``PricesCurated`` event points at, too big for an event in general).
+(rows carry the raw object's last-modified time, ``source_time``, and within one second
+its key then version decide, so every delivery order ends in the same lake); a redelivery
+changes nothing. What changed is written as a manifest under ``tmp/changes/`` (the claim
+check the ``PricesCurated`` event points at, too big for an event in general).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -25,7 +27,8 @@ import pyarrow.parquet as pq
 
 from core.aws import client as aws_client
 from core.bus import DetailType, EventBus, Source
-from ingest.exceptions import FileRejectedError
+from core.settings import max_ingest_file_bytes
+from ingest.exceptions import FileRejectCode, FileRejectedError
 from ingest.lake import PartitionStore, PartitionWrite, table_to_parquet, years_of
 from ingest.schemas import PRICE_SCHEMA, PRICES_PREFIX, QUARANTINE_PREFIX, RAW_PRICES_PREFIX
 from ingest.validation import (
@@ -124,6 +127,25 @@ def _matches_source(table: pa.Table, rows: np.ndarray, key: str, version: str | 
     return result
 
 
+def _compare_source(table: pa.Table, rows: np.ndarray, key: str, version: str | None) -> np.ndarray:
+    """Sign of (key, version) − each of ``rows``' (source_key, source_version); null < "".
+
+    Through dictionary codes, like :func:`_matches_source`: one comparison per distinct value.
+    """
+
+    def signs(column: str, wanted: str | None) -> np.ndarray:
+        encoded = pc.dictionary_encode(table[column].combine_chunks())
+        mine = (0, "") if wanted is None else (1, wanted)
+        values = [(0, "") if v is None else (1, v) for v in encoded.dictionary.to_pylist()]
+        values.append((0, ""))  # the code null indices are filled with
+        by_code = np.array([(mine > v) - (mine < v) for v in values])
+        indices = pc.fill_null(encoded.indices, len(by_code) - 1).to_numpy(zero_copy_only=False)
+        return np.asarray(by_code[np.asarray(indices, dtype=np.int64)[rows]], dtype=np.int64)
+
+    by_key = signs("source_key", key)
+    return np.where(by_key != 0, by_key, signs("source_version", version))
+
+
 def merge_prices(current: pa.Table | None, incoming: pa.Table) -> tuple[pa.Table | None, pa.Table]:
     """Merge incoming rows (all from one raw object) into a partition.
 
@@ -161,11 +183,14 @@ def merge_prices(current: pa.Table | None, incoming: pa.Table) -> tuple[pa.Table
     same_values &= (
         _int_values(incoming, "volume", -1) == _int_values(current, "volume", -1)[cur_idx]
     )
-    newer = (
-        _int_values(incoming, "source_time", 0) >= (_int_values(current, "source_time", 0)[cur_idx])
-    )
     source_key = incoming["source_key"][0].as_py() if incoming.num_rows else ""
     source_version = incoming["source_version"][0].as_py() if incoming.num_rows else None
+    in_time = _int_values(incoming, "source_time", 0)
+    cur_time = _int_values(current, "source_time", 0)[cur_idx]
+    # Newest wins whatever the delivery order: later Last-Modified, and within the same
+    # second (S3's resolution) the greater (key, version), a fixed if arbitrary choice.
+    tie = _compare_source(current, cur_idx, str(source_key), source_version)
+    newer = (in_time > cur_time) | ((in_time == cur_time) & (tie >= 0))
     same_source = _matches_source(current, cur_idx, str(source_key), source_version)
 
     is_new = ~matched
@@ -196,7 +221,29 @@ def _with_lineage(good: pa.Table, source: SourceObject, source_time: datetime) -
     )
 
 
+# Control characters (tab and newline included) and bidi overrides: never in a key we copy.
+_UNSAFE_KEY_CHAR = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _unsafe_key(key: str) -> str | None:
+    """Why ``key`` must not be copied into other keys or lineage (None: it is safe).
+
+    S3 keys are literal, but ``.``/``..`` segments escape a folder once a key becomes a
+    path (``aws s3 sync``, a local copy of the lake), and control characters reach
+    terminals and logs.
+    """
+    if any(part in (".", "..") for part in key.split("/")):
+        return "it has a '.' or '..' path segment"
+    bad = _UNSAFE_KEY_CHAR.search(key)
+    if bad is not None:
+        return f"it contains the control character U+{ord(bad.group()):04X}"
+    return None
+
+
 def _quarantine_prefix(source: SourceObject) -> str:
+    if _unsafe_key(source.key) is not None:
+        digest = hashlib.sha256(source.key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        return f"{QUARANTINE_PREFIX}prices/_unsafe-keys/{digest}/{source.identity}/"
     relative = source.key.removeprefix(RAW_PRICES_PREFIX)
     return f"{QUARANTINE_PREFIX}prices/{relative}/{source.identity}/"
 
@@ -242,6 +289,16 @@ def read_manifest(s3: Any, bucket: str, key: str) -> pa.Table:
     return pq.read_table(io.BytesIO(body))
 
 
+def _rejected(
+    s3: Any, source: SourceObject, result: LandingResult, rejection: FileRejectedError
+) -> LandingResult:
+    """The whole file refused: a report in quarantine, nothing curated."""
+    result.status = "rejected"
+    result.reason = f"{rejection.code}: {rejection.message}"
+    result.quarantine_key = _write_quarantine(s3, source, None, rejection)
+    return result
+
+
 def land_price_file(
     source: SourceObject,
     *,
@@ -255,20 +312,31 @@ def land_price_file(
     if source.version_id:
         get_args["VersionId"] = source.version_id
     result = LandingResult(source_key=source.key, status="curated")
+    unsafe = _unsafe_key(source.key)
+    if unsafe is not None:
+        refusal = FileRejectedError(
+            FileRejectCode.UNSAFE_KEY, f"the object key is refused unread: {unsafe}"
+        )
+        return _rejected(s3, source, result, refusal)
     # Spool to local disk: validation streams from there in bounded memory.
     with tempfile.TemporaryFile() as spool:
         answer = s3.get_object(**get_args)
         source_time = answer["LastModified"].astimezone(UTC)
+        size, limit = int(answer.get("ContentLength") or 0), max_ingest_file_bytes()
+        if size > limit:
+            answer["Body"].close()  # the headers tell the size: not one byte of it is read
+            refusal = FileRejectedError(
+                FileRejectCode.FILE_TOO_LARGE,
+                f"the file has {size:,} bytes; the ingest limit is {limit:,}",
+            )
+            return _rejected(s3, source, result, refusal)
         for chunk in answer["Body"].iter_chunks(1 << 20):
             spool.write(chunk)
         spool.seek(0)
         try:
             validated = validate_prices(spool, filename=source.key, today=today)
         except FileRejectedError as rejection:
-            result.status = "rejected"
-            result.reason = f"{rejection.code}: {rejection.message}"
-            result.quarantine_key = _write_quarantine(s3, source, None, rejection)
-            return result
+            return _rejected(s3, source, result, rejection)
 
     result.rows_read = validated.rows_read
     result.rows_accepted = validated.table.num_rows

@@ -35,6 +35,10 @@ class FileRejectCode(StrEnum):
     """More columns than the reader accepts."""
     BAD_COLUMN_TYPE = "BAD_COLUMN_TYPE"
     """A Parquet price column whose type cannot hold the value (list, struct, bool…)."""
+    FILE_TOO_LARGE = "FILE_TOO_LARGE"
+    """Bigger than the ingest limit (refused before it is downloaded)."""
+    UNSAFE_KEY = "UNSAFE_KEY"
+    """An object key with a ``.``/``..`` segment or a control character (not read)."""
 
 
 class IngestError(Exception):

@@ -123,7 +123,8 @@ class PartitionStore:
         self.schema = schema
         self.max_attempts = max_attempts
         self._s3 = s3 or aws_client("s3")
-        self._rng = random.Random()
+        # Backoff jitter, not security.
+        self._rng = random.Random()  # nosec B311
 
     def key(self, year: int) -> str:
         return partition_key(self.prefix, year)

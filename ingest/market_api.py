@@ -10,7 +10,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from core.rest import logger, rest_resolver
+from core.rest import logger, request_tenant, rest_resolver
 from core.settings import settings
 from core.validation import parse_model
 from ingest.market_data import MarketDataQuery, query_prices, query_returns
@@ -21,6 +21,8 @@ _app = rest_resolver()
 
 
 def _query() -> MarketDataQuery:
+    # Market data is shared, but a key mapped to no tenant reaches nothing (core.tenancy).
+    request_tenant(_app)
     params = _app.current_event.query_string_parameters or {}
     return parse_model(MarketDataQuery, dict(params), what="query")
 

@@ -103,6 +103,15 @@ def _merge_returns(current: pa.Table | None, incoming: pa.Table) -> pa.Table | N
     if current is None or current.num_rows == 0:
         return incoming
     current = current.cast(RETURNS_SCHEMA)
+    # A redelivery recomputes the very same returns: leave the partition (and so its ETag,
+    # which the data version is made of) as it is rather than rewrite it with a new
+    # computed_at, or the repeated MarketDataUpdated would request a second set of runs.
+    values = ["ticker", "date", "simple_return", "log_return", "prev_date"]
+    changed = incoming.select(values).join(
+        current.select(values), keys=values, join_type="left anti"
+    )
+    if changed.num_rows == 0:
+        return None
     stale = current.join(
         incoming.select(["ticker", "date"]), keys=["ticker", "date"], join_type="left anti"
     )
@@ -110,7 +119,13 @@ def _merge_returns(current: pa.Table | None, incoming: pa.Table) -> pa.Table | N
 
 
 def update_returns(changed: pa.Table, bucket: str, s3: Any | None = None) -> ReturnsUpdate:
-    """Recompute and store the returns that the changed prices touch."""
+    """Recompute and store the returns that the changed prices touch.
+
+    Each returns partition is written from prices read *after* that partition was read (in
+    the merge, again on every conflict retry): a concurrent update that wrote the returns
+    in between makes the write conflict, and its prices are never newer than ours, so
+    concurrent or out-of-order recomputations never leave returns of superseded prices.
+    """
     update = ReturnsUpdate()
     if changed.num_rows == 0:
         return update
@@ -120,21 +135,30 @@ def update_returns(changed: pa.Table, bucket: str, s3: Any | None = None) -> Ret
     # Neighbouring years hold the previous close of early-January changes and the next
     # trading day of late-December ones.
     window = range(int(years.min()) - 1, int(years.max()) + 2)
-    prices = prices_store.read_years(window, filter_tickers=tickers)
-    fresh = affected_returns(prices.select(["date", "ticker", "close"]), changed)
+
+    def recompute() -> pa.Table:
+        prices = prices_store.read_years(window, filter_tickers=tickers)
+        return affected_returns(prices.select(["date", "ticker", "close"]), changed)
+
+    fresh = recompute()
     if fresh.num_rows == 0:
         return update
     returns_store = PartitionStore(bucket, RETURNS_PREFIX, RETURNS_SCHEMA, s3=s3)
-    year_column = pc.year(fresh["date"])
     writes: list[PartitionWrite] = []
+    written: dict[int, pa.Table] = {}  # per year: the rows of the attempt that counted
     for year in years_of(fresh["date"]):
-        incoming = fresh.filter(pc.equal(year_column, int(year)))
 
-        def merge(current: pa.Table | None, rows: pa.Table = incoming) -> pa.Table | None:
+        def merge(current: pa.Table | None, year: int = int(year)) -> pa.Table | None:
+            latest = recompute()
+            rows = latest.filter(pc.equal(pc.year(latest["date"]), year))
+            written[year] = rows
             return _merge_returns(current, rows)
 
         writes.append(returns_store.upsert(int(year), merge))
+    fresh = pa.concat_tables(list(written.values()))
     update.rows = fresh.num_rows
+    if fresh.num_rows == 0:
+        return update
     update.tickers = sorted(set(fresh["ticker"].to_pylist()))
     update.first_date = pc.min(fresh["date"]).as_py().isoformat()
     update.last_date = pc.max(fresh["date"]).as_py().isoformat()

@@ -10,6 +10,7 @@ id, ``pathParameters``, ``multiValueHeaders`` …). Refusals use the template's
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import threading
@@ -28,7 +29,8 @@ __all__ = ["API_PAYLOAD_LIMIT_BYTES", "LocalApiServer", "api_key_id", "build_pro
 API_PAYLOAD_LIMIT_BYTES = 10 * 1024 * 1024
 _DISCARD_LIMIT_BYTES = 64 * 1024 * 1024
 
-_DEFAULT_STATUS = {
+# Status codes, not passwords (bandit reads "TOKEN" as one).
+_DEFAULT_STATUS = {  # nosec B105
     "API_KEY_INVALID": 403,
     "MISSING_AUTHENTICATION_TOKEN": 403,
     "THROTTLED": 429,
@@ -86,7 +88,7 @@ def build_proxy_event(
         "requestContext": {
             "accountId": ctx.account_id,
             "apiId": "local",
-            "resourceId": hashlib.sha1(route.path.encode()).hexdigest()[:6],
+            "resourceId": hashlib.sha1(route.path.encode(), usedforsecurity=False).hexdigest()[:6],
             "resourcePath": route.path,
             "httpMethod": method,
             "extendedRequestId": request_id,
@@ -119,6 +121,25 @@ def build_proxy_event(
     }
 
 
+def _content_length(values: list[str]) -> int | None:
+    """The request's body length; None when the header is malformed (400, as API Gateway)."""
+    if not values:
+        return 0
+    lengths = {value.strip() for value in values}
+    if len(lengths) != 1:
+        return None
+    (text,) = lengths
+    if not text.isascii() or not text.isdigit():
+        return None
+    return int(text) if len(text) <= 19 else API_PAYLOAD_LIMIT_BYTES + _DISCARD_LIMIT_BYTES + 1
+
+
+class _ApiHttpServer(ThreadingHTTPServer):
+    # socketserver listens with a backlog of 5: dozens of clients connecting at once were
+    # refused or reset before a thread could accept them.
+    request_queue_size = 128
+
+
 class LocalApiServer:
     """Serves the template's routes; ``keys`` maps each accepted API key to its tenant."""
 
@@ -135,7 +156,7 @@ class LocalApiServer:
         self.keys = dict(keys)
         self.routes = sorted(template.routes(), key=lambda r: r.specificity, reverse=True)
         self.gateway_responses = template.gateway_responses()
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
+        self._server = _ApiHttpServer((host, port), self._handler_class())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -225,12 +246,19 @@ class LocalApiServer:
             server_version = "StratigosLocalApi/1"
 
             def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                if length > API_PAYLOAD_LIMIT_BYTES:
-                    self._discard(length)
-                    status, hdrs, payload = server.gateway_response("REQUEST_TOO_LARGE")
+                length = _content_length(self.headers.get_all("Content-Length") or [])
+                if length is None:
+                    # Unparseable, negative or conflicting: the body's end is unknown, so
+                    # answer and close rather than read until the client gives up.
                     self.close_connection = True
-                    self._write(status, {k: [v] for k, v in hdrs.items()}, payload)
+                    self._refuse("DEFAULT_4XX")
+                    return
+                if length > API_PAYLOAD_LIMIT_BYTES:
+                    if length <= _DISCARD_LIMIT_BYTES:
+                        self._discard(length)
+                    # else: a claim of gigabytes is answered at once, its body never read.
+                    self.close_connection = True
+                    self._refuse("REQUEST_TOO_LARGE")
                     return
                 body = self.rfile.read(length) if length else b""
                 status, headers, payload = server.handle(
@@ -257,6 +285,27 @@ class LocalApiServer:
                         remaining -= len(chunk)
                 except OSError:
                     pass
+
+            def _refuse(self, kind: str) -> None:
+                status, hdrs, payload = server.gateway_response(kind)
+                self._write(status, {k: [v] for k, v in hdrs.items()}, payload)
+
+            def send_error(
+                self, code: int, message: str | None = None, explain: str | None = None
+            ) -> None:
+                """http.server's own refusals (414, 431, 400 …) in the envelope, not HTML."""
+                self.close_connection = True
+                body = json.dumps(
+                    {
+                        "error": {
+                            "code": "BAD_REQUEST",
+                            "message": message or "The request was refused by the API gateway.",
+                            "details": [],
+                        }
+                    }
+                ).encode()
+                with contextlib.suppress(OSError):  # the client may be gone
+                    self._write(code, {"Content-Type": ["application/json"]}, body)
 
             def _write(self, status: int, headers: dict[str, list[str]], payload: bytes) -> None:
                 self.send_response(status)

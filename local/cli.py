@@ -1,4 +1,4 @@
-"""``stratigos``: the operator CLI (local stack, demo; later ingest, sql, replay, layers).
+"""``stratigos``: the operator CLI (local stack, demo, ingest, sql, replay, layers).
 
 Subcommands find a running ``stratigos local up`` through its state file
 (``.stratigos/local.json`` in the working directory).
@@ -103,6 +103,59 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_replay(args: argparse.Namespace) -> int:
+    """Hand dead-lettered events back to their functions (local stack, or a deployed one)."""
+    from contextlib import nullcontext
+
+    import boto3
+
+    from core.aws import client as aws_client
+    from local.replay import (
+        LambdaReplayTarget,
+        LocalReplayTarget,
+        ReplayTarget,
+        dead_letter_queue_url,
+        replay,
+    )
+
+    cloud = bool(args.queue_url or args.stack)
+    context: Any = nullcontext(boto3.session.Session()) if cloud else StackState.read().activated()
+    with context as session:
+        sqs = aws_client("sqs", session)
+        target: ReplayTarget
+        if cloud:
+            queue_url = (
+                args.queue_url
+                or aws_client("cloudformation", session).describe_stack_resource(
+                    StackName=args.stack, LogicalResourceId="DeadLetterQueue"
+                )["StackResourceDetail"]["PhysicalResourceId"]
+            )
+            target = LambdaReplayTarget(aws_client("lambda", session))
+        else:
+            template = StackState.read().template()
+            queue_url = dead_letter_queue_url(template, sqs)
+            target = LocalReplayTarget(template, sqs)
+        report = replay(
+            sqs,
+            queue_url,
+            target,
+            dry_run=args.dry_run,
+            function=args.function,
+            max_messages=args.max,
+        )
+    for outcome in report.outcomes:
+        letter = outcome.letter
+        who = letter.function_name if letter else "?"
+        cause = letter.cause if letter else ""
+        print(f"{outcome.action:<10} {outcome.message_id}  {who}  {cause}  [{outcome.detail}]")
+    done = report.count("listed") if args.dry_run else report.count("replayed")
+    verb = "dead letter(s) listed" if args.dry_run else "event(s) handed back"
+    print(
+        f"{done} {verb}; {report.count('failed')} failed, {report.count('unreadable')} unreadable"
+    )
+    return 1 if report.count("failed") else 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from local.demo import run_demo
 
@@ -132,11 +185,24 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("--prefix", default="raw/prices", help="landing prefix (raw/prices)")
     ingest.set_defaults(func=_cmd_ingest)
 
+    from layers.cli import configure_parser as configure_layers_parser
     from local.sql import configure_sql_parser
+
+    configure_layers_parser(
+        commands.add_parser("layers", help="build the Lambda layers and packages, check sizes")
+    )
 
     configure_sql_parser(
         commands.add_parser("sql", help="SQL over the lake: DuckDB locally, or Athena")
     )
+
+    replay = commands.add_parser("replay", help="hand dead-lettered events back to their function")
+    replay.add_argument("--dry-run", action="store_true", help="list only; change nothing")
+    replay.add_argument("--function", help="only this function's (name or logical id)")
+    replay.add_argument("--max", type=int, help="at most this many")
+    replay.add_argument("--queue-url", help="a deployed stack's dead-letter queue URL")
+    replay.add_argument("--stack", help="a deployed stack's name (finds its DeadLetterQueue)")
+    replay.set_defaults(func=_cmd_replay)
 
     demo = commands.add_parser("demo", help="run the whole chain on sample data and summarise")
     demo.add_argument("--output", default="demo-output", help="where to write what it made")

@@ -164,7 +164,8 @@ class EventDispatcher:
         self._cond = threading.Condition()
         self._pass_no = 0
         self._idle_streak = 0
-        self._rng = random.Random()
+        # Retry jitter, not security.
+        self._rng = random.Random()  # nosec B311
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> None:

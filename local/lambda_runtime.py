@@ -91,7 +91,11 @@ class LambdaRuntime:
             record.result = load_handler(spec.handler)(
                 event, LocalLambdaContext(spec, self.context)
             )
-        except Exception as error:
+        except BaseException as error:
+            # Whatever ends a handler (even a simulated process death, local.faults) is its
+            # invocation's error, as in Lambda; only Ctrl-C stops the local stack itself.
+            if isinstance(error, KeyboardInterrupt):
+                raise
             record.error = str(error) or type(error).__name__
             record.error_type = type(error).__name__
             record.stack = traceback.format_exception(error)[-6:]

@@ -94,6 +94,10 @@ _SIMPLE_TYPES: Final[dict[str, pa.DataType]] = {
 }
 # Cells a spreadsheet would evaluate as a formula (OWASP CSV injection).
 _FORMULA_PREFIXES: Final = ("=", "+", "-", "@", "\t", "\r")
+# Shown escaped in the table format: a terminal would act on them (ESC sequences, bidi
+# overrides that reorder the line) or they would break the one-row-per-line layout.
+_TERMINAL_UNSAFE: Final = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_NAMED_ESCAPES: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _TABLE_MAX_DECIMALS: Final = 6
 
 
@@ -314,7 +318,9 @@ class LakeSql:
             connection.register(table.name, dataset)
             name = _quote(table.name)
             for schema in (qualifier, f"{ATHENA_CATALOG}.{qualifier}"):
-                connection.execute(f"CREATE VIEW {schema}.{name} AS SELECT * FROM temp.main.{name}")
+                # Identifiers only, each quoted by _quote (names from the Glue catalog).
+                sql = f"CREATE VIEW {schema}.{name} AS SELECT * FROM temp.main.{name}"  # nosec B608
+                connection.execute(sql)
         # The lake is reached only through the datasets above; SQL that reads files or URLs
         # directly (read_parquet('s3://…')) would not run on Athena either.
         connection.execute("SET enable_external_access = false")
@@ -534,9 +540,16 @@ def _text_cell(value: Any) -> str:
         return value.isoformat(sep=" ")
     if isinstance(value, bytes):
         return "\\x" + value.hex()
-    text = str(value)
-    # One row per line: control characters are shown escaped.
-    return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+    text = str(value).replace("\\", "\\\\")
+    # One row per line, and nothing a terminal would run: control characters are escaped.
+    return _TERMINAL_UNSAFE.sub(_escape_char, text)
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    char = match.group()
+    return _NAMED_ESCAPES.get(char) or (
+        f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+    )
 
 
 def _format_csv(names: list[str], columns: list[list[Any]], num_rows: int) -> str:

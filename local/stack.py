@@ -40,7 +40,8 @@ __all__ = [
 
 DEFAULT_KEYS: dict[str, str] = {"dev-key": "demo"}
 STATE_FILE = Path(".stratigos") / "local.json"
-_LOCAL_CREDENTIALS = {
+_LOCAL_CREDENTIALS = {  # nosec B105
+    # moto's dummy credentials for the loopback endpoint; nothing real.
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
 }

@@ -62,7 +62,8 @@ _CfnLoader.add_multi_constructor("!", _construct_tag)
 def load_yaml(path: Path) -> dict[str, Any]:
     """Parse a CloudFormation/SAM YAML file into plain dicts (intrinsics in long form)."""
     with path.open(encoding="utf-8") as handle:
-        doc = yaml.load(handle, Loader=_CfnLoader)
+        # _CfnLoader is a SafeLoader (plus CloudFormation's short-form tags).
+        doc = yaml.load(handle, Loader=_CfnLoader)  # nosec B506
     if not isinstance(doc, dict) or "Resources" not in doc:
         raise TemplateError(f"{path} is not a CloudFormation template")
     return doc

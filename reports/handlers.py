@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from core.aws import client as aws_client
+from core.exceptions import NotFoundError
 from core.models import Run, RunStatus
 from core.repositories import PortfolioRepository, RunRepository
 from core.settings import settings
@@ -49,11 +50,16 @@ def render(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
     store = ReportStore(config.bucket)
     portfolio = None
     if run.portfolio_id:
-        portfolio = (
-            PortfolioRepository(config.portfolios_table, config.ticker_index_table)
-            .get(tenant, run.portfolio_id)
-            .model_dump(mode="json", by_alias=True)
-        )
+        try:
+            portfolio = (
+                PortfolioRepository(config.portfolios_table, config.ticker_index_table)
+                .get(tenant, run.portfolio_id)
+                .model_dump(mode="json", by_alias=True)
+            )
+        except NotFoundError:
+            # Deleted since the run: the run's report still renders, the portfolio's has no
+            # portfolio to show (and retrying would never find it).
+            portfolio = None
     rendered = render_run_report(_document(run, config.bucket), portfolio)
     written = [report_prefix(tenant, "runs", run_id)]
     store.write(written[0], {"report.html": rendered.html, **rendered.images}, rendered.title)

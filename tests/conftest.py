@@ -23,17 +23,40 @@ def load_event() -> Any:
     return _load
 
 
-@pytest.fixture(scope="session")
-def local_stack() -> Iterator[Any]:
-    """moto's server over HTTP + everything template.yaml declares, for the whole session."""
-    from local.stack import LocalStack, LocalStackOptions
+def _stack_options(stack_name: str = "stratigos-local") -> Any:
+    from local.stack import LocalStackOptions
 
-    options = LocalStackOptions(
+    return LocalStackOptions(
         api_port=0,
         state_file=None,
+        stack_name=stack_name,
         keys={"dev-key": "demo", "other-key": "acme"},
         retry_base_delay_s=0.01,
         environment_overrides={"POWERTOOLS_LOG_LEVEL": "ERROR"},
     )
-    with LocalStack(options) as stack:
+
+
+@pytest.fixture
+def fresh_stack() -> Iterator[Any]:
+    """A stack of its own (own tables, bucket, bus, queues) for tests whose work grows with
+    everything in the stack: the nightly schedule recomputes every portfolio there is, and
+    landing sample tickers recomputes every portfolio other tests made of them.
+
+    moto's state is per process, so isolation comes from the stack name, which every
+    resource name derives from; the session stack's environment is restored afterwards.
+    """
+    import uuid
+
+    from local.stack import LocalStack
+
+    with LocalStack(_stack_options(f"stratigos-t{uuid.uuid4().hex[:8]}")) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def local_stack() -> Iterator[Any]:
+    """moto's server over HTTP + everything template.yaml declares, for the whole session."""
+    from local.stack import LocalStack
+
+    with LocalStack(_stack_options()) as stack:
         yield stack

@@ -13,6 +13,7 @@ import json
 import random
 import statistics
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -169,7 +170,7 @@ def _land_prices(stack: Any, closes: dict[str, list[float]], days: list[date]) -
         for t, series in closes.items()
         for i, d in enumerate(days)
     ]
-    key = f"raw/prices/{uuid.uuid4().hex}/api-test.csv"
+    key = f"raw/prices/{time.time_ns():020d}-{uuid.uuid4().hex[:8]}/api-test.csv"
     stack.client("s3").put_object(
         Bucket=stack.bucket, Key=key, Body=("\n".join(lines) + "\n").encode()
     )

@@ -200,7 +200,8 @@ def test_object_under_raw_prices_reaches_ingest_as_aws_shaped_event(
     key = f"raw/prices/{uuid.uuid4().hex}.csv"
     s3 = local_stack.client("s3")
     put = s3.put_object(Bucket=local_stack.bucket, Key=key, Body=b"date,ticker,close\n")
-    s3.put_object(Bucket=local_stack.bucket, Key=f"tmp/{uuid.uuid4().hex}", Body=b"ignored")
+    ignored = f"tmp/{uuid.uuid4().hex}"
+    s3.put_object(Bucket=local_stack.bucket, Key=ignored, Body=b"ignored")
     local_stack.wait_idle()
     calls = [
         c
@@ -219,10 +220,11 @@ def test_object_under_raw_prices_reaches_ingest_as_aws_shaped_event(
     assert event["detail"]["object"]["etag"] == put["ETag"].strip('"')
     assert event["detail"]["object"]["version-id"] == put["VersionId"]
     assert event["detail"]["object"]["size"] == len(b"date,ticker,close\n")
+    # (Other tests hand-deliver events for keys under tmp/, so look for this one only.)
     assert not [
         c
         for c in local_stack.runtime.calls("IngestFunction")
-        if c.event["detail"]["object"]["key"].startswith("tmp/")
+        if c.event["detail"]["object"]["key"] == ignored
     ]
 
 
@@ -249,15 +251,15 @@ def test_every_bus_rule_reaches_its_handler(local_stack: Any) -> None:
         assert calls[0].event["source"] == str(source)
 
 
-def test_schedule_fires_on_tick(local_stack: Any, load_event: Any) -> None:
-    event = local_stack.tick("Nightly")
-    local_stack.wait_idle()
-    calls = [c for c in local_stack.runtime.calls("FanOutFunction") if c.event["id"] == event["id"]]
+def test_schedule_fires_on_tick(fresh_stack: Any, load_event: Any) -> None:
+    event = fresh_stack.tick("Nightly")
+    fresh_stack.wait_idle()
+    calls = [c for c in fresh_stack.runtime.calls("FanOutFunction") if c.event["id"] == event["id"]]
     assert len(calls) == 1
     assert set(calls[0].event) == set(load_event("scheduled_event"))
     assert calls[0].event["detail-type"] == "Scheduled Event"
     with pytest.raises(KeyError, match="Nightly"):
-        local_stack.tick("Hourly")
+        fresh_stack.tick("Hourly")
 
 
 def _swap_handler(stack: Any, function: str, handler: str) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -47,7 +48,7 @@ def _prices(tickers: list[str], days: int, start: date, bump: float = 0.0) -> by
 
 
 def _land(stack: Any, body: bytes) -> None:
-    key = f"raw/prices/{uuid.uuid4().hex}.csv"
+    key = f"raw/prices/{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.csv"  # time-ordered
     stack.client("s3").put_object(Bucket=stack.bucket, Key=key, Body=body)
     stack.wait_idle()
 
@@ -101,17 +102,17 @@ def test_a_price_file_recomputes_exactly_the_portfolios_holding_its_tickers(
     assert set(newest["result"]["weights"]) == {a, b}
 
 
-def test_the_nightly_tick_twice_creates_no_duplicates(local_stack: Any) -> None:
+def test_the_nightly_tick_twice_creates_no_duplicates(fresh_stack: Any) -> None:
     a, b = _tickers(2)
-    _land(local_stack, _prices([a, b], 30, date.today() - timedelta(days=50)))
-    portfolio = _portfolio(local_stack, [a, b])
-    local_stack.tick("Nightly")
-    local_stack.wait_idle()
-    once = _runs(local_stack, portfolio)
+    _land(fresh_stack, _prices([a, b], 30, date.today() - timedelta(days=50)))
+    portfolio = _portfolio(fresh_stack, [a, b])
+    fresh_stack.tick("Nightly")
+    fresh_stack.wait_idle()
+    once = _runs(fresh_stack, portfolio)
     assert [r["parameters"]["trigger"] for r in once] == ["nightly"]
-    local_stack.tick("Nightly")
-    local_stack.wait_idle()
-    twice = _runs(local_stack, portfolio)
+    fresh_stack.tick("Nightly")
+    fresh_stack.wait_idle()
+    twice = _runs(fresh_stack, portfolio)
     assert [r["id"] for r in twice] == [r["id"] for r in once]
 
 
@@ -149,11 +150,16 @@ def test_a_poison_portfolio_is_dead_lettered_while_the_others_finish(local_stack
     poison = f"p-poison{uuid.uuid4().hex[:8]}"
     dynamodb.put_item(  # an item no reader can parse, indexed under ticker a
         TableName=config.portfolios_table,
-        Item={"tenantId": {"S": "demo"}, "portfolioId": {"S": poison}, "assets": {"S": "{oops"}},
+        # A tenant of its own: no other test lists the portfolios of "poisoned".
+        Item={
+            "tenantId": {"S": "poisoned"},
+            "portfolioId": {"S": poison},
+            "assets": {"S": "{oops"},
+        },
     )
     dynamodb.put_item(
         TableName=config.ticker_index_table,
-        Item={"ticker": {"S": a}, "tenantPortfolio": {"S": f"demo#{poison}"}},
+        Item={"ticker": {"S": a}, "tenantPortfolio": {"S": f"poisoned#{poison}"}},
     )
     dead_before = len(local_stack.dispatcher.dead_lettered)
     _land(local_stack, _prices([a, b], 30, date.today() - timedelta(days=50)))

@@ -1,0 +1,231 @@
+"""The built layers and function packages, run the way Lambda runs them.
+
+``make test`` builds them first (``python -m layers build``: cached wheels, and layers whose
+inputs did not change are reused), so the fixture below only re-reads the stamps. Every
+check imports from the built tree in ``python -I -S -B`` with nothing but the function's
+package, its layers in Lambda's order and a stand-in for ``/var/runtime`` on ``sys.path``.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from layers import BUDGET_BYTES, BuildResult, build_all, function_layers
+from layers.build import BYTECODE_LAYERS, ROOT
+from layers.cli import _handlers, _template_doc
+from layers.verify import lambda_sys_path, run_isolated, runtime_site
+
+pytestmark = pytest.mark.timeout(900)
+
+HEAVY = ("numpy", "scipy", "pandas", "pyarrow", "matplotlib", "awswrangler")
+CRUD = {"PortfoliosFunction", "RunsFunction", "ReportLinksFunction", "ApiDocsFunction"}
+
+# A small real computation per layer, run against the layer alone (plus core).
+LAYER_SMOKE = {
+    "core": """
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from pydantic import BaseModel
+class Item(BaseModel):
+    name: str
+app = APIGatewayRestResolver()
+@app.post("/items")
+def create():
+    return Item.model_validate(app.current_event.json_body).model_dump()
+event = {"httpMethod": "POST", "path": "/items", "resource": "/items", "body": '{"name": "x"}',
+         "headers": {}, "requestContext": {"stage": "v1"}}
+print(app.resolve(event, None)["body"])
+""",
+    "numeric": """
+import numpy as np, scipy.linalg, scipy.cluster.hierarchy as h, scipy.spatial.distance as d
+x = np.random.default_rng(0).normal(size=(250, 6))
+c = np.cov(x.T)
+print(round(float(scipy.linalg.cho_solve(scipy.linalg.cho_factor(c), np.ones(6)).sum()), 6))
+print(h.linkage(d.squareform(1 - np.corrcoef(x.T), checks=False), "single").shape)
+""",
+    "arrow": """
+import io, pyarrow as pa, pyarrow.compute as pc, pyarrow.parquet as pq, pyarrow.dataset, pyarrow.fs
+buf = io.BytesIO()
+pq.write_table(pa.table({"a": [1, 2, 3]}), buf)
+print(pc.sum(pq.read_table(io.BytesIO(buf.getvalue()))["a"]).as_py(), pyarrow.fs.S3FileSystem)
+""",
+    "data": """
+import io, awswrangler as wr, pandas as pd
+buf = io.BytesIO()
+pd.DataFrame({"a": [1.5, 2.5]}).to_parquet(buf)
+print(pd.read_parquet(io.BytesIO(buf.getvalue()))["a"].sum(), wr.s3.read_parquet)
+""",
+    "viz": """
+import io, matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt, jinja2
+fig, ax = plt.subplots()
+ax.plot([1, 3, 2])
+buf = io.BytesIO()
+fig.savefig(buf, format="png")
+assert buf.getvalue()[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
+print(jinja2.Environment(autoescape=True).from_string("{{ x }}").render(x="<b>"))
+""",
+}
+
+# Every analysis the run functions perform, on inline returns, with the packaged code.
+RUN_ANALYSES = """
+import json, numpy as np
+from compute.runner import REQUEST_MODELS, execute, load_inputs
+from core.models import RunType
+rng = np.random.default_rng(7)
+returns = {t: list(rng.normal(0.0005, 0.01 + i / 500, 300)) for i, t in enumerate("ABCDE")}
+out = {}
+for run_type, extra in [("risk-parity", {}), ("hrp", {"linkage": "ward"}),
+                        ("efficient-frontier", {"nPoints": 5}),
+                        ("simulate", {"nPaths": 200, "horizonDays": 20, "seed": 1})]:
+    request = REQUEST_MODELS[RunType(run_type)].model_validate({"returns": returns, **extra})
+    result = execute(RunType(run_type), request, load_inputs(request, None, "unused"))
+    out[run_type] = result
+print(json.dumps(out, sort_keys=True, default=str))
+"""
+
+
+def _assert_close(packaged: object, here: object, where: str) -> None:
+    if isinstance(here, dict):
+        assert isinstance(packaged, dict), where
+        assert packaged.keys() == here.keys(), where
+        for key, value in here.items():
+            _assert_close(packaged[key], value, f"{where}.{key}")
+    elif isinstance(here, list):
+        assert isinstance(packaged, list), where
+        assert len(packaged) == len(here), where
+        for i, (a, b) in enumerate(zip(packaged, here, strict=True)):
+            _assert_close(a, b, f"{where}[{i}]")
+    elif isinstance(here, float):
+        assert packaged == pytest.approx(here, rel=1e-7, abs=1e-10), where
+    else:
+        assert packaged == here, where
+
+
+@pytest.fixture(scope="module")
+def built() -> BuildResult:
+    return build_all()
+
+
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return runtime_site(tmp_path_factory.mktemp("var-runtime"))
+
+
+def _layer_paths(built: BuildResult, names: list[str]) -> list[Path]:
+    by_id = {layer.logical_id: layer for layer in built.layers}
+    return [by_id[name].python_dir for name in names]
+
+
+def _function_path(built: BuildResult, logical_id: str, runtime: Path) -> list[Path]:
+    doc = _template_doc(ROOT / "template.yaml")
+    budget = next(b for b in built.budgets if b.package.logical_id == logical_id)
+    layers = _layer_paths(built, function_layers(doc)[logical_id])
+    return lambda_sys_path(budget.package.directory, layers, runtime)
+
+
+@pytest.mark.parametrize("layer", sorted(LAYER_SMOKE))
+def test_each_stripped_layer_imports_and_computes(
+    built: BuildResult, runtime: Path, layer: str
+) -> None:
+    names = ["CoreLayer"] if layer == "core" else ["CoreLayer", f"{layer.capitalize()}Layer"]
+    result = run_isolated(
+        LAYER_SMOKE[layer], lambda_sys_path(None, _layer_paths(built, names), runtime)
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip()
+
+
+def test_every_handler_imports_from_its_package_and_layers_alone(
+    built: BuildResult, runtime: Path
+) -> None:
+    doc = _template_doc(ROOT / "template.yaml")
+    for logical_id, handler in _handlers(doc).items():
+        module, _, attr = handler.rpartition(".")
+        code = (
+            f"import sys\nimport {module}\nassert callable(getattr({module}, {attr!r}))\n"
+            f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+        )
+        result = run_isolated(
+            code,
+            _function_path(built, logical_id, runtime),
+            env={"AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_SERVICE_NAME": "stratigos"},
+        )
+        assert result.returncode == 0, f"{logical_id}: {result.stderr[-3000:]}"
+        if logical_id in CRUD:
+            assert result.stdout.strip() == "[]", f"{logical_id} imports {result.stdout}"
+
+
+def test_run_analyses_give_the_same_numbers_from_the_built_tree(
+    built: BuildResult, runtime: Path
+) -> None:
+    """The packaged compute code on the stripped numpy/scipy/pyarrow agrees with the dev
+    environment (other versions: the python3.11 runtime caps numpy and pyarrow)."""
+    result = run_isolated(RUN_ANALYSES, _function_path(built, "RunWorkerFunction", runtime))
+    assert result.returncode == 0, result.stderr[-3000:]
+    packaged = json.loads(result.stdout)
+    namespace: dict[str, object] = {}
+    from contextlib import redirect_stdout
+    from io import StringIO
+
+    captured = StringIO()
+    with redirect_stdout(captured):
+        exec(RUN_ANALYSES, namespace)
+    here = json.loads(captured.getvalue())
+    _assert_close(packaged, here, "result")
+
+
+def test_compute_imports_only_scipy_modules_the_numeric_layer_ships(built: BuildResult) -> None:
+    """Statically, so a scipy import in a branch the smoke test never runs is caught too."""
+    numeric = _layer_paths(built, ["NumericLayer"])[0]
+    for source in sorted((ROOT / "compute").glob("*.py")):
+        for node in ast.walk(ast.parse(source.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module]
+            for name in names:
+                if name.split(".")[0] != "scipy":
+                    continue
+                base = numeric.joinpath(*name.split("."))
+                assert base.is_dir() or base.with_suffix(".py").is_file(), (
+                    f"{source.name} imports {name}, left out by layers/numeric/exclude.txt"
+                )
+
+
+def test_packages_hold_only_project_code_and_zips_are_lambda_shaped(built: BuildResult) -> None:
+    for budget in built.budgets:
+        package = budget.package
+        tops = {p.relative_to(package.directory).parts[0] for p in package.directory.rglob("*")}
+        assert tops <= {"core", "ingest", "compute", "api", "reports"}, package.logical_id
+        # Bytecode for CPython 3.11 only, next to every module (see layers.build.BYTECODE_LAYERS).
+        compiled = {p.name for p in package.directory.rglob("*.pyc")}
+        assert compiled, package.logical_id
+        assert all(name.endswith(".cpython-311.pyc") for name in compiled)
+        with zipfile.ZipFile(package.zip_path) as archive:
+            assert all(not n.startswith(("tests/", "local/", "docs/")) for n in archive.namelist())
+    for layer in built.layers:
+        with zipfile.ZipFile(layer.zip_path) as archive:
+            names = archive.namelist()
+        assert names, layer.logical_id
+        assert all(n.startswith("python/") for n in names), layer.logical_id
+        if layer.name in BYTECODE_LAYERS:
+            assert all(n.endswith(".cpython-311.pyc") for n in names if n.endswith(".pyc"))
+        else:
+            assert not any(n.endswith(".pyc") for n in names), layer.logical_id
+        assert not any(n.startswith(("python/boto3/", "python/botocore/")) for n in names)
+        assert not any(
+            "/tests/" in n and "_natype" not in n and "/tests/__init__" not in n for n in names
+        ), layer.logical_id
+
+
+def test_every_function_is_within_the_size_budget(built: BuildResult) -> None:
+    for budget in built.budgets:
+        assert budget.unzipped_bytes <= BUDGET_BYTES, built.tables()
+        assert len(budget.layers) <= 5

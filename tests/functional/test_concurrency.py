@@ -1,0 +1,314 @@
+"""Concurrent clients of the local API: optimistic versions, creates and deletes, runs.
+
+Threads released together by a barrier call the emulated API Gateway over HTTP. The
+local API serves requests on concurrent threads of one process, so these tests also
+guard the handlers' per-request state (a request must never see another's body or key).
+No timing is asserted: only who won, what was answered and what the data says after.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from compute.handlers import recompute_run_id
+from core.models import AnalysisSpec, PortfolioCreate, PortfolioUpdate
+from core.repositories import PortfolioRepository
+from core.settings import settings
+
+pytestmark = pytest.mark.functional
+
+DEV, OTHER = "dev-key", "other-key"  # tenants demo and acme
+FINAL = {"succeeded", "failed"}
+
+
+def _call(
+    stack: Any,
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    key: str = DEV,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, Any]:
+    url = urlsplit(stack.api_url)
+    sent = {"x-api-key": key, **(headers or {})}
+    payload = None
+    if body is not None:
+        payload = json.dumps(body).encode()
+        sent["Content-Type"] = "application/json"
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=120)
+    try:
+        connection.request(method, path, body=payload, headers=sent)
+        response = connection.getresponse()
+        raw = response.read()
+        return response.status, json.loads(raw) if raw else None
+    finally:
+        connection.close()
+
+
+def _together(jobs: list[Callable[[], Any]]) -> list[Any]:
+    """Run every job on its own thread, released at once; their results in job order."""
+    barrier = threading.Barrier(len(jobs))
+    results: list[Any] = [None] * len(jobs)
+    errors: list[BaseException] = []
+
+    def run(index: int) -> None:
+        barrier.wait()
+        try:
+            results[index] = jobs[index]()
+        except BaseException as error:  # reported below, not lost in the thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    return results
+
+
+def _create(stack: Any, name: str, key: str = DEV) -> dict[str, Any]:
+    status, body = _call(
+        stack, "POST", "/portfolios", {"name": name, "assets": {"AAPL": 0.5, "MSFT": 0.5}}, key=key
+    )
+    assert status == 201, body
+    return dict(body)
+
+
+def _update(version: int, index: int) -> dict[str, Any]:
+    return {
+        "name": f"contender {index}",
+        "assets": {"AAPL": 0.4, "MSFT": 0.6} if index % 2 else {"AAPL": 0.6, "MSFT": 0.4},
+        "version": version,
+    }
+
+
+def test_ten_clients_updating_one_portfolio_exactly_one_wins_each_version(
+    local_stack: Any,
+) -> None:
+    portfolio = _create(local_stack, f"race {uuid.uuid4().hex[:6]}")
+    path = f"/portfolios/{portfolio['id']}"
+    rounds = 5
+    for round_no in range(rounds):
+        version = 1 + round_no
+        answers = _together(
+            [
+                lambda i=i, v=version: _call(local_stack, "PUT", path, _update(v, i))
+                for i in range(10)
+            ]
+        )
+        winners = [body for status, body in answers if status == 200]
+        losers = [(status, body) for status, body in answers if status != 200]
+        assert len(winners) == 1, answers
+        assert winners[0]["version"] == version + 1
+        assert len(losers) == 9
+        for status, body in losers:
+            assert status == 409, body
+            assert body["error"]["code"] == "CONFLICT"
+            assert body["error"]["message"]
+            assert isinstance(body["error"]["details"], list)
+        status, current = _call(local_stack, "GET", path)
+        assert status == 200
+        assert current["version"] == version + 1
+        assert current["name"] == winners[0]["name"]  # the winner's body, nobody else's
+        assert current["assets"] == winners[0]["assets"]
+
+
+def test_concurrent_requests_of_two_tenants_never_see_each_others_body_or_key(
+    local_stack: Any,
+) -> None:
+    stem = uuid.uuid4().hex[:6]
+
+    def create(index: int) -> tuple[str, str, dict[str, Any]]:
+        key = DEV if index % 2 else OTHER
+        name = f"{key} {stem} {index}"
+        return key, name, _create(local_stack, name, key)
+
+    made = _together([lambda i=i: create(i) for i in range(16)])
+    for key, name, portfolio in made:
+        assert portfolio["name"] == name
+        other = OTHER if key == DEV else DEV
+        assert _call(local_stack, "GET", f"/portfolios/{portfolio['id']}", key=key)[0] == 200
+        assert _call(local_stack, "GET", f"/portfolios/{portfolio['id']}", key=other)[0] == 404
+
+
+def test_concurrent_creates_and_deletes_lose_nothing(local_stack: Any) -> None:
+    stem = f"churn {uuid.uuid4().hex[:6]}"
+    doomed = [_create(local_stack, f"{stem} doomed {i}") for i in range(6)]
+    jobs: list[Callable[[], Any]] = [
+        lambda i=i: _create(local_stack, f"{stem} new {i}") for i in range(8)
+    ]
+    jobs += [
+        lambda p=p: _call(local_stack, "DELETE", f"/portfolios/{p['id']}?version=1") for p in doomed
+    ]
+    # Two clients delete the same portfolio: one 204, the other 404 (or 409), never both 204.
+    contested = _create(local_stack, f"{stem} contested")
+    jobs += [
+        lambda: _call(local_stack, "DELETE", f"/portfolios/{contested['id']}?version=1")
+        for _ in range(2)
+    ]
+    results = _together(jobs)
+    created = results[:8]
+    deletions = results[8 : 8 + len(doomed)]
+    assert all(status == 204 for status, _ in deletions), deletions
+    contest = sorted(status for status, _ in results[8 + len(doomed) :])
+    assert contest[0] == 204
+    assert contest[1] in (404, 409), contest
+
+    names: set[str] = set()
+    token = None
+    while True:
+        path = "/portfolios?limit=100" + (f"&nextToken={token}" if token else "")
+        status, page = _call(local_stack, "GET", path)
+        assert status == 200, page
+        names |= {p["name"] for p in page["items"] if p["name"].startswith(stem)}
+        token = page.get("nextToken")
+        if not token:
+            break
+    assert names == {p["name"] for p in created}
+    for portfolio in [*doomed, contested]:
+        assert _call(local_stack, "GET", f"/portfolios/{portfolio['id']}")[0] == 404
+
+
+def test_concurrent_run_requests_each_reach_a_final_status(local_stack: Any) -> None:
+    returns = {
+        "AAA": [0.01, -0.02, 0.015, 0.003, -0.004, 0.008, 0.002, -0.01],
+        "BBB": [0.004, 0.01, -0.006, 0.002, 0.009, -0.003, 0.001, 0.005],
+        "CCC": [-0.002, 0.006, 0.003, -0.008, 0.004, 0.002, -0.001, 0.007],
+    }
+    jobs: list[Callable[[], Any]] = []
+    for index in range(8):
+        path = ("/optimization/risk-parity", "/optimization/hrp")[index % 2]
+        jobs.append(lambda path=path: _call(local_stack, "POST", path, {"returns": returns}))
+    for index in range(4):
+        body = {"returns": returns, "nPaths": 200, "horizonDays": 20, "seed": index}
+        jobs.append(
+            lambda body=body: _call(
+                local_stack,
+                "POST",
+                "/monte-carlo/simulate",
+                body,
+                headers={"Prefer": "respond-async"},
+            )
+        )
+    answers = _together(jobs)
+    assert all(status in (201, 202) for status, _ in answers), answers
+    assert sorted(status for status, _ in answers[8:]) == [202] * 4
+    ids = [body["id"] for _, body in answers]
+    assert len(set(ids)) == len(ids)  # every request its own run
+    local_stack.wait_idle()
+    # The dispatcher has handed every RunRequested to the worker: each run is final now.
+    for run_id in ids:
+        status, run = _call(local_stack, "GET", f"/runs/{run_id}")
+        assert status == 200, run
+        assert run["status"] in FINAL, run
+        assert run["status"] == "succeeded", run
+
+
+def test_a_run_whose_portfolio_was_deleted_before_the_worker_ends_failed(
+    local_stack: Any,
+) -> None:
+    """A recompute (or an accepted async run) reaching the worker after its portfolio was
+    deleted ends ``failed`` at once instead of being retried into the dead-letter queue."""
+    portfolio = _create(local_stack, f"deleted before run {uuid.uuid4().hex[:6]}")
+    assert _call(local_stack, "DELETE", f"/portfolios/{portfolio['id']}?version=1")[0] == 204
+    analysis = AnalysisSpec(type="risk-parity", lookback_days=60)
+    run_id = recompute_run_id("demo", portfolio["id"], analysis, "test-version")
+    event = {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "RunRequested",
+        "source": "stratigos.compute",
+        "account": local_stack.template.context.account_id,
+        "time": "2024-12-31T00:00:00Z",
+        "region": local_stack.template.context.region,
+        "resources": [],
+        "detail": {
+            "tenant": "demo",
+            "portfolioId": portfolio["id"],
+            "runId": run_id,
+            "analysis": analysis.model_dump(mode="json", by_alias=True),
+            "asOf": "2024-12-31",
+            "dataVersion": "test-version",
+            "trigger": "market-data",
+        },
+    }
+    (rule,) = [r for r in local_stack.provisioned.rule_queues if r.startswith("RunWorkerFunction")]
+    dead_before = len(local_stack.dispatcher.dead_lettered)
+    local_stack.client("sqs").send_message(
+        QueueUrl=local_stack.provisioned.rule_queues[rule], MessageBody=json.dumps(event)
+    )
+    local_stack.wait_idle()
+    calls = [c for c in local_stack.runtime.calls("RunWorkerFunction") if c.event == event]
+    assert len(calls) == 1, [c.error for c in calls]  # handled once: no retry
+    assert calls[0].ok, calls[0].stack
+    assert len(local_stack.dispatcher.dead_lettered) == dead_before
+    status, run = _call(local_stack, "GET", f"/runs/{run_id}")
+    assert status == 200, run
+    assert run["status"] == "failed"
+    assert run["error"]["code"] == "NOT_FOUND"
+
+
+class _HeldIndexRepository(PortfolioRepository):
+    """A repository whose first ticker-index write waits until the test releases it."""
+
+    def __init__(self, *args: Any, held: threading.Event, release: threading.Event) -> None:
+        super().__init__(*args)
+        self.held, self.release, self._waited = held, release, False
+
+    def _index(self, tenant: str, portfolio_id: str, add: set[str], remove: set[str]) -> None:
+        if not self._waited:
+            self._waited = True
+            self.held.set()
+            assert self.release.wait(30)
+        super()._index(tenant, portfolio_id, add, remove)
+
+
+def test_the_ticker_index_ends_matching_the_portfolio_when_index_writes_land_out_of_order(
+    local_stack: Any,
+) -> None:
+    """v1→v2 writes its index entries only after v2→v3 has finished: fan-out must still
+    find the portfolio by exactly the tickers of v3."""
+    config = settings()
+    tenant = "index-race"
+    plain = PortfolioRepository(config.portfolios_table, config.ticker_index_table)
+    created = plain.create(tenant, PortfolioCreate(name="race", assets={"XA": 0.5, "YB": 0.5}))
+    held, release = threading.Event(), threading.Event()
+    slow = _HeldIndexRepository(
+        config.portfolios_table, config.ticker_index_table, held=held, release=release
+    )
+    first = threading.Thread(
+        target=slow.update,
+        args=(
+            tenant,
+            created.id,
+            PortfolioUpdate(name="race", assets={"YB": 0.5, "ZC": 0.5}, version=1),
+        ),
+    )
+    first.start()
+    assert held.wait(30)  # v2 is stored; its index entries are not written yet
+    plain.update(
+        tenant,
+        created.id,
+        PortfolioUpdate(name="race", assets={"XA": 0.5, "YB": 0.5}, version=2),
+    )
+    release.set()
+    first.join(30)
+    assert not first.is_alive()
+
+    def holders(ticker: str) -> bool:
+        return (tenant, created.id) in plain.holders(ticker)
+
+    assert plain.get(tenant, created.id).version == 3
+    assert [holders(t) for t in ("XA", "YB", "ZC")] == [True, True, False]
+    plain.delete(tenant, created.id, 3)
+    assert not any(holders(t) for t in ("XA", "YB", "ZC"))

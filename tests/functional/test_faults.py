@@ -1,0 +1,532 @@
+"""AWS calls failing under each consumer (local.faults), through the local stack.
+
+For every consumer — ingest (land), returns, fan-out, run worker, render, and the
+synchronous run API — and its write steps:
+
+* transient faults (throttling, 5xx, timeouts) are absorbed by botocore's retries: the end
+  state is the clean run's, and no invocation failed;
+* a crash between two writes (the process dies right after a call succeeded) converges on
+  redelivery, with nothing written twice;
+* a persistent fault ends, after Lambda's two retries, in the dead-letter queue with its
+  cause; once the fault is gone, ``stratigos replay`` hands the event back and the chain
+  ends where a clean run would have.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from core.aws import client_config
+from core.lake import PRICES_PREFIX, RESULTS_PREFIX, RETURNS_PREFIX, partition_key
+from core.settings import settings
+from local.faults import FaultInjector, FaultRule, inject, key_prefix, table_named
+from local.replay import DeadLetter, LocalReplayTarget, dead_letter_queue_url, replay
+
+pytestmark = pytest.mark.functional
+
+START = date(2023, 3, 1)  # 25 weekdays from here stay inside the 2023 partitions
+DAYS = 25
+# botocore's "max_attempts" counts retries: a call is tried once more than that.
+ATTEMPTS = int(client_config("s3").retries["max_attempts"]) + 1
+
+
+# ---------------------------------------------------------------- helpers
+def _http(url: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:
+    headers = {"x-api-key": "dev-key", "Content-Type": "application/json"}
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, method=method, headers=headers, data=data)
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def _tickers(n: int) -> list[str]:
+    stem = uuid.uuid4().hex[:4].upper()
+    return [f"F{stem}{chr(ord('A') + i)}" for i in range(n)]
+
+
+def _prices(tickers: list[str]) -> bytes:
+    lines, day, written = ["date,ticker,close"], START, 0
+    while written < DAYS:
+        if day.weekday() < 5:
+            for i, ticker in enumerate(tickers):
+                close = 100 + 10 * i + ((written * (7 + i)) % 13) - 6
+                lines.append(f"{day.isoformat()},{ticker},{close:.4f}")
+            written += 1
+        day += timedelta(days=1)
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _portfolio(stack: Any, tickers: list[str]) -> str:
+    status, body = _http(
+        f"{stack.api_url}/portfolios",
+        "POST",
+        {
+            "name": f"faults {uuid.uuid4().hex[:6]}",
+            "assets": {t: 1 / len(tickers) for t in tickers},
+            "analyses": [{"type": "risk-parity", "lookbackDays": 40}],
+        },
+    )
+    assert status == 201, body
+    return str(body["id"])
+
+
+@dataclasses.dataclass
+class Chain:
+    """One price file landed for fresh tickers held by one portfolio."""
+
+    tickers: list[str]
+    portfolio: str
+    raw_key: str
+
+
+def _chain(stack: Any) -> Chain:
+    tickers = _tickers(2)
+    return Chain(tickers, _portfolio(stack, tickers), f"raw/prices/{uuid.uuid4().hex}.csv")
+
+
+def _land(stack: Any, chain: Chain) -> None:
+    stack.client("s3").put_object(
+        Bucket=stack.bucket, Key=chain.raw_key, Body=_prices(chain.tickers)
+    )
+    stack.wait_idle()
+
+
+def _dataset_rows(stack: Any, prefix: str, tickers: list[str]) -> pa.Table:
+    key = partition_key(prefix, START.year)
+    body = stack.client("s3").get_object(Bucket=stack.bucket, Key=key)["Body"].read()
+    table = pq.read_table(io.BytesIO(body))
+    return table.filter(pc.is_in(table["ticker"], pa.array(tickers)))
+
+
+def _runs(stack: Any, portfolio: str) -> list[dict[str, Any]]:
+    status, body = _http(f"{stack.api_url}/portfolios/{portfolio}/runs?limit=100")
+    assert status == 200, body
+    return list(body["items"])
+
+
+def _result_objects(stack: Any, run_id: str) -> dict[str, list[str]]:
+    """Results objects of a run, per dataset (the key names the run: ``<tenant>-<run>``)."""
+    s3 = stack.client("s3")
+    found: dict[str, list[str]] = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket=stack.bucket, Prefix=RESULTS_PREFIX
+    ):
+        for obj in page.get("Contents", []):
+            if obj["Key"].endswith(f"-{run_id}.parquet"):
+                found.setdefault(obj["Key"].split("/")[1], []).append(obj["Key"])
+    return found
+
+
+def _report_files(stack: Any, kind: str, identifier: str) -> set[str]:
+    prefix = f"reports/demo/{kind}/{identifier}/"
+    listing = stack.client("s3").list_objects_v2(Bucket=stack.bucket, Prefix=prefix)
+    return {obj["Key"].removeprefix(prefix) for obj in listing.get("Contents", [])}
+
+
+def _assert_clean_end_state(stack: Any, chain: Chain) -> dict[str, Any]:
+    """What one clean delivery of the chain leaves: no more, no less."""
+    prices = _dataset_rows(stack, PRICES_PREFIX, chain.tickers)
+    assert prices.num_rows == DAYS * len(chain.tickers)
+    assert prices.group_by(["ticker", "date"]).aggregate([]).num_rows == prices.num_rows
+    returns = _dataset_rows(stack, RETURNS_PREFIX, chain.tickers)
+    assert returns.num_rows == (DAYS - 1) * len(chain.tickers)
+    assert returns.group_by(["ticker", "date"]).aggregate([]).num_rows == returns.num_rows
+    runs = _runs(stack, chain.portfolio)
+    assert len(runs) == 1, [r["id"] for r in runs]  # recomputed once, never twice
+    run = runs[0]
+    assert run["status"] == "succeeded"
+    objects = _result_objects(stack, run["id"])
+    assert objects.keys() == {"optimization_weights", "run_index"}
+    assert all(len(keys) == 1 for keys in objects.values()), objects
+    index = pq.read_table(
+        io.BytesIO(
+            stack.client("s3")
+            .get_object(Bucket=stack.bucket, Key=objects["run_index"][0])["Body"]
+            .read()
+        )
+    )
+    assert index.num_rows == 1
+    assert index["status"].to_pylist() == ["succeeded"]
+    assert {"report.html", "manifest.json"} <= _report_files(stack, "runs", run["id"])
+    assert "manifest.json" in _report_files(stack, "portfolios", chain.portfolio)
+    return run
+
+
+def _calls(stack: Any, function: str, since: int, test: Callable[[Any], bool]) -> list[Any]:
+    return [c for c in stack.runtime.calls(function)[since:] if test(c.event)]
+
+
+def _about(chain: Chain) -> Callable[[Any], bool]:
+    """Whether an event (of any consumer in the chain) belongs to this chain."""
+
+    def test(event: Any) -> bool:
+        text = json.dumps(event)
+        return (
+            chain.raw_key in text
+            or any(t in text for t in chain.tickers)
+            or (chain.portfolio in text)
+        )
+
+    return test
+
+
+def _dead_letters(
+    stack: Any, function: str | None, about: Callable[[Any], bool]
+) -> list[DeadLetter]:
+    sqs = stack.client("sqs")
+    report = replay(
+        sqs,
+        dead_letter_queue_url(stack.template, sqs),
+        LocalReplayTarget(stack.template, sqs),
+        dry_run=True,
+        function=function,
+        select=lambda letter: about(letter.payload),
+    )
+    return [o.letter for o in report.outcomes if o.action == "listed" and o.letter]
+
+
+def _replay(stack: Any, function: str, about: Callable[[Any], bool]) -> list[DeadLetter]:
+    sqs = stack.client("sqs")
+    report = replay(
+        sqs,
+        dead_letter_queue_url(stack.template, sqs),
+        LocalReplayTarget(stack.template, sqs),
+        function=function,
+        select=lambda letter: about(letter.payload),
+    )
+    stack.wait_idle()
+    return report.replayed
+
+
+@contextmanager
+def _function_timeout(stack: Any, function: str, seconds: int) -> Iterator[None]:
+    """A shorter Lambda timeout: an idempotency record a crash left in progress expires then."""
+    spec = stack.runtime.functions[function]
+    stack.runtime.functions[function] = dataclasses.replace(spec, timeout_s=seconds)
+    try:
+        yield
+    finally:
+        stack.runtime.functions[function] = spec
+
+
+# ---------------------------------------------------------------- (a) transient faults
+def test_transient_faults_at_every_write_step_end_like_a_clean_run(local_stack: Any) -> None:
+    config = settings()
+    chain = _chain(local_stack)
+    rules = [
+        FaultRule("s3", "GetObject", "timeout", times=1, match=key_prefix(chain.raw_key)),
+        FaultRule(
+            "dynamodb", "PutItem", "throttle", times=2, match=table_named(config.idempotency_table)
+        ),
+        FaultRule("s3", "PutObject", "throttle", times=2, match=key_prefix(PRICES_PREFIX)),
+        FaultRule("s3", "PutObject", "server_error", times=2, match=key_prefix("tmp/changes/")),
+        FaultRule("events", "PutEvents", "throttle", times=2),
+        FaultRule("s3", "PutObject", "server_error", times=2, match=key_prefix(RETURNS_PREFIX)),
+        FaultRule(
+            "dynamodb", "PutItem", "server_error", times=2, match=table_named(config.runs_table)
+        ),
+        FaultRule("s3", "PutObject", "throttle", times=1, match=key_prefix("results/run_index/")),
+        FaultRule("s3", "PutObject", "timeout", times=1, match=key_prefix("results/optimization")),
+        FaultRule("s3", "PutObject", "server_error", times=2, match=key_prefix("reports/demo/")),
+        FaultRule("events", "PutEvents", "rejected_entries", times=1),
+    ]
+    since = {f: len(local_stack.runtime.calls(f)) for f in local_stack.runtime.functions}
+    with FaultInjector(rules) as faults:
+        _land(local_stack, chain)
+    assert faults.exhausted, [(r.service, r.operation, r.kind, r.fired) for r in faults.rules]
+    assert (faults.count("throttle"), faults.count("timeout")) == (7, 2)
+    _assert_clean_end_state(local_stack, chain)
+    # botocore absorbed every fault but one: PutEvents answering 200 with its entry refused
+    # is not botocore's to retry; the lander's publish raises and Lambda retries it.
+    failed = [c for f, n in since.items() for c in local_stack.runtime.calls(f)[n:] if not c.ok]
+    assert [(c.function, c.error_type) for c in failed] == [("IngestFunction", "EventPublishError")]
+    assert not _dead_letters(local_stack, None, _about(chain))
+
+
+def test_transient_faults_in_a_synchronous_run_still_answer_201(local_stack: Any) -> None:
+    config = settings()
+    chain = _chain(local_stack)
+    _land(local_stack, chain)
+    rules = [
+        FaultRule("dynamodb", "PutItem", "throttle", times=2, match=table_named(config.runs_table)),
+        FaultRule(
+            "dynamodb", "GetItem", "timeout", times=1, match=table_named(config.portfolios_table)
+        ),
+        FaultRule("s3", "GetObject", "server_error", times=2, match=key_prefix(RETURNS_PREFIX)),
+        FaultRule("s3", "PutObject", "throttle", times=2, match=key_prefix(RESULTS_PREFIX)),
+    ]
+    with FaultInjector(rules) as faults:
+        status, run = _http(
+            f"{local_stack.api_url}/optimization/risk-parity",
+            "POST",
+            {"portfolioId": chain.portfolio, "start": START.isoformat(), "end": "2023-04-10"},
+        )
+    assert faults.exhausted
+    assert status == 201, run
+    assert run["status"] == "succeeded"
+    objects = _result_objects(local_stack, run["id"])
+    assert {k: len(v) for k, v in objects.items()} == {"optimization_weights": 1, "run_index": 1}
+
+
+# ---------------------------------------------------------------- (b) a crash between two writes
+def test_ingest_crash_after_announcing_is_replayed_without_duplicates(local_stack: Any) -> None:
+    """The lander dies after PricesCurated went out, before its idempotency record completed.
+
+    The record stays in progress until the function's timeout: Lambda's retries find it so
+    and end in the dead-letter queue; replayed after that, landing re-announces the same
+    manifest, which the returns consumer has already handled: nothing runs twice.
+    """
+    chain = _chain(local_stack)
+    crash = FaultRule(
+        "events", "PutEvents", "crash", times=1, match=lambda p: "PricesCurated" in json.dumps(p)
+    )
+    with _function_timeout(local_stack, "IngestFunction", 2):
+        with inject(crash):
+            _land(local_stack, chain)
+        assert crash.fired == 1
+        letters = _dead_letters(local_stack, "IngestFunction", _about(chain))
+        assert len(letters) == 1
+        assert letters[0].error_type == "IdempotencyAlreadyInProgressError"
+        assert letters[0].attempts == 3
+        time.sleep(2.5)  # let the in-progress record expire (the function's timeout)
+        assert len(_replay(local_stack, "IngestFunction", _about(chain))) == 1
+    _assert_clean_end_state(local_stack, chain)
+    assert not _dead_letters(local_stack, "IngestFunction", _about(chain))
+
+
+def test_returns_crash_after_announcing_requests_no_second_set_of_runs(local_stack: Any) -> None:
+    """Recomputed on replay, the returns are unchanged: same data version, same run ids."""
+    chain = _chain(local_stack)
+    crash = FaultRule(
+        "events",
+        "PutEvents",
+        "crash",
+        times=1,
+        match=lambda p: "MarketDataUpdated" in json.dumps(p) and chain.tickers[0] in json.dumps(p),
+    )
+    with _function_timeout(local_stack, "ReturnsFunction", 2):
+        with inject(crash):
+            _land(local_stack, chain)
+        assert crash.fired == 1
+        assert len(_runs(local_stack, chain.portfolio)) == 1  # the announcement went out
+        time.sleep(2.5)
+        assert len(_replay(local_stack, "ReturnsFunction", _about(chain))) == 1
+    _assert_clean_end_state(local_stack, chain)
+
+
+@pytest.mark.parametrize(
+    ("step", "rule"),
+    [
+        # After the weights, before the commit marker (run_index).
+        (
+            "results",
+            FaultRule("s3", "PutObject", "crash", match=key_prefix("results/optimization")),
+        ),
+        # After the commit marker, before the run item says succeeded.
+        (
+            "run-index",
+            FaultRule("s3", "PutObject", "crash", match=key_prefix("results/run_index/")),
+        ),
+        # After the run item says succeeded, before RunCompleted: the retry must announce it.
+        (
+            "run-item",
+            FaultRule(
+                "dynamodb",
+                "PutItem",
+                "crash",
+                match=lambda p: "succeeded" in json.dumps(p.get("Item", {}).get("status", {})),
+            ),
+        ),
+    ],
+)
+def test_run_worker_crash_between_writes_converges_on_retry(
+    local_stack: Any, step: str, rule: FaultRule
+) -> None:
+    config = settings()
+    assert config.runs_table  # the predicate above looks at the runs table's status
+    chain = _chain(local_stack)
+    since = len(local_stack.runtime.calls("RunWorkerFunction"))
+    with inject(rule):
+        _land(local_stack, chain)
+    assert rule.fired == 1, step
+    calls = _calls(local_stack, "RunWorkerFunction", since, _about(chain))
+    assert [c.ok for c in calls] == [False, True], [(c.error_type, c.error) for c in calls]
+    assert calls[0].error_type == "InjectedCrash"
+    _assert_clean_end_state(local_stack, chain)
+
+
+def test_fan_out_crash_after_publishing_requests_each_run_once(local_stack: Any) -> None:
+    chain = _chain(local_stack)
+    rule = FaultRule(
+        "events",
+        "PutEvents",
+        "crash",
+        match=lambda p: "RunRequested" in json.dumps(p) and chain.portfolio in json.dumps(p),
+    )
+    since = len(local_stack.runtime.calls("FanOutFunction"))
+    with inject(rule):
+        _land(local_stack, chain)
+    assert rule.fired == 1
+    calls = _calls(local_stack, "FanOutFunction", since, _about(chain))
+    assert [c.ok for c in calls] == [False, True]
+    _assert_clean_end_state(local_stack, chain)
+
+
+def test_render_crash_before_the_manifest_converges_on_retry(local_stack: Any) -> None:
+    chain = _chain(local_stack)
+    rule = FaultRule("s3", "PutObject", "crash", match=key_prefix("reports/demo/runs/"))
+    since = len(local_stack.runtime.calls("RenderFunction"))
+    with inject(rule):
+        _land(local_stack, chain)
+    assert rule.fired == 1
+    calls = _calls(local_stack, "RenderFunction", since, _about(chain))
+    assert [c.ok for c in calls] == [False, True]
+    _assert_clean_end_state(local_stack, chain)
+
+
+# ---------------------------------------------------------------- (c) persistent faults
+@pytest.mark.parametrize(
+    ("function", "rule"),
+    [
+        (
+            "IngestFunction",
+            FaultRule("s3", "PutObject", "server_error", None, match=key_prefix(PRICES_PREFIX)),
+        ),
+        (
+            "ReturnsFunction",
+            FaultRule("s3", "PutObject", "server_error", None, match=key_prefix(RETURNS_PREFIX)),
+        ),
+        (
+            "FanOutFunction",
+            FaultRule(
+                "events",
+                "PutEvents",
+                "server_error",
+                None,
+                match=lambda p: "RunRequested" in json.dumps(p),
+            ),
+        ),
+        (
+            "RunWorkerFunction",
+            FaultRule(
+                "s3", "PutObject", "server_error", None, match=key_prefix("results/run_index/")
+            ),
+        ),
+        (
+            "RenderFunction",
+            FaultRule("s3", "PutObject", "server_error", None, match=key_prefix("reports/demo/")),
+        ),
+    ],
+)
+def test_a_persistent_fault_dead_letters_with_its_cause_and_replay_converges(
+    local_stack: Any, function: str, rule: FaultRule
+) -> None:
+    chain = _chain(local_stack)
+    about = _about(chain)
+    since = len(local_stack.runtime.calls(function))
+    with inject(rule):
+        _land(local_stack, chain)
+    calls = _calls(local_stack, function, since, about)
+    assert [c.ok for c in calls] == [False, False, False]  # the first try + Lambda's 2 retries
+    # Each invocation: botocore's attempts (fewer once its retry quota runs low, as in AWS).
+    assert 3 <= rule.fired <= 3 * ATTEMPTS
+    letters = _dead_letters(local_stack, function, about)
+    assert len(letters) == 1
+    letter = letters[0]
+    assert letter.condition == "RetriesExhausted"
+    code = "InternalException" if rule.service == "events" else "InternalError"
+    assert letter.error_type in ("ClientError", code)  # botocore's modeled class, if any
+    assert f"An error occurred ({code}) when calling the {rule.operation} operation" in (
+        letter.error_message or ""
+    )
+    # Nothing half-done is visible while it waits in the queue.
+    runs = _runs(local_stack, chain.portfolio)
+    assert all(r["status"] != "succeeded" for r in runs) or function == "RenderFunction"
+    if function == "RunWorkerFunction":
+        (run,) = runs
+        assert run["status"] == "running"
+        assert "run_index" not in _result_objects(local_stack, run["id"])
+
+    assert [letter.message_id for letter in _replay(local_stack, function, about)] == [
+        letter.message_id
+    ]
+    _assert_clean_end_state(local_stack, chain)
+    assert not _dead_letters(local_stack, function, about)
+
+
+def test_a_synchronous_run_whose_writes_keep_failing_is_finished_by_the_worker(
+    local_stack: Any,
+) -> None:
+    """Every attempt at the commit marker fails: 202, and the worker completes the run."""
+    chain = _chain(local_stack)
+    _land(local_stack, chain)
+    rule = FaultRule(
+        "s3", "PutObject", "server_error", times=ATTEMPTS, match=key_prefix("results/run_index/")
+    )
+    with inject(rule):
+        status, run = _http(
+            f"{local_stack.api_url}/optimization/risk-parity",
+            "POST",
+            {"portfolioId": chain.portfolio, "start": START.isoformat(), "end": "2023-04-10"},
+        )
+        local_stack.wait_idle()
+    assert rule.exhausted
+    assert status == 202, run
+    status, finished = _http(f"{local_stack.api_url}/runs/{run['id']}")
+    assert status == 200
+    assert finished["status"] == "succeeded", finished
+    objects = _result_objects(local_stack, run["id"])
+    assert {k: len(v) for k, v in objects.items()} == {"optimization_weights": 1, "run_index": 1}
+
+
+# ---------------------------------------------------------------- the CLI
+def test_stratigos_replay_cli_lists_then_replays(
+    local_stack: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from local.cli import main
+
+    chain = _chain(local_stack)
+    rule = FaultRule("s3", "PutObject", "server_error", None, match=key_prefix("reports/demo/"))
+    with inject(rule):
+        _land(local_stack, chain)
+    (letter,) = _dead_letters(local_stack, "RenderFunction", _about(chain))
+    state = local_stack.state()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".stratigos").mkdir()
+    (tmp_path / ".stratigos" / "local.json").write_text(json.dumps(state.__dict__))
+
+    assert main(["replay", "--dry-run", "--function", "RenderFunction"]) == 0
+    listed = capsys.readouterr().out
+    line = next(row for row in listed.splitlines() if letter.message_id in row)
+    assert line.startswith("listed")
+    assert "RenderFunction" in line
+    assert "ClientError" in line
+    assert _dead_letters(local_stack, "RenderFunction", _about(chain))  # still there
+
+    assert main(["replay", "--function", "RenderFunction"]) == 0
+    assert "handed back" in capsys.readouterr().out
+    local_stack.wait_idle()
+    _assert_clean_end_state(local_stack, chain)
+    assert not _dead_letters(local_stack, "RenderFunction", _about(chain))
