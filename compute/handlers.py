@@ -293,7 +293,12 @@ def run_requested(event: EventBridgeEvent, context: LambdaContext) -> dict[str, 
             _announce(config, tenant, run)
         return {"runId": run_id, "status": str(run.status), "skipped": True}
     if "analysis" not in detail:
-        body = aws_client("s3").get_object(Bucket=config.bucket, Key=detail["requestKey"])
+        key = str(detail["requestKey"])
+        if key != f"{RUN_REQUESTS_PREFIX}{tenant}/{run_id}.json":
+            # Only the API puts this event, with this key; anything else is not read (a
+            # claim check must never point the worker at another tenant's object).
+            raise ValueError(f"RunRequested for {tenant}/{run_id} names another object")
+        body = aws_client("s3").get_object(Bucket=config.bucket, Key=key)
         request = REQUEST_MODELS[run.type].model_validate_json(body["Body"].read())
     weights = None
     if request.portfolio_id is not None:

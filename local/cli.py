@@ -22,6 +22,16 @@ from local.stack import LocalStack, LocalStackOptions, StackState, parse_keys
 __all__ = ["main"]
 
 
+_STOP_GRACE_S = 15.0
+
+
+def _exit_after(seconds: float) -> None:
+    """Exit the process after ``seconds`` even if stopping the stack hangs."""
+    timer = threading.Timer(seconds, os._exit, args=(0,))
+    timer.daemon = True
+    timer.start()
+
+
 def _cmd_local_up(args: argparse.Namespace) -> int:
     keys = parse_keys(os.environ.get("STRATIGOS_LOCAL_KEYS"))
     options = LocalStackOptions(api_port=args.port, aws_port=args.aws_port, keys=keys)
@@ -51,8 +61,13 @@ def _cmd_local_up(args: argparse.Namespace) -> int:
                 pass
         except KeyboardInterrupt:
             pass
-        print("\nstopping")
-    return 0
+        print("\nstopping", flush=True)
+        # Handlers still running in the dispatcher's thread would retry against a moto that
+        # is going away, and interpreter exit would wait for their pools: give the clean
+        # stop a grace period, then leave regardless (the state file is removed first).
+        _exit_after(_STOP_GRACE_S)
+    sys.stdout.flush()
+    os._exit(0)  # not return: nothing left in this process is worth waiting for
 
 
 def _cmd_local_tick(args: argparse.Namespace) -> int:

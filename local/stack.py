@@ -228,6 +228,9 @@ class LocalStack:
         return self
 
     def stop(self) -> None:
+        state_file = self.options.state_file  # first: no command should find a dying stack
+        if state_file and state_file.exists():
+            state_file.unlink()
         if self.api:
             self.api.stop()
         if self.dispatcher:
@@ -237,9 +240,6 @@ class LocalStack:
         if self._environ:
             self._environ.__exit__(None, None, None)
             self._environ = None
-        state_file = self.options.state_file
-        if state_file and state_file.exists():
-            state_file.unlink()
 
     def __enter__(self) -> Self:
         return self.start()

@@ -8,115 +8,39 @@ tickers are unique per test, so the session's other tests cannot interfere.
 from __future__ import annotations
 
 import base64
-import http.client
 import json
 import random
 import statistics
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from email.message import Message
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import pytest
 from botocore.exceptions import ClientError
+from stack_client import DEV, JSON, OTHER, Answer, call, expect_error, unique_tickers
 
 from core.repositories import PortfolioRepository, RunRepository, encode_page_token
 
 pytestmark = pytest.mark.functional
 
-DEV, OTHER = "dev-key", "other-key"  # tenants demo and acme
-JSON = "application/json"
-LEAKS = ("Traceback", "stratigos-local", "arn:aws", "/work/", ".py")
 MB = 1024 * 1024
 OPENAPI = Path(__file__).resolve().parents[2] / "api" / "openapi.json"
 
 
 # ------------------------------------------------------------------ HTTP helpers
-@dataclass
-class Answer:
-    status: int
-    headers: Message
-    raw: bytes
-    request: str = ""
-    _json: Any = field(default=None, repr=False)
-
-    @property
-    def json(self) -> Any:
-        if self._json is None:
-            self._json = json.loads(self.raw)
-        return self._json
-
-    def __str__(self) -> str:
-        return f"{self.request} → {self.status} {self.raw[:500]!r}"
-
-
-def _call(
-    stack: Any,
-    method: str,
-    path: str,
-    *,
-    key: str | None = DEV,
-    body: Any = None,
-    raw: bytes | None = None,
-    content_type: str | None = JSON,
-    headers: dict[str, str] | None = None,
-) -> Answer:
-    """One request with exactly the headers given (http.client adds no Content-Type)."""
-    url = urlsplit(stack.api_url)
-    sent: dict[str, str] = dict(headers or {})
-    if key is not None:
-        sent["x-api-key"] = key
-    payload = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-    if payload is not None and content_type is not None:
-        sent["Content-Type"] = content_type
-    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=120)
-    try:
-        connection.request(method, path, body=payload, headers=sent)
-        response = connection.getresponse()
-        answer = Answer(response.status, response.headers, response.read(), f"{method} {path}")
-    finally:
-        connection.close()
-    text = answer.raw.decode("utf-8", "replace")
-    leaked = [word for word in LEAKS if word in text]
-    assert not leaked, f"{answer}: the body leaks {leaked}"
-    if answer.status >= 400:
-        assert answer.headers["Content-Type"].startswith(JSON), answer
-        envelope = answer.json
-        assert set(envelope) == {"error"}, answer
-        assert set(envelope["error"]) == {"code", "message", "details"}, answer
-        assert isinstance(envelope["error"]["code"], str), answer
-        assert envelope["error"]["code"], answer
-        assert isinstance(envelope["error"]["message"], str), answer
-        assert all(isinstance(d, str) for d in envelope["error"]["details"]), answer
-    return answer
-
-
-def _error(answer: Answer, status: int, code: str) -> dict[str, Any]:
-    assert answer.status == status, str(answer)
-    error: dict[str, Any] = answer.json["error"]
-    assert error["code"] == code, str(answer)
-    return error
-
-
 def _uid() -> str:
     return uuid.uuid4().hex[:8]
-
-
-def _tickers(n: int) -> list[str]:
-    """Tickers no other test uses (Q + 4 random upper-case hex digits + a letter)."""
-    stem = uuid.uuid4().hex[:4].upper()
-    return [f"Q{stem}{chr(ord('A') + i)}" for i in range(n)]
 
 
 def _create(stack: Any, key: str = DEV, **fields: Any) -> dict[str, Any]:
     # Tickers no price file lands, so no market-data fan-out adds runs to these portfolios.
     body = {"name": f"api-test {_uid()}", "assets": {"ZZAPIA": 0.6, "ZZAPIB": 0.4}, **fields}
-    answer = _call(stack, "POST", "/portfolios", key=key, body=body)
+    answer = call(stack, "POST", "/portfolios", key=key, body=body)
     assert answer.status == 201, str(answer)
     created: dict[str, Any] = answer.json
     return created
@@ -128,7 +52,7 @@ def _pages(stack: Any, path: str, key: str, limit: int) -> list[list[dict[str, A
     token: str | None = None
     for _ in range(200):
         query = f"?limit={limit}" + (f"&nextToken={quote(token)}" if token else "")
-        answer = _call(stack, "GET", path + query, key=key)
+        answer = call(stack, "GET", path + query, key=key)
         assert answer.status == 200, str(answer)
         assert set(answer.json) == {"items", "nextToken"}
         pages.append(answer.json["items"])
@@ -195,7 +119,7 @@ class Lake:
 @pytest.fixture(scope="module")
 def lake(local_stack: Any) -> Lake:
     """Twelve weekdays of prices for two fresh tickers, landed through the local bucket."""
-    tickers = _tickers(2)
+    tickers = unique_tickers("Q", 2, digits=4)
     days = _weekdays(12)
     rng = random.Random(7)
     closes: dict[str, list[float]] = {}
@@ -232,7 +156,7 @@ def test_every_template_route_is_documented_and_answers_with_a_key(local_stack: 
     for method, path in _routes(local_stack):
         concrete = path.replace("{id}", portfolio["id"])
         body = {} if method in ("POST", "PUT") else None
-        answer = _call(local_stack, method, concrete, body=body)
+        answer = call(local_stack, method, concrete, body=body)
         # An empty body is a validation error on the write routes; a portfolio that never
         # ran has no report yet (409), and a portfolio id is no run id (404).
         expected = {"POST": {400}, "PUT": {400}, "DELETE": {400}, "GET": {200}}[method]
@@ -254,11 +178,11 @@ def test_every_keyed_route_refuses_a_missing_or_wrong_key(
     for method, path in _routes(local_stack):
         concrete = path.replace("{id}", "p-0123456789abcdef")
         body = {"name": "x", "assets": {"AAPL": 1}} if method in ("POST", "PUT") else None
-        answer = _call(local_stack, method, concrete, key=key, body=body)
+        answer = call(local_stack, method, concrete, key=key, body=body)
         if path == "/openapi.json":
             assert answer.status == 200, str(answer)
             continue
-        error = _error(answer, 403, "FORBIDDEN")
+        error = expect_error(answer, 403, "FORBIDDEN")
         assert "x-api-key" in error["message"]
     # Refused by the gateway: only the public document reached a function.
     assert len(_api_calls(local_stack)) == before + 1
@@ -273,11 +197,11 @@ def test_unknown_routes_and_methods_are_404_envelopes(local_stack: Any) -> None:
         ("POST", "/runs/r-1"),
         ("DELETE", "/runs/r-1"),
     ]:
-        _error(_call(local_stack, method, path), 404, "NOT_FOUND")
+        expect_error(call(local_stack, method, path), 404, "NOT_FOUND")
 
 
 def test_openapi_document_is_public_and_is_the_committed_one(local_stack: Any) -> None:
-    answer = _call(local_stack, "GET", "/openapi.json", key=None)
+    answer = call(local_stack, "GET", "/openapi.json", key=None)
     assert answer.status == 200
     assert answer.headers["Content-Type"].startswith(JSON)
     document = answer.json
@@ -319,7 +243,7 @@ def test_throttling_is_declared_by_the_template_in_the_envelope(local_stack: Any
 # ------------------------------------------------------------------ portfolio CRUD
 def test_portfolio_lifecycle_with_versions_and_conflicts(local_stack: Any) -> None:
     name = f"lifecycle {_uid()}"
-    answer = _call(
+    answer = call(
         local_stack,
         "POST",
         "/portfolios",
@@ -339,12 +263,12 @@ def test_portfolio_lifecycle_with_versions_and_conflicts(local_stack: Any) -> No
     assert created["createdAt"] == created["updatedAt"]
     assert abs(_iso(created["createdAt"]) - datetime.now(UTC)) < timedelta(minutes=1)
 
-    read = _call(local_stack, "GET", f"/portfolios/{pid}")
+    read = call(local_stack, "GET", f"/portfolios/{pid}")
     assert read.status == 200
     assert read.json == created
 
     update = {"name": name + " v2", "assets": {"MSFT": 1.0}, "version": 1}
-    answer = _call(local_stack, "PUT", f"/portfolios/{pid}", body=update)
+    answer = call(local_stack, "PUT", f"/portfolios/{pid}", body=update)
     assert answer.status == 200, str(answer)
     updated = answer.json
     assert updated["version"] == 2
@@ -352,26 +276,28 @@ def test_portfolio_lifecycle_with_versions_and_conflicts(local_stack: Any) -> No
     assert updated["description"] == ""  # PUT replaces the whole portfolio
     assert updated["createdAt"] == created["createdAt"]
     assert _iso(updated["updatedAt"]) >= _iso(created["updatedAt"])
-    assert _call(local_stack, "GET", f"/portfolios/{pid}").json == updated
+    assert call(local_stack, "GET", f"/portfolios/{pid}").json == updated
 
     # A stale version: 409, and nothing changes.
-    stale = _call(local_stack, "PUT", f"/portfolios/{pid}", body={**update, "name": "lost"})
-    error = _error(stale, 409, "CONFLICT")
+    stale = call(local_stack, "PUT", f"/portfolios/{pid}", body={**update, "name": "lost"})
+    error = expect_error(stale, 409, "CONFLICT")
     assert any("current version is 2" in d for d in error["details"])
-    _error(_call(local_stack, "DELETE", f"/portfolios/{pid}?version=1"), 409, "CONFLICT")
-    assert _call(local_stack, "GET", f"/portfolios/{pid}").json == updated
+    expect_error(call(local_stack, "DELETE", f"/portfolios/{pid}?version=1"), 409, "CONFLICT")
+    assert call(local_stack, "GET", f"/portfolios/{pid}").json == updated
 
     # DELETE needs the version.
     for query in ("", "?version=abc", "?version=0", "?version=-1"):
-        _error(_call(local_stack, "DELETE", f"/portfolios/{pid}{query}"), 400, "VALIDATION_ERROR")
+        expect_error(
+            call(local_stack, "DELETE", f"/portfolios/{pid}{query}"), 400, "VALIDATION_ERROR"
+        )
 
-    deleted = _call(local_stack, "DELETE", f"/portfolios/{pid}?version=2")
+    deleted = call(local_stack, "DELETE", f"/portfolios/{pid}?version=2")
     assert deleted.status == 204
     assert deleted.raw == b""
-    _error(_call(local_stack, "GET", f"/portfolios/{pid}"), 404, "NOT_FOUND")
-    _error(_call(local_stack, "PUT", f"/portfolios/{pid}", body=update), 404, "NOT_FOUND")
-    _error(_call(local_stack, "DELETE", f"/portfolios/{pid}?version=2"), 404, "NOT_FOUND")
-    _error(_call(local_stack, "GET", f"/portfolios/{pid}/runs"), 404, "NOT_FOUND")
+    expect_error(call(local_stack, "GET", f"/portfolios/{pid}"), 404, "NOT_FOUND")
+    expect_error(call(local_stack, "PUT", f"/portfolios/{pid}", body=update), 404, "NOT_FOUND")
+    expect_error(call(local_stack, "DELETE", f"/portfolios/{pid}?version=2"), 404, "NOT_FOUND")
+    expect_error(call(local_stack, "GET", f"/portfolios/{pid}/runs"), 404, "NOT_FOUND")
     listed = [p["id"] for page in _pages(local_stack, "/portfolios", DEV, 100) for p in page]
     assert pid not in listed
 
@@ -385,7 +311,7 @@ def test_concurrent_updates_of_one_version_let_exactly_one_win(local_stack: Any)
     def put(i: int) -> None:
         body = {"name": f"writer {i}", "assets": {"AAPL": 1.0}, "version": 1}
         barrier.wait()
-        statuses.append(_call(local_stack, "PUT", f"/portfolios/{pid}", body=body).status)
+        statuses.append(call(local_stack, "PUT", f"/portfolios/{pid}", body=body).status)
 
     threads = [threading.Thread(target=put, args=(i,)) for i in range(4)]
     for thread in threads:
@@ -393,7 +319,7 @@ def test_concurrent_updates_of_one_version_let_exactly_one_win(local_stack: Any)
     for thread in threads:
         thread.join()
     assert sorted(statuses) == [200, 409, 409, 409]
-    assert _call(local_stack, "GET", f"/portfolios/{pid}").json["version"] == 2
+    assert call(local_stack, "GET", f"/portfolios/{pid}").json["version"] == 2
 
 
 @pytest.mark.parametrize(
@@ -414,7 +340,7 @@ def test_names_and_descriptions_are_stored_exactly_as_given(local_stack: Any, te
     created = _create(local_stack, name=text, description=description)
     assert created["name"] == text
     assert created["description"] == description
-    answer = _call(local_stack, "GET", f"/portfolios/{created['id']}")
+    answer = call(local_stack, "GET", f"/portfolios/{created['id']}")
     assert answer.json["name"] == text
     assert answer.json["description"] == description
     assert answer.headers["Content-Type"].startswith(JSON)
@@ -452,7 +378,9 @@ def test_invalid_portfolios_are_400_naming_the_problem(
     body = {"name": "bad", "assets": {"AAPL": 1.0}, **fields}
     if fields.get("name", "") is None:
         del body["name"]
-    error = _error(_call(local_stack, "POST", "/portfolios", body=body), 400, "VALIDATION_ERROR")
+    error = expect_error(
+        call(local_stack, "POST", "/portfolios", body=body), 400, "VALIDATION_ERROR"
+    )
     assert any(needle in d for d in error["details"]), error
 
 
@@ -473,43 +401,47 @@ def test_a_portfolio_holds_up_to_2000_assets(local_stack: Any) -> None:
     assets = {f"W{i:04d}": 1 / 2000 for i in range(2000)}
     created = _create(local_stack, assets=assets)
     assert len(created["assets"]) == 2000
-    read = _call(local_stack, "GET", f"/portfolios/{created['id']}").json
+    read = call(local_stack, "GET", f"/portfolios/{created['id']}").json
     assert read["assets"] == created["assets"]
     # Runs have their own, smaller limit, answered as 422 naming it.
-    error = _error(
-        _call(local_stack, "POST", "/optimization/hrp", body={"portfolioId": created["id"]}),
+    error = expect_error(
+        call(local_stack, "POST", "/optimization/hrp", body={"portfolioId": created["id"]}),
         422,
         "UNPROCESSABLE",
     )
     assert "limit: assets" in error["details"]
-    deleted = _call(local_stack, "DELETE", f"/portfolios/{created['id']}?version=1")
+    deleted = call(local_stack, "DELETE", f"/portfolios/{created['id']}?version=1")
     assert deleted.status == 204, str(deleted)
 
 
 def test_ids_longer_than_64_characters_are_refused(local_stack: Any) -> None:
     long_id = "p-" + "0" * 63
-    _error(_call(local_stack, "GET", f"/portfolios/{long_id}"), 400, "VALIDATION_ERROR")
+    expect_error(call(local_stack, "GET", f"/portfolios/{long_id}"), 400, "VALIDATION_ERROR")
     body = {"name": "x", "assets": {"AAPL": 1.0}, "version": 1}
-    _error(_call(local_stack, "PUT", f"/portfolios/{long_id}", body=body), 400, "VALIDATION_ERROR")
-    _error(
-        _call(local_stack, "DELETE", f"/portfolios/{long_id}?version=1"), 400, "VALIDATION_ERROR"
+    expect_error(
+        call(local_stack, "PUT", f"/portfolios/{long_id}", body=body), 400, "VALIDATION_ERROR"
     )
-    assert _call(local_stack, "GET", f"/runs/{'r-' + '0' * 63}").status in (400, 404)
-    assert _call(local_stack, "GET", f"/portfolios/{long_id}/runs").status in (400, 404)
+    expect_error(
+        call(local_stack, "DELETE", f"/portfolios/{long_id}?version=1"), 400, "VALIDATION_ERROR"
+    )
+    assert call(local_stack, "GET", f"/runs/{'r-' + '0' * 63}").status in (400, 404)
+    assert call(local_stack, "GET", f"/portfolios/{long_id}/runs").status in (400, 404)
 
 
 def test_unknown_ids_are_404(local_stack: Any) -> None:
     missing = "p-0000000000000000"
-    _error(_call(local_stack, "GET", f"/portfolios/{missing}"), 404, "NOT_FOUND")
+    expect_error(call(local_stack, "GET", f"/portfolios/{missing}"), 404, "NOT_FOUND")
     body = {"name": "x", "assets": {"AAPL": 1.0}, "version": 1}
-    _error(_call(local_stack, "PUT", f"/portfolios/{missing}", body=body), 404, "NOT_FOUND")
-    _error(_call(local_stack, "DELETE", f"/portfolios/{missing}?version=1"), 404, "NOT_FOUND")
-    _error(_call(local_stack, "GET", f"/portfolios/{missing}/runs"), 404, "NOT_FOUND")
-    _error(_call(local_stack, "GET", "/runs/r-0000000000000000"), 404, "NOT_FOUND")
+    expect_error(call(local_stack, "PUT", f"/portfolios/{missing}", body=body), 404, "NOT_FOUND")
+    expect_error(call(local_stack, "DELETE", f"/portfolios/{missing}?version=1"), 404, "NOT_FOUND")
+    expect_error(call(local_stack, "GET", f"/portfolios/{missing}/runs"), 404, "NOT_FOUND")
+    expect_error(call(local_stack, "GET", "/runs/r-0000000000000000"), 404, "NOT_FOUND")
     for path in ("/optimization/risk-parity", "/monte-carlo/simulate"):
-        _error(_call(local_stack, "POST", path, body={"portfolioId": missing}), 404, "NOT_FOUND")
+        expect_error(
+            call(local_stack, "POST", path, body={"portfolioId": missing}), 404, "NOT_FOUND"
+        )
     body = {"portfolioId": missing, "paths": [[1.0, 1.1], [1.0, 0.9]]}
-    _error(_call(local_stack, "POST", "/monte-carlo/analyze", body=body), 404, "NOT_FOUND")
+    expect_error(call(local_stack, "POST", "/monte-carlo/analyze", body=body), 404, "NOT_FOUND")
 
 
 # ------------------------------------------------------------------ request bodies
@@ -543,11 +475,11 @@ def test_bodies_must_be_small_strict_json_objects_without_unknown_fields(
     function = next(r.function for r in local_stack.template.routes() if r.path == route)
 
     def send(raw: bytes, content_type: str | None = JSON) -> Answer:
-        return _call(local_stack, method, path, raw=raw, content_type=content_type)
+        return call(local_stack, method, path, raw=raw, content_type=content_type)
 
     # Content type: JSON only (parameters and case do not matter).
     for content_type in (None, "text/plain", "application/x-www-form-urlencoded", "text/json"):
-        error = _error(send(valid, content_type), 415, "UNSUPPORTED_MEDIA_TYPE")
+        error = expect_error(send(valid, content_type), 415, "UNSUPPORTED_MEDIA_TYPE")
         assert "application/json" in " ".join(error["details"])
     answer = send(valid, "Application/JSON; charset=utf-8")
     assert answer.status == (200 if method == "PUT" else 201), str(answer)
@@ -564,21 +496,21 @@ def test_bodies_must_be_small_strict_json_objects_without_unknown_fields(
         b"42",
         b"[" * 100_000,
     ):
-        error = _error(send(raw), 400, "VALIDATION_ERROR")
+        error = expect_error(send(raw), 400, "VALIDATION_ERROR")
     for literal in (b"NaN", b"Infinity", b"-Infinity"):
         raw = valid[:-1] + b', "extra": ' + literal + b"}"
-        error = _error(send(raw), 400, "VALIDATION_ERROR")
+        error = expect_error(send(raw), 400, "VALIDATION_ERROR")
         assert "finite" in " ".join(error["details"]), error
 
     # Unknown fields: 400 naming them.
     for unknown in ("unexpected", "__proto__", "tenantId"):
         raw = json.dumps({**_valid_body(route), unknown: 1}).encode()
-        error = _error(send(raw), 400, "VALIDATION_ERROR")
+        error = expect_error(send(raw), 400, "VALIDATION_ERROR")
         assert any(d.startswith(unknown) for d in error["details"]), error
 
     # Over 1 MB: refused by the function (413), which did run.
     before = len(local_stack.runtime.calls(function))
-    error = _error(send(valid[:-1] + b" " * MB + b"}"), 413, "PAYLOAD_TOO_LARGE")
+    error = expect_error(send(valid[:-1] + b" " * MB + b"}"), 413, "PAYLOAD_TOO_LARGE")
     assert len(local_stack.runtime.calls(function)) == before + 1
 
 
@@ -595,16 +527,16 @@ def test_snake_case_spellings_are_unknown_fields(
 ) -> None:
     # The API speaks camelCase and its schema forbids additional properties.
     body = {**_valid_body(route), field: value}
-    error = _error(_submit(local_stack, route, body), 400, "VALIDATION_ERROR")
+    error = expect_error(_submit(local_stack, route, body), 400, "VALIDATION_ERROR")
     assert any(d.startswith(field) for d in error["details"]), error
 
 
 def test_exactly_one_megabyte_is_accepted_and_one_byte_more_is_413(local_stack: Any) -> None:
     body = json.dumps({"name": f"at-limit {_uid()}", "assets": {"AAPL": 1.0}}).encode()
-    answer = _call(local_stack, "POST", "/portfolios", raw=body + b" " * (MB - len(body)))
+    answer = call(local_stack, "POST", "/portfolios", raw=body + b" " * (MB - len(body)))
     assert answer.status == 201, str(answer)
-    answer = _call(local_stack, "POST", "/portfolios", raw=body + b" " * (MB + 1 - len(body)))
-    error = _error(answer, 413, "PAYLOAD_TOO_LARGE")
+    answer = call(local_stack, "POST", "/portfolios", raw=body + b" " * (MB + 1 - len(body)))
+    error = expect_error(answer, 413, "PAYLOAD_TOO_LARGE")
     assert "1,048,576" in error["message"]
 
 
@@ -616,8 +548,8 @@ def test_bodies_over_10_mb_are_refused_by_the_gateway(
 ) -> None:
     path = route.replace("{id}", "p-0123456789abcdef")
     before = len(_api_calls(local_stack))
-    answer = _call(local_stack, method, path, raw=b"{" + b" " * (10 * MB) + b"}")
-    _error(answer, 413, "PAYLOAD_TOO_LARGE")
+    answer = call(local_stack, method, path, raw=b"{" + b" " * (10 * MB) + b"}")
+    expect_error(answer, 413, "PAYLOAD_TOO_LARGE")
     assert len(_api_calls(local_stack)) == before  # no function ran
 
 
@@ -628,7 +560,7 @@ def test_a_body_that_is_not_utf8_is_a_400_not_a_500(
     # Latin-1 bytes in a JSON string: API Gateway hands them over base64-encoded.
     path = route.replace("{id}", "p-0123456789abcdef")
     raw = b'{"name": "caf\xe9", "assets": {"AAPL": 1.0}}'
-    _error(_call(local_stack, method, path, raw=raw), 400, "VALIDATION_ERROR")
+    expect_error(call(local_stack, method, path, raw=raw), 400, "VALIDATION_ERROR")
 
 
 # ------------------------------------------------------------------ tenancy
@@ -636,23 +568,23 @@ def test_tenants_cannot_reach_each_others_portfolios(local_stack: Any) -> None:
     mine = _create(local_stack, key=DEV)
     pid = mine["id"]
     update = {"name": "hijacked", "assets": {"AAPL": 1.0}, "version": 1}
-    _error(_call(local_stack, "GET", f"/portfolios/{pid}", key=OTHER), 404, "NOT_FOUND")
-    _error(
-        _call(local_stack, "PUT", f"/portfolios/{pid}", key=OTHER, body=update), 404, "NOT_FOUND"
+    expect_error(call(local_stack, "GET", f"/portfolios/{pid}", key=OTHER), 404, "NOT_FOUND")
+    expect_error(
+        call(local_stack, "PUT", f"/portfolios/{pid}", key=OTHER, body=update), 404, "NOT_FOUND"
     )
-    _error(
-        _call(local_stack, "DELETE", f"/portfolios/{pid}?version=1", key=OTHER), 404, "NOT_FOUND"
+    expect_error(
+        call(local_stack, "DELETE", f"/portfolios/{pid}?version=1", key=OTHER), 404, "NOT_FOUND"
     )
-    _error(_call(local_stack, "GET", f"/portfolios/{pid}/runs", key=OTHER), 404, "NOT_FOUND")
+    expect_error(call(local_stack, "GET", f"/portfolios/{pid}/runs", key=OTHER), 404, "NOT_FOUND")
     for path in ("/optimization/risk-parity", "/optimization/hrp", "/monte-carlo/simulate"):
-        answer = _call(local_stack, "POST", path, key=OTHER, body={"portfolioId": pid})
-        _error(answer, 404, "NOT_FOUND")
+        answer = call(local_stack, "POST", path, key=OTHER, body={"portfolioId": pid})
+        expect_error(answer, 404, "NOT_FOUND")
     body = {"portfolioId": pid, "paths": [[1.0, 1.1], [1.0, 0.9]]}
-    _error(
-        _call(local_stack, "POST", "/monte-carlo/analyze", key=OTHER, body=body), 404, "NOT_FOUND"
+    expect_error(
+        call(local_stack, "POST", "/monte-carlo/analyze", key=OTHER, body=body), 404, "NOT_FOUND"
     )
     # Untouched, and invisible in the other tenant's listing.
-    assert _call(local_stack, "GET", f"/portfolios/{pid}").json == mine
+    assert call(local_stack, "GET", f"/portfolios/{pid}").json == mine
     theirs = [p["id"] for page in _pages(local_stack, "/portfolios", OTHER, 100) for p in page]
     assert pid not in theirs
 
@@ -660,13 +592,13 @@ def test_tenants_cannot_reach_each_others_portfolios(local_stack: Any) -> None:
 def test_tenants_cannot_reach_each_others_runs(local_stack: Any) -> None:
     portfolio = _create(local_stack, key=DEV)
     body = {"portfolioId": portfolio["id"], "paths": [[1.0, 1.1, 1.2], [1.0, 0.9, 0.95]]}
-    run = _call(local_stack, "POST", "/monte-carlo/analyze", body=body)
+    run = call(local_stack, "POST", "/monte-carlo/analyze", body=body)
     assert run.status == 201, str(run)
     rid = run.json["id"]
-    assert _call(local_stack, "GET", f"/runs/{rid}").status == 200
-    _error(_call(local_stack, "GET", f"/runs/{rid}", key=OTHER), 404, "NOT_FOUND")
-    _error(
-        _call(local_stack, "GET", f"/portfolios/{portfolio['id']}/runs", key=OTHER),
+    assert call(local_stack, "GET", f"/runs/{rid}").status == 200
+    expect_error(call(local_stack, "GET", f"/runs/{rid}", key=OTHER), 404, "NOT_FOUND")
+    expect_error(
+        call(local_stack, "GET", f"/portfolios/{portfolio['id']}/runs", key=OTHER),
         404,
         "NOT_FOUND",
     )
@@ -677,16 +609,16 @@ def test_page_tokens_cannot_be_forged_or_carried_across_tenants(local_stack: Any
         _create(local_stack, key=DEV)
     theirs = _create(local_stack, key=OTHER)
     demo_ids = {p["id"] for page in _pages(local_stack, "/portfolios", DEV, 100) for p in page}
-    first = _call(local_stack, "GET", "/portfolios?limit=1").json
+    first = call(local_stack, "GET", "/portfolios?limit=1").json
     token = first["nextToken"]
     assert token
 
     # Tenant A's token used by tenant B: refused (or B's own data only).
-    answer = _call(local_stack, "GET", f"/portfolios?limit=1&nextToken={quote(token)}", key=OTHER)
+    answer = call(local_stack, "GET", f"/portfolios?limit=1&nextToken={quote(token)}", key=OTHER)
     if answer.status == 200:
         assert not {p["id"] for p in answer.json["items"]} & demo_ids
     else:
-        _error(answer, 400, "VALIDATION_ERROR")
+        expect_error(answer, 400, "VALIDATION_ERROR")
 
     # Hand-made tokens: plain base64 JSON positions, with or without a made-up tag.
     position = {"portfolioId": sorted(demo_ids)[0]}
@@ -699,19 +631,17 @@ def test_page_tokens_cannot_be_forged_or_carried_across_tenants(local_stack: Any
     ]
     for text in forged:
         made = base64.urlsafe_b64encode(text.encode()).decode()
-        answer = _call(local_stack, "GET", f"/portfolios?nextToken={quote(made)}")
-        _error(answer, 400, "VALIDATION_ERROR")
+        answer = call(local_stack, "GET", f"/portfolios?nextToken={quote(made)}")
+        expect_error(answer, 400, "VALIDATION_ERROR")
     flipped = token[:10] + ("A" if token[10] != "A" else "B") + token[11:]
     for garbage in ("garbage", "!!!", "%00", "a" * 3000, token[:-4], flipped):
-        answer = _call(local_stack, "GET", f"/portfolios?nextToken={quote(garbage)}")
-        _error(answer, 400, "VALIDATION_ERROR")
+        answer = call(local_stack, "GET", f"/portfolios?nextToken={quote(garbage)}")
+        expect_error(answer, 400, "VALIDATION_ERROR")
 
     # Even a token minted with the server's own scheme for B, positioned at A's item, only
     # pages through B's partition: the tenant always comes from the key.
     minted = encode_page_token("acme", position)
-    answer = _call(
-        local_stack, "GET", f"/portfolios?limit=100&nextToken={quote(minted)}", key=OTHER
-    )
+    answer = call(local_stack, "GET", f"/portfolios?limit=100&nextToken={quote(minted)}", key=OTHER)
     assert answer.status == 200, str(answer)
     assert not {p["id"] for p in answer.json["items"]} & demo_ids
     assert theirs["id"] not in demo_ids
@@ -727,10 +657,10 @@ def test_portfolio_listing_paginates_across_three_pages(local_stack: Any) -> Non
     assert len(ids) == len(set(ids))  # nothing twice
     assert mine <= set(ids)  # nothing lost
     for query in ("limit=0", "limit=101", "limit=abc", "limit=1.5", "limit="):
-        _error(
-            _call(local_stack, "GET", f"/portfolios?{query}", key=OTHER), 400, "VALIDATION_ERROR"
+        expect_error(
+            call(local_stack, "GET", f"/portfolios?{query}", key=OTHER), 400, "VALIDATION_ERROR"
         )
-    assert _call(local_stack, "GET", "/portfolios?limit=100", key=OTHER).status == 200
+    assert call(local_stack, "GET", "/portfolios?limit=100", key=OTHER).status == 200
 
 
 # ------------------------------------------------------------------ runs
@@ -738,7 +668,7 @@ def _submit(
     stack: Any, path: str, body: dict[str, Any], key: str = DEV, prefer: str | None = None
 ) -> Answer:
     headers = {"Prefer": prefer} if prefer else None
-    return _call(stack, "POST", path, key=key, body=body, headers=headers)
+    return call(stack, "POST", path, key=key, body=body, headers=headers)
 
 
 def _check_run_answer(answer: Answer, status: int, run_type: str) -> dict[str, Any]:
@@ -780,10 +710,10 @@ def test_sync_run_from_the_lake_is_persisted_and_listed(local_stack: Any, lake: 
         assert weight == pytest.approx(inverse[ticker] / total, rel=1e-5)
     assert _iso(run["finishedAt"]) >= _iso(run["createdAt"])
 
-    stored = _call(local_stack, "GET", f"/runs/{run['id']}")
+    stored = call(local_stack, "GET", f"/runs/{run['id']}")
     assert stored.status == 200
     assert stored.json == run
-    listed = _call(local_stack, "GET", f"/portfolios/{portfolio['id']}/runs").json
+    listed = call(local_stack, "GET", f"/portfolios/{portfolio['id']}/runs").json
     assert [r["id"] for r in listed["items"]] == [run["id"]]
     assert listed["items"][0] == run
     assert listed["nextToken"] is None
@@ -812,17 +742,17 @@ def test_sync_run_from_the_lake_is_persisted_and_listed(local_stack: Any, lake: 
 def test_a_window_without_data_fails_the_run_with_a_reason(local_stack: Any, lake: Lake) -> None:
     portfolio = _lake_portfolio(local_stack, lake)
     body = {"portfolioId": portfolio["id"], "start": "2001-01-01", "end": "2001-12-31"}
-    error = _error(_submit(local_stack, "/optimization/hrp", body), 422, "UNPROCESSABLE")
+    error = expect_error(_submit(local_stack, "/optimization/hrp", body), 422, "UNPROCESSABLE")
     run_id = next(d.removeprefix("runId: ") for d in error["details"] if d.startswith("runId: "))
-    stored = _call(local_stack, "GET", f"/runs/{run_id}").json
+    stored = call(local_stack, "GET", f"/runs/{run_id}").json
     assert stored["status"] == "failed"
     assert stored["error"]["message"]
-    (listed,) = _call(local_stack, "GET", f"/portfolios/{portfolio['id']}/runs").json["items"]
+    (listed,) = call(local_stack, "GET", f"/portfolios/{portfolio['id']}/runs").json["items"]
     assert listed["id"] == run_id
     assert listed["status"] == "failed"
     # A portfolio of tickers the lake never saw fails the same way.
-    unknown = _create(local_stack, assets=dict.fromkeys(_tickers(2), 0.5))
-    _error(
+    unknown = _create(local_stack, assets=dict.fromkeys(unique_tickers("Q", 2, digits=4), 0.5))
+    expect_error(
         _submit(local_stack, "/optimization/hrp", {"portfolioId": unknown["id"]}),
         422,
         "UNPROCESSABLE",
@@ -857,7 +787,7 @@ def test_sync_runs_with_inline_data_are_201_and_persisted(
         assert "returns" not in run["parameters"]  # bulky inline data is not echoed
         assert run["dataWindow"]["source"] == "inline"
         assert run["dataWindow"]["observations"] == 40
-    assert _call(local_stack, "GET", f"/runs/{run['id']}").json == run
+    assert call(local_stack, "GET", f"/runs/{run['id']}").json == run
 
 
 def test_runs_of_a_portfolio_paginate_newest_first(local_stack: Any, lake: Lake) -> None:
@@ -884,21 +814,21 @@ def test_runs_of_a_portfolio_paginate_newest_first(local_stack: Any, lake: Lake)
 
     path = f"/portfolios/{pid}/runs"
     for query in ("limit=0", "limit=101", "limit=x", "nextToken=garbage"):
-        _error(_call(local_stack, "GET", f"{path}?{query}"), 400, "VALIDATION_ERROR")
-    token = _call(local_stack, "GET", f"{path}?limit=2").json["nextToken"]
+        expect_error(call(local_stack, "GET", f"{path}?{query}"), 400, "VALIDATION_ERROR")
+    token = call(local_stack, "GET", f"{path}?limit=2").json["nextToken"]
     assert token
     # A run-list token is no portfolio-list token, and belongs to its tenant.
-    _error(
-        _call(local_stack, "GET", f"/portfolios?nextToken={quote(token)}"), 400, "VALIDATION_ERROR"
+    expect_error(
+        call(local_stack, "GET", f"/portfolios?nextToken={quote(token)}"), 400, "VALIDATION_ERROR"
     )
     theirs = _lake_portfolio(local_stack, lake, key=OTHER)
-    answer = _call(
+    answer = call(
         local_stack, "GET", f"/portfolios/{theirs['id']}/runs?nextToken={quote(token)}", key=OTHER
     )
     if answer.status == 200:
         assert not {r["id"] for r in answer.json["items"]} & set(created)
     else:
-        _error(answer, 400, "VALIDATION_ERROR")
+        expect_error(answer, 400, "VALIDATION_ERROR")
 
 
 def test_async_runs_answer_202_and_the_worker_finishes_them(local_stack: Any, lake: Lake) -> None:
@@ -924,15 +854,15 @@ def test_async_runs_answer_202_and_the_worker_finishes_them(local_stack: Any, la
     )
     local_stack.wait_idle()
 
-    done = _call(local_stack, "GET", f"/runs/{queued['id']}").json
+    done = call(local_stack, "GET", f"/runs/{queued['id']}").json
     assert done["status"] == "succeeded", done
     assert set(done["result"]["weights"]) == set(lake.tickers)
     assert done["dataWindow"]["source"] == "lake"
     assert done["createdAt"] == queued["createdAt"]
-    done_large = _call(local_stack, "GET", f"/runs/{large['id']}").json
+    done_large = call(local_stack, "GET", f"/runs/{large['id']}").json
     assert done_large["status"] == "succeeded", done_large
     assert "statistics" in done_large["result"]
-    failed = _call(local_stack, "GET", f"/runs/{doomed['id']}").json
+    failed = call(local_stack, "GET", f"/runs/{doomed['id']}").json
     assert failed["status"] == "failed"
     assert failed["error"]["code"] == "UNPROCESSABLE"
     assert "budgets" in failed["error"]["message"]
@@ -944,7 +874,7 @@ def test_async_runs_answer_202_and_the_worker_finishes_them(local_stack: Any, la
     }
     for run in (queued, large, doomed):
         assert worked[run["id"]].ok
-    listed = _call(local_stack, "GET", f"/portfolios/{portfolio['id']}/runs").json["items"]
+    listed = call(local_stack, "GET", f"/portfolios/{portfolio['id']}/runs").json["items"]
     assert {r["id"]: r["status"] for r in listed} == {
         queued["id"]: "succeeded",
         doomed["id"]: "failed",
@@ -956,15 +886,17 @@ def test_risk_parity_budgets_naming_an_unknown_ticker_fail_the_run(
 ) -> None:
     portfolio = _lake_portfolio(local_stack, lake)
     body = {"portfolioId": portfolio["id"], "budgets": {lake.tickers[0]: 1, "UNKNOWN": 1}}
-    error = _error(_submit(local_stack, "/optimization/risk-parity", body), 422, "UNPROCESSABLE")
+    error = expect_error(
+        _submit(local_stack, "/optimization/risk-parity", body), 422, "UNPROCESSABLE"
+    )
     assert "budgets" in error["message"]
     run_id = next(d.removeprefix("runId: ") for d in error["details"] if d.startswith("runId: "))
-    stored = _call(local_stack, "GET", f"/runs/{run_id}").json
+    stored = call(local_stack, "GET", f"/runs/{run_id}").json
     assert stored["status"] == "failed"
     assert stored["error"]["code"] == "UNPROCESSABLE"
     assert "budgets" in stored["error"]["message"]
     assert stored["portfolioId"] == portfolio["id"]
-    listed = _call(local_stack, "GET", f"/portfolios/{portfolio['id']}/runs").json["items"]
+    listed = call(local_stack, "GET", f"/portfolios/{portfolio['id']}/runs").json["items"]
     assert [(r["id"], r["status"]) for r in listed] == [(run_id, "failed")]
 
 
@@ -997,7 +929,7 @@ def test_risk_parity_budgets_naming_an_unknown_ticker_fail_the_run(
 def test_run_limits_answer_422_naming_the_limit(
     local_stack: Any, path: str, body: dict[str, Any], limit: str
 ) -> None:
-    error = _error(_submit(local_stack, path, body), 422, "UNPROCESSABLE")
+    error = expect_error(_submit(local_stack, path, body), 422, "UNPROCESSABLE")
     assert limit in error["details"], error
 
 
@@ -1022,7 +954,9 @@ def test_run_limits_answer_422_naming_the_limit(
     ],
 )
 def test_invalid_run_requests_are_400(local_stack: Any, body: dict[str, Any], needle: str) -> None:
-    error = _error(_submit(local_stack, "/optimization/risk-parity", body), 400, "VALIDATION_ERROR")
+    error = expect_error(
+        _submit(local_stack, "/optimization/risk-parity", body), 400, "VALIDATION_ERROR"
+    )
     assert needle in " ".join(error["details"]), error
 
 
@@ -1042,16 +976,16 @@ def test_a_run_whose_result_overflows_is_refused_with_a_reason(local_stack: Any)
 # ------------------------------------------------------------------ reports, market data
 def test_report_routes_answer_404_for_unknown_ids(local_stack: Any) -> None:
     for path in ("/runs/r-0123456789abcdef/report", "/portfolios/p-0123456789abcdef/report"):
-        _error(_call(local_stack, "GET", path), 404, "NOT_FOUND")
+        expect_error(call(local_stack, "GET", path), 404, "NOT_FOUND")
 
 
 def test_market_data_routes_answer_over_http(local_stack: Any, lake: Lake) -> None:
     a, b = lake.tickers
     window = f"start={lake.days[0].isoformat()}&end={lake.days[-1].isoformat()}"
-    prices = _call(local_stack, "GET", f"/market-data/prices?tickers={a},{b}&{window}")
+    prices = call(local_stack, "GET", f"/market-data/prices?tickers={a},{b}&{window}")
     assert prices.status == 200, str(prices)
     assert prices.json["series"][a]["dates"] == [d.isoformat() for d in lake.days]
-    returns = _call(local_stack, "GET", f"/market-data/returns?tickers={a}&{window}")
+    returns = call(local_stack, "GET", f"/market-data/returns?tickers={a}&{window}")
     assert returns.json["series"][a]["simpleReturn"] == pytest.approx(lake.returns[a])
     for query in (
         f"tickers=aapl&{window}",
@@ -1060,12 +994,14 @@ def test_market_data_routes_answer_over_http(local_stack: Any, lake: Lake) -> No
         f"tickers={a}&{window}&frequency=hourly",
         f"tickers={a}&{window}&extra=1",
     ):
-        _error(_call(local_stack, "GET", f"/market-data/prices?{query}"), 400, "VALIDATION_ERROR")
-    _error(
-        _call(local_stack, "GET", f"/market-data/prices?tickers=QNONEA&{window}"), 404, "NOT_FOUND"
+        expect_error(
+            call(local_stack, "GET", f"/market-data/prices?{query}"), 400, "VALIDATION_ERROR"
+        )
+    expect_error(
+        call(local_stack, "GET", f"/market-data/prices?tickers=QNONEA&{window}"), 404, "NOT_FOUND"
     )
     huge = f"tickers={a}&start=0001-01-01&end=9999-12-31"
-    _error(_call(local_stack, "GET", f"/market-data/prices?{huge}"), 422, "UNPROCESSABLE")
+    expect_error(call(local_stack, "GET", f"/market-data/prices?{huge}"), 422, "UNPROCESSABLE")
 
 
 # ------------------------------------------------------------------ the unexpected
@@ -1086,13 +1022,13 @@ def test_an_unexpected_error_is_a_500_envelope_that_leaks_nothing(
     monkeypatch.setattr(PortfolioRepository, "get", boom)
     monkeypatch.setattr(RunRepository, "get", boom)
     for path in ("/portfolios/p-0123456789abcdef", "/runs/r-0123456789abcdef"):
-        error = _error(_call(local_stack, "GET", path), 500, "INTERNAL_ERROR")
+        error = expect_error(call(local_stack, "GET", path), 500, "INTERNAL_ERROR")
         assert error["details"] == []
     monkeypatch.setattr("ingest.market_api.query_prices", boom)
-    answer = _call(
+    answer = call(
         local_stack, "GET", "/market-data/prices?tickers=A&start=2024-01-01&end=2024-01-02"
     )
-    _error(answer, 500, "INTERNAL_ERROR")
+    expect_error(answer, 500, "INTERNAL_ERROR")
 
 
 def _crash(event: dict[str, Any], context: Any) -> Any:
@@ -1109,11 +1045,11 @@ def test_a_crashed_function_is_the_gateways_5xx_envelope(local_stack: Any, handl
     original = functions["PortfoliosFunction"]
     functions["PortfoliosFunction"] = replace(original, handler=f"{__name__}.{handler}")
     try:
-        answer = _call(local_stack, "GET", "/portfolios")
+        answer = call(local_stack, "GET", "/portfolios")
     finally:
         functions["PortfoliosFunction"] = original
     assert 500 <= answer.status < 600
-    _error(answer, answer.status, "INTERNAL_ERROR")
+    expect_error(answer, answer.status, "INTERNAL_ERROR")
 
 
 def test_an_unexpected_error_inside_a_run_is_stored_as_failed_and_answered_as_500(
@@ -1127,8 +1063,8 @@ def test_an_unexpected_error_inside_a_run_is_stored_as_failed_and_answered_as_50
     body = {"portfolioId": portfolio["id"], "paths": [[1.0, 1.1], [1.0, 0.9]]}
     answer = _submit(local_stack, "/monte-carlo/analyze", body)
     monkeypatch.undo()
-    (stored,) = _call(local_stack, "GET", f"/portfolios/{portfolio['id']}/runs").json["items"]
+    (stored,) = call(local_stack, "GET", f"/portfolios/{portfolio['id']}/runs").json["items"]
     assert stored["status"] == "failed"
     assert stored["error"]["code"] == "INTERNAL_ERROR"
     # An internal failure is not a success: the caller gets the 500 envelope.
-    _error(answer, 500, "INTERNAL_ERROR")
+    expect_error(answer, 500, "INTERNAL_ERROR")

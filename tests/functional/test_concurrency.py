@@ -8,15 +8,14 @@ No timing is asserted: only who won, what was answered and what the data says af
 
 from __future__ import annotations
 
-import http.client
 import json
 import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
+from stack_client import DEV, OTHER, send
 
 from compute.handlers import recompute_run_id
 from core.models import AnalysisSpec, PortfolioCreate, PortfolioUpdate
@@ -25,7 +24,6 @@ from core.settings import settings
 
 pytestmark = pytest.mark.functional
 
-DEV, OTHER = "dev-key", "other-key"  # tenants demo and acme
 FINAL = {"succeeded", "failed"}
 
 
@@ -38,20 +36,9 @@ def _call(
     key: str = DEV,
     headers: dict[str, str] | None = None,
 ) -> tuple[int, Any]:
-    url = urlsplit(stack.api_url)
-    sent = {"x-api-key": key, **(headers or {})}
-    payload = None
-    if body is not None:
-        payload = json.dumps(body).encode()
-        sent["Content-Type"] = "application/json"
-    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=120)
-    try:
-        connection.request(method, path, body=payload, headers=sent)
-        response = connection.getresponse()
-        raw = response.read()
-        return response.status, json.loads(raw) if raw else None
-    finally:
-        connection.close()
+    """(status, JSON body or None): the shape every check here compares."""
+    answer = send(stack, method, path, key=key, body=body, headers=headers)
+    return answer.status, answer.parsed
 
 
 def _together(jobs: list[Callable[[], Any]]) -> list[Any]:

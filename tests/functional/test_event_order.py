@@ -17,8 +17,6 @@ import io
 import json
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from datetime import date, timedelta
 from pathlib import Path
@@ -28,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from stack_client import http_json, rows_csv, unique_tickers
 
 from ingest.returns import daily_returns
 from ingest.schemas import (
@@ -47,16 +46,6 @@ RETURN_VALUES = ["date", "simple_return", "log_return", "prev_date"]
 
 
 # ------------------------------------------------------------------ helpers
-def _tickers(n: int) -> list[str]:
-    stem = uuid.uuid4().hex[:3].upper()
-    return [f"O{stem}{chr(ord('A') + i)}" for i in range(n)]
-
-
-def _csv(rows: list[tuple[Any, ...]]) -> bytes:
-    lines = ["date,ticker,close"] + [",".join(str(v) for v in row) for row in rows]
-    return ("\n".join(lines) + "\n").encode()
-
-
 def _put(stack: Any, key: str, body: bytes) -> dict[str, Any]:
     """Put a raw file and answer the S3 "Object Created" event AWS would send for it."""
     s3 = stack.client("s3")
@@ -140,27 +129,13 @@ def _closes(prices: pa.Table) -> dict[tuple[str, date], float]:
     return dict(zip(keys, prices["close"].to_pylist(), strict=True))
 
 
-def _http(stack: Any, path: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:
-    headers = {"x-api-key": "dev-key", "Content-Type": "application/json"}
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        f"{stack.api_url}{path}", method=method, headers=headers, data=data
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
-
-
 # ------------------------------------------------------------------ (a) twice
 def test_every_event_of_the_chain_delivered_twice_changes_nothing(local_stack: Any) -> None:
     """Ingest, returns, fan-out and run events all delivered again: same lake, same runs."""
     stack = local_stack
-    a, b = _tickers(2)
-    status, portfolio = _http(
-        stack,
-        "/portfolios",
+    a, b = unique_tickers("O", 2)
+    status, portfolio = http_json(
+        f"{stack.api_url}/portfolios",
         "POST",
         {
             "name": f"order {uuid.uuid4().hex[:6]}",
@@ -178,7 +153,7 @@ def test_every_event_of_the_chain_delivered_twice_changes_nothing(local_stack: A
         for i, d in enumerate(days)
         for j, t in enumerate((a, b))
     ]
-    landed = _put(stack, f"tmp/tests/order/{uuid.uuid4().hex}/prices.csv", _csv(rows))
+    landed = _put(stack, f"tmp/tests/order/{uuid.uuid4().hex}/prices.csv", rows_csv(rows))
     first = _deliver(stack, landed)
     assert first.result["status"] == "curated"
     years = sorted({d.year for d in days})
@@ -197,7 +172,7 @@ def test_every_event_of_the_chain_delivered_twice_changes_nothing(local_stack: A
         return tables
 
     def runs() -> list[tuple[str, str]]:
-        status, page = _http(stack, f"/portfolios/{portfolio['id']}/runs?limit=100")
+        status, page = http_json(f"{stack.api_url}/portfolios/{portfolio['id']}/runs?limit=100")
         assert status == 200, page
         return [(r["id"], r["status"]) for r in page["items"]]
 
@@ -236,15 +211,15 @@ def test_every_event_of_the_chain_delivered_twice_changes_nothing(local_stack: A
 def _corrections(tickers: list[str]) -> tuple[bytes, bytes, bytes]:
     """A base file, an older correction and a newer one that overlap in part."""
     x, y = tickers
-    base = _csv(
+    base = rows_csv(
         [
             (d.isoformat(), t, 100.0 + i + 10 * j)
             for i, d in enumerate(DAYS)
             for j, t in enumerate(tickers)
         ]
     )
-    older = _csv([(DAYS[2].isoformat(), x, 150.0), (DAYS[2].isoformat(), y, 250.0)])
-    newer = _csv([(DAYS[2].isoformat(), x, 120.0), (DAYS[3].isoformat(), x, 125.0)])
+    older = rows_csv([(DAYS[2].isoformat(), x, 150.0), (DAYS[2].isoformat(), y, 250.0)])
+    newer = rows_csv([(DAYS[2].isoformat(), x, 120.0), (DAYS[3].isoformat(), x, 125.0)])
     return base, older, newer
 
 
@@ -252,7 +227,7 @@ def test_an_older_file_delivered_after_a_newer_one_leaves_the_newer_values(
     local_stack: Any,
 ) -> None:
     stack = local_stack
-    late, clean = _tickers(2), _tickers(2)
+    late, clean = unique_tickers("O", 2), unique_tickers("O", 2)
     run = uuid.uuid4().hex
     events: dict[str, list[dict[str, Any]]] = {}
     for name, tickers in (("late", late), ("clean", clean)):
@@ -295,7 +270,7 @@ def test_files_landed_in_the_same_second_converge_whatever_the_delivery_order(
     local_stack: Any,
 ) -> None:
     stack = local_stack
-    forward, backward = _tickers(2), _tickers(2)
+    forward, backward = unique_tickers("O", 2), unique_tickers("O", 2)
     run = uuid.uuid4().hex
     pairs: dict[str, list[dict[str, Any]]] = {}
     for attempt in range(10):  # until both files of each pair share one S3 second
@@ -304,7 +279,9 @@ def test_files_landed_in_the_same_second_converge_whatever_the_delivery_order(
                 _put(
                     stack,
                     f"tmp/tests/order/{run}/{attempt}/{name}/{n}.csv",
-                    _csv([(DAYS[1].isoformat(), t, 10.0 * n + j) for j, t in enumerate(tickers)]),
+                    rows_csv(
+                        [(DAYS[1].isoformat(), t, 10.0 * n + j) for j, t in enumerate(tickers)]
+                    ),
                 )
                 for n in (1, 2)
             ]
@@ -326,23 +303,27 @@ def test_files_landed_in_the_same_second_converge_whatever_the_delivery_order(
 def test_concurrent_deliveries_into_one_partition_lose_no_row(local_stack: Any) -> None:
     """Files for many tickers and two competing corrections, all handled at the same time."""
     stack = local_stack
-    tickers = _tickers(6)
+    tickers = unique_tickers("O", 6)
     run = uuid.uuid4().hex
     events = [
         _put(
             stack,
             f"tmp/tests/order/{run}/{t}.csv",
-            _csv([(d.isoformat(), t, 50.0 + i) for i, d in enumerate(DAYS)]),
+            rows_csv([(d.isoformat(), t, 50.0 + i) for i, d in enumerate(DAYS)]),
         )
         for t in tickers
     ]
     time.sleep(1.1)
     older = _put(
-        stack, f"tmp/tests/order/{run}/z-older.csv", _csv([(DAYS[4].isoformat(), tickers[0], 70.0)])
+        stack,
+        f"tmp/tests/order/{run}/z-older.csv",
+        rows_csv([(DAYS[4].isoformat(), tickers[0], 70.0)]),
     )
     time.sleep(1.1)
     newer = _put(
-        stack, f"tmp/tests/order/{run}/a-newer.csv", _csv([(DAYS[4].isoformat(), tickers[0], 80.0)])
+        stack,
+        f"tmp/tests/order/{run}/a-newer.csv",
+        rows_csv([(DAYS[4].isoformat(), tickers[0], 80.0)]),
     )
     prices_key = partition_key(PRICES_PREFIX, 2024)
     s3 = stack.client("s3")

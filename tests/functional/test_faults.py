@@ -18,12 +18,10 @@ import dataclasses
 import io
 import json
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +29,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from stack_client import (
+    http_json,
+    portfolio_runs,
+    price_csv,
+    risk_parity_portfolio,
+    unique_tickers,
+)
 
 from core.aws import client_config
 from core.lake import PRICES_PREFIX, RESULTS_PREFIX, RETURNS_PREFIX, partition_key
@@ -47,48 +52,6 @@ ATTEMPTS = int(client_config("s3").retries["max_attempts"]) + 1
 
 
 # ---------------------------------------------------------------- helpers
-def _http(url: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:
-    headers = {"x-api-key": "dev-key", "Content-Type": "application/json"}
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, method=method, headers=headers, data=data)
-    try:
-        with urllib.request.urlopen(request, timeout=120) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
-
-
-def _tickers(n: int) -> list[str]:
-    stem = uuid.uuid4().hex[:4].upper()
-    return [f"F{stem}{chr(ord('A') + i)}" for i in range(n)]
-
-
-def _prices(tickers: list[str]) -> bytes:
-    lines, day, written = ["date,ticker,close"], START, 0
-    while written < DAYS:
-        if day.weekday() < 5:
-            for i, ticker in enumerate(tickers):
-                close = 100 + 10 * i + ((written * (7 + i)) % 13) - 6
-                lines.append(f"{day.isoformat()},{ticker},{close:.4f}")
-            written += 1
-        day += timedelta(days=1)
-    return ("\n".join(lines) + "\n").encode()
-
-
-def _portfolio(stack: Any, tickers: list[str]) -> str:
-    status, body = _http(
-        f"{stack.api_url}/portfolios",
-        "POST",
-        {
-            "name": f"faults {uuid.uuid4().hex[:6]}",
-            "assets": {t: 1 / len(tickers) for t in tickers},
-            "analyses": [{"type": "risk-parity", "lookbackDays": 40}],
-        },
-    )
-    assert status == 201, body
-    return str(body["id"])
-
-
 @dataclasses.dataclass
 class Chain:
     """One price file landed for fresh tickers held by one portfolio."""
@@ -99,13 +62,19 @@ class Chain:
 
 
 def _chain(stack: Any) -> Chain:
-    tickers = _tickers(2)
-    return Chain(tickers, _portfolio(stack, tickers), f"raw/prices/{uuid.uuid4().hex}.csv")
+    tickers = unique_tickers("F", 2, digits=4)
+    return Chain(
+        tickers,
+        risk_parity_portfolio(stack, tickers, "faults", 40),
+        f"raw/prices/{uuid.uuid4().hex}.csv",
+    )
 
 
 def _land(stack: Any, chain: Chain) -> None:
     stack.client("s3").put_object(
-        Bucket=stack.bucket, Key=chain.raw_key, Body=_prices(chain.tickers)
+        Bucket=stack.bucket,
+        Key=chain.raw_key,
+        Body=price_csv(chain.tickers, DAYS, START),
     )
     stack.wait_idle()
 
@@ -115,12 +84,6 @@ def _dataset_rows(stack: Any, prefix: str, tickers: list[str]) -> pa.Table:
     body = stack.client("s3").get_object(Bucket=stack.bucket, Key=key)["Body"].read()
     table = pq.read_table(io.BytesIO(body))
     return table.filter(pc.is_in(table["ticker"], pa.array(tickers)))
-
-
-def _runs(stack: Any, portfolio: str) -> list[dict[str, Any]]:
-    status, body = _http(f"{stack.api_url}/portfolios/{portfolio}/runs?limit=100")
-    assert status == 200, body
-    return list(body["items"])
 
 
 def _result_objects(stack: Any, run_id: str) -> dict[str, list[str]]:
@@ -150,7 +113,7 @@ def _assert_clean_end_state(stack: Any, chain: Chain) -> dict[str, Any]:
     returns = _dataset_rows(stack, RETURNS_PREFIX, chain.tickers)
     assert returns.num_rows == (DAYS - 1) * len(chain.tickers)
     assert returns.group_by(["ticker", "date"]).aggregate([]).num_rows == returns.num_rows
-    runs = _runs(stack, chain.portfolio)
+    runs = portfolio_runs(stack, chain.portfolio)
     assert len(runs) == 1, [r["id"] for r in runs]  # recomputed once, never twice
     run = runs[0]
     assert run["status"] == "succeeded"
@@ -275,10 +238,11 @@ def test_transient_faults_in_a_synchronous_run_still_answer_201(local_stack: Any
         FaultRule("s3", "PutObject", "throttle", times=2, match=key_prefix(RESULTS_PREFIX)),
     ]
     with FaultInjector(rules) as faults:
-        status, run = _http(
+        status, run = http_json(
             f"{local_stack.api_url}/optimization/risk-parity",
             "POST",
             {"portfolioId": chain.portfolio, "start": START.isoformat(), "end": "2023-04-10"},
+            timeout=120,
         )
     assert faults.exhausted
     assert status == 201, run
@@ -327,7 +291,7 @@ def test_returns_crash_after_announcing_requests_no_second_set_of_runs(local_sta
         with inject(crash):
             _land(local_stack, chain)
         assert crash.fired == 1
-        assert len(_runs(local_stack, chain.portfolio)) == 1  # the announcement went out
+        assert len(portfolio_runs(local_stack, chain.portfolio)) == 1  # the announcement went out
         time.sleep(2.5)
         assert len(_replay(local_stack, "ReturnsFunction", _about(chain))) == 1
     _assert_clean_end_state(local_stack, chain)
@@ -459,7 +423,7 @@ def test_a_persistent_fault_dead_letters_with_its_cause_and_replay_converges(
         letter.error_message or ""
     )
     # Nothing half-done is visible while it waits in the queue.
-    runs = _runs(local_stack, chain.portfolio)
+    runs = portfolio_runs(local_stack, chain.portfolio)
     assert all(r["status"] != "succeeded" for r in runs) or function == "RenderFunction"
     if function == "RunWorkerFunction":
         (run,) = runs
@@ -483,15 +447,16 @@ def test_a_synchronous_run_whose_writes_keep_failing_is_finished_by_the_worker(
         "s3", "PutObject", "server_error", times=ATTEMPTS, match=key_prefix("results/run_index/")
     )
     with inject(rule):
-        status, run = _http(
+        status, run = http_json(
             f"{local_stack.api_url}/optimization/risk-parity",
             "POST",
             {"portfolioId": chain.portfolio, "start": START.isoformat(), "end": "2023-04-10"},
+            timeout=120,
         )
         local_stack.wait_idle()
     assert rule.exhausted
     assert status == 202, run
-    status, finished = _http(f"{local_stack.api_url}/runs/{run['id']}")
+    status, finished = http_json(f"{local_stack.api_url}/runs/{run['id']}", timeout=120)
     assert status == 200
     assert finished["status"] == "succeeded", finished
     objects = _result_objects(local_stack, run["id"])

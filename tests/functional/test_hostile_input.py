@@ -26,82 +26,16 @@ from urllib.parse import quote, urlsplit
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from stack_client import DEV, JSON, OTHER, Answer, call, expect_error, ingest_call
 
 from core.settings import env_name
 
 pytestmark = pytest.mark.functional
 
-DEV, OTHER = "dev-key", "other-key"  # tenants demo and acme
-JSON = "application/json"
 MB = 1024 * 1024
-LEAKS = ("Traceback", "stratigos-local", "arn:aws", "/work/", ".py")
 
 
 # ------------------------------------------------------------------ HTTP
-@dataclass
-class Answer:
-    status: int
-    raw: bytes
-    request: str
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.raw)
-
-    def __str__(self) -> str:
-        return f"{self.request} → {self.status} {self.raw[:400]!r}"
-
-
-def _call(
-    stack: Any,
-    method: str,
-    path: str,
-    *,
-    key: str | None = DEV,
-    body: Any = None,
-    raw: bytes | None = None,
-) -> Answer:
-    url = urlsplit(stack.api_url)
-    headers = {"x-api-key": key} if key else {}
-    payload = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-    if payload is not None:
-        headers["Content-Type"] = JSON
-    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=120)
-    try:
-        connection.request(method, path, body=payload, headers=headers)
-        response = connection.getresponse()
-        answer = Answer(response.status, response.read(), f"{method} {path[:120]}")
-        content_type = response.headers["Content-Type"] or ""
-    finally:
-        connection.close()
-    leaked = [w for w in LEAKS if w in answer.raw.decode("utf-8", "replace")]
-    assert not leaked, f"{answer}: leaks {leaked}"
-    if answer.status >= 400:
-        assert content_type.startswith(JSON), answer
-        _assert_envelope(answer)
-    return answer
-
-
-def _assert_envelope(answer: Answer) -> dict[str, Any]:
-    envelope = answer.json
-    assert set(envelope) == {"error"}, answer
-    error: dict[str, Any] = envelope["error"]
-    assert set(error) == {"code", "message", "details"}, answer
-    assert isinstance(error["code"], str), answer
-    assert error["code"], answer
-    assert isinstance(error["message"], str), answer
-    assert error["message"], answer
-    assert all(isinstance(d, str) for d in error["details"]), answer
-    return error
-
-
-def _error(answer: Answer, status: int, code: str) -> dict[str, Any]:
-    assert answer.status == status, str(answer)
-    error = _assert_envelope(answer)
-    assert error["code"] == code, str(answer)
-    return error
-
-
 def _raw_request(stack: Any, head: bytes) -> tuple[int, bytes]:
     """Send ``head`` (request line and headers, no body) on a raw socket; read the answer."""
     url = urlsplit(stack.api_url)
@@ -130,7 +64,7 @@ def _portfolios(stack: Any, key: str) -> dict[str, Any]:
     token: str | None = None
     while True:
         query = "?limit=100" + (f"&nextToken={quote(token)}" if token else "")
-        answer = _call(stack, "GET", "/portfolios" + query, key=key)
+        answer = call(stack, "GET", "/portfolios" + query, key=key)
         assert answer.status == 200, str(answer)
         found.update({p["id"]: p for p in answer.json["items"]})
         token = answer.json["nextToken"]
@@ -163,7 +97,7 @@ class World:
 
 def _create(stack: Any, key: str = DEV, **fields: Any) -> dict[str, Any]:
     body = {"name": f"hostile {uuid.uuid4().hex[:8]}", "assets": {"ZZHIA": 0.5, "ZZHIB": 0.5}}
-    answer = _call(stack, "POST", "/portfolios", key=key, body={**body, **fields})
+    answer = call(stack, "POST", "/portfolios", key=key, body={**body, **fields})
     assert answer.status == 201, str(answer)
     created: dict[str, Any] = answer.json
     return created
@@ -174,7 +108,7 @@ def victim(local_stack: Any) -> dict[str, Any]:
     """A demo portfolio with one run: the target of every hostile request."""
     portfolio = _create(local_stack)
     body = {"portfolioId": portfolio["id"], "paths": [[1.0, 1.1, 1.2], [1.0, 0.9, 0.95]]}
-    run = _call(local_stack, "POST", "/monte-carlo/analyze", body=body)
+    run = call(local_stack, "POST", "/monte-carlo/analyze", body=body)
     assert run.status == 201, str(run)
     local_stack.wait_idle()
     return {"portfolio": portfolio, "run": run.json}
@@ -204,7 +138,7 @@ def test_a_content_length_claim_is_answered_without_reading_the_body(
         f"Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
     ).encode()
     answered, body = _raw_request(local_stack, head)
-    _error(Answer(answered, body, f"Content-Length: {length}"), status, code)
+    expect_error(Answer(answered, body, f"Content-Length: {length}"), status, code)
     assert len(local_stack.runtime.calls()) == calls  # no function ran
     before.assert_unchanged(local_stack)
 
@@ -219,7 +153,7 @@ def test_an_overlong_request_line_is_a_414_envelope(local_stack: Any, target: st
     calls = len(local_stack.runtime.calls())
     head = f"GET {target} HTTP/1.1\r\nHost: x\r\nx-api-key: {DEV}\r\n\r\n".encode()
     answered, body = _raw_request(local_stack, head)
-    _error(Answer(answered, body, "GET <70k>"), 414, "BAD_REQUEST")
+    expect_error(Answer(answered, body, "GET <70k>"), 414, "BAD_REQUEST")
     assert len(local_stack.runtime.calls()) == calls
     before.assert_unchanged(local_stack)
 
@@ -238,7 +172,7 @@ def test_a_large_body_under_the_gateway_limit_is_refused_by_the_function(
         "padding": "x" * (5 * MB),
     }
     for method, path in (("PUT", f"/portfolios/{portfolio['id']}"), ("POST", "/portfolios")):
-        error = _error(_call(local_stack, method, path, body=body), 413, "PAYLOAD_TOO_LARGE")
+        error = expect_error(call(local_stack, method, path, body=body), 413, "PAYLOAD_TOO_LARGE")
         assert "1,048,576" in error["message"]
     before.assert_unchanged(local_stack)
 
@@ -293,7 +227,7 @@ def test_deep_nesting_and_non_finite_numbers_are_400(
     before = World.take(local_stack)
     path = "/portfolios" if method == "POST" else f"/portfolios/{portfolio['id']}"
     raw = _hostile_body(description, weight, None if method == "POST" else portfolio["version"])
-    error = _error(_call(local_stack, method, path, raw=raw), 400, "VALIDATION_ERROR")
+    error = expect_error(call(local_stack, method, path, raw=raw), 400, "VALIDATION_ERROR")
     assert needle.lower() in " ".join([error["message"], *error["details"]]).lower(), error
     before.assert_unchanged(local_stack)
 
@@ -312,7 +246,7 @@ def test_non_finite_returns_in_a_run_request_are_400_and_start_no_run(
     before = World.take(local_stack)
     runs = len(local_stack.runtime.calls("RunWorkerFunction"))
     raw = b'{"returns": {"AAPL": [%s, 0.01, 0.02], "MSFT": [0.0, 0.01, -0.01]}}' % number
-    _error(_call(local_stack, "POST", route, raw=raw), 400, "VALIDATION_ERROR")
+    expect_error(call(local_stack, "POST", route, raw=raw), 400, "VALIDATION_ERROR")
     assert len(local_stack.runtime.calls("RunWorkerFunction")) == runs
     before.assert_unchanged(local_stack)
 
@@ -341,7 +275,7 @@ def test_control_and_bidi_override_characters_in_text_are_400(
     if method == "PUT":
         body["version"] = portfolio["version"]
         path = f"/portfolios/{portfolio['id']}"
-    error = _error(_call(local_stack, method, path, body=body), 400, "VALIDATION_ERROR")
+    error = expect_error(call(local_stack, method, path, body=body), 400, "VALIDATION_ERROR")
     assert any(d.startswith(field) and "control" in d for d in error["details"]), error
     before.assert_unchanged(local_stack)
 
@@ -359,12 +293,12 @@ def test_control_and_bidi_override_characters_in_text_are_400(
 def test_unicode_text_round_trips_intact_through_put_and_list(local_stack: Any, text: str) -> None:
     created = _create(local_stack, name=text[:200], description=text)
     body = {"name": text[:200], "description": text * 2, "assets": {"AAPL": 1.0}, "version": 1}
-    updated = _call(local_stack, "PUT", f"/portfolios/{created['id']}", body=body)
+    updated = call(local_stack, "PUT", f"/portfolios/{created['id']}", body=body)
     assert updated.status == 200, str(updated)
     listed = _portfolios(local_stack, DEV)[created["id"]]
     assert listed["name"] == text[:200]
     assert listed["description"] == text * 2
-    assert _call(local_stack, "GET", f"/portfolios/{created['id']}").json == updated.json
+    assert call(local_stack, "GET", f"/portfolios/{created['id']}").json == updated.json
 
 
 # ------------------------------------------------------------------ ids, paths and tenants
@@ -408,7 +342,7 @@ def test_path_traversal_in_ids_is_refused_and_touches_nothing(
     body = None
     if method == "PUT":
         body = {"name": "hijacked", "assets": {"AAPL": 1.0}, "version": 1}
-    _error(_call(local_stack, method, target, body=body), status, code)
+    expect_error(call(local_stack, method, target, body=body), status, code)
     before.assert_unchanged(local_stack)
 
 
@@ -420,9 +354,9 @@ def test_traversal_in_a_body_portfolio_id_is_refused(
     local_stack: Any, route: str, portfolio_id: str
 ) -> None:
     before = World.take(local_stack)
-    answer = _call(local_stack, "POST", route, body={"portfolioId": portfolio_id})
+    answer = call(local_stack, "POST", route, body={"portfolioId": portfolio_id})
     assert answer.status in (400, 404), str(answer)
-    _error(answer, answer.status, "VALIDATION_ERROR" if answer.status == 400 else "NOT_FOUND")
+    expect_error(answer, answer.status, "VALIDATION_ERROR" if answer.status == 400 else "NOT_FOUND")
     before.assert_unchanged(local_stack)
 
 
@@ -460,15 +394,15 @@ def test_another_tenants_ids_answer_exactly_like_missing_ones(
 
     def send(p: str, r: str) -> Answer:
         filled = None if body is None else json.loads(json.dumps(body).replace("{pid}", p))
-        return _call(local_stack, method, path.format(pid=p, rid=r), key=OTHER, body=filled)
+        return call(local_stack, method, path.format(pid=p, rid=r), key=OTHER, body=filled)
 
-    theirs = _error(send(pid, rid), 404, "NOT_FOUND")
-    missing = _error(send(missing_pid, missing_rid), 404, "NOT_FOUND")
+    theirs = expect_error(send(pid, rid), 404, "NOT_FOUND")
+    missing = expect_error(send(missing_pid, missing_rid), 404, "NOT_FOUND")
     # No existence leak: byte for byte the answer for an id that does not exist.
     assert _as_missing(_as_missing(theirs, pid, missing_pid), rid, missing_rid) == missing
     before.assert_unchanged(local_stack)
     # And the owner still reaches it.
-    assert _call(local_stack, "GET", f"/portfolios/{pid}").json == victim["portfolio"]
+    assert call(local_stack, "GET", f"/portfolios/{pid}").json == victim["portfolio"]
 
 
 def test_page_tokens_cannot_cross_endpoints_or_be_mutated(
@@ -476,12 +410,12 @@ def test_page_tokens_cannot_cross_endpoints_or_be_mutated(
 ) -> None:
     for _ in range(2):
         _create(local_stack)
-    portfolios_token = _call(local_stack, "GET", "/portfolios?limit=1").json["nextToken"]
+    portfolios_token = call(local_stack, "GET", "/portfolios?limit=1").json["nextToken"]
     pid = victim["portfolio"]["id"]
     for _ in range(2):
         body = {"portfolioId": pid, "paths": [[1.0, 1.1], [1.0, 0.9]]}
-        assert _call(local_stack, "POST", "/monte-carlo/analyze", body=body).status == 201
-    runs_token = _call(local_stack, "GET", f"/portfolios/{pid}/runs?limit=1").json["nextToken"]
+        assert call(local_stack, "POST", "/monte-carlo/analyze", body=body).status == 201
+    runs_token = call(local_stack, "GET", f"/portfolios/{pid}/runs?limit=1").json["nextToken"]
     assert portfolios_token
     assert runs_token
     before = World.take(local_stack)
@@ -497,13 +431,13 @@ def test_page_tokens_cannot_cross_endpoints_or_be_mutated(
         (f"/portfolios/{pid}/runs", "x" * 8000),
     ]
     for path, token in cases:
-        answer = _call(local_stack, "GET", f"{path}?nextToken={quote(token)}")
-        _error(answer, 400, "VALIDATION_ERROR")
+        answer = call(local_stack, "GET", f"{path}?nextToken={quote(token)}")
+        expect_error(answer, 400, "VALIDATION_ERROR")
     # A tenant's own runs token on its own portfolio, used by the other tenant: 404 first.
-    answer = _call(
+    answer = call(
         local_stack, "GET", f"/portfolios/{pid}/runs?nextToken={quote(runs_token)}", key=OTHER
     )
-    _error(answer, 404, "NOT_FOUND")
+    expect_error(answer, 404, "NOT_FOUND")
     before.assert_unchanged(local_stack)
 
 
@@ -540,17 +474,11 @@ def _land(stack: Any, key: str, body: bytes) -> Landing:
     before = _bucket(stack)
     s3.put_object(Bucket=stack.bucket, Key=key, Body=body)
     stack.wait_idle()
-    calls = [
-        c
-        for c in stack.runtime.calls("IngestFunction")
-        if c.event["detail"]["object"]["key"] == key
-    ]
-    assert len(calls) == 1, key
-    assert calls[0].ok, calls[0].stack
+    invocation = ingest_call(stack, key)
     # The raw file is kept exactly as it landed.
     assert s3.get_object(Bucket=stack.bucket, Key=key)["Body"].read() == body
     after = _bucket(stack)
-    result: dict[str, Any] = calls[0].result
+    result: dict[str, Any] = invocation.result
     report = None
     if result["quarantine_key"]:
         raw = s3.get_object(Bucket=stack.bucket, Key=result["quarantine_key"])["Body"].read()

@@ -6,8 +6,6 @@ import io
 import json
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from datetime import date, timedelta
 from typing import Any
@@ -16,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from stack_client import http_json, ingest_call, rows_csv, unique_tickers
 
 from core.bus import EventBus
 from core.settings import settings
@@ -35,31 +34,13 @@ DAYS = [
 ]
 
 
-def _tickers(n: int) -> list[str]:
-    """Tickers no other test uses (X + 3 random upper-case letters/digits)."""
-    stem = uuid.uuid4().hex[:3].upper()
-    return [f"X{stem}{chr(ord('A') + i)}" for i in range(n)]
-
-
-def _csv(rows: list[tuple[Any, ...]], header: str = "date,ticker,close") -> bytes:
-    lines = [header] + [",".join(str(v) for v in row) for row in rows]
-    return ("\n".join(lines) + "\n").encode()
-
-
 def _land(stack: Any, body: bytes, name: str = "prices.csv") -> tuple[str, Any]:
     # Time-ordered keys, as vendors name files: a later landing is newer even within the
     # same second of S3's Last-Modified (docs/RELIABILITY.md, "Order and repetition").
     key = f"raw/prices/{time.time_ns():020d}-{uuid.uuid4().hex[:8]}/{name}"
     stack.client("s3").put_object(Bucket=stack.bucket, Key=key, Body=body)
     stack.wait_idle()
-    calls = [
-        c
-        for c in stack.runtime.calls("IngestFunction")
-        if c.event["detail"]["object"]["key"] == key
-    ]
-    assert len(calls) == 1, key
-    assert calls[0].ok, calls[0].stack
-    return key, calls[0]
+    return key, ingest_call(stack, key)
 
 
 def _partition(stack: Any, prefix: str, year: int) -> pa.Table:
@@ -72,20 +53,11 @@ def _rows(table: pa.Table, tickers: list[str]) -> pa.Table:
     return mine.take(pc.sort_indices(mine, [("ticker", "ascending"), ("date", "ascending")]))
 
 
-def _http(url: str, key: str | None = "dev-key") -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(url, headers={"x-api-key": key} if key else {})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
 def test_a_good_file_flows_to_prices_returns_and_market_data_updated(local_stack: Any) -> None:
-    a, b = _tickers(2)
+    a, b = unique_tickers("X", 2)
     closes = {a: [100.0, 101.0, 99.0, 100.0, 102.0], b: [50.0, 50.5, 51.0, 50.0, 49.0]}
     rows = [(d.isoformat(), t, closes[t][i]) for t in (a, b) for i, d in enumerate(DAYS)]
-    key, call = _land(local_stack, _csv(rows))
+    key, call = _land(local_stack, rows_csv(rows))
     assert call.result["status"] == "curated"
     assert call.result["rows_accepted"] == 10
 
@@ -122,9 +94,9 @@ def test_a_good_file_flows_to_prices_returns_and_market_data_updated(local_stack
 
 
 def test_bad_rows_are_quarantined_with_reasons_and_the_raw_file_kept(local_stack: Any) -> None:
-    (a,) = _tickers(1)
+    (a,) = unique_tickers("X", 1)
     future = (date.today() + timedelta(days=30)).isoformat()
-    body = _csv(
+    body = rows_csv(
         [
             ("2024-01-02", a, 10.0),
             ("2024-01-03", a, -1),
@@ -179,8 +151,10 @@ def test_a_rejected_file_changes_nothing_but_quarantine(local_stack: Any, body: 
 
 
 def test_redelivery_changes_nothing(local_stack: Any) -> None:
-    (a,) = _tickers(1)
-    _, call = _land(local_stack, _csv([(d.isoformat(), a, 10.0 + i) for i, d in enumerate(DAYS)]))
+    (a,) = unique_tickers("X", 1)
+    _, call = _land(
+        local_stack, rows_csv([(d.isoformat(), a, 10.0 + i) for i, d in enumerate(DAYS)])
+    )
     s3 = local_stack.client("s3")
     key = partition_key(PRICES_PREFIX, 2024)
     versions_before = s3.list_object_versions(Bucket=local_stack.bucket, Prefix=key)["Versions"]
@@ -200,10 +174,10 @@ def test_redelivery_changes_nothing(local_stack: Any) -> None:
 def test_a_correction_replaces_and_recomputes_exactly_the_affected_returns(
     local_stack: Any,
 ) -> None:
-    (a,) = _tickers(1)
-    _land(local_stack, _csv([(d.isoformat(), a, 100.0 + i) for i, d in enumerate(DAYS)]))
+    (a,) = unique_tickers("X", 1)
+    _land(local_stack, rows_csv([(d.isoformat(), a, 100.0 + i) for i, d in enumerate(DAYS)]))
     before = _rows(_partition(local_stack, RETURNS_PREFIX, 2024), [a])
-    _land(local_stack, _csv([("2024-01-03", a, 110.0)]), name="correction.csv")
+    _land(local_stack, rows_csv([("2024-01-03", a, 110.0)]), name="correction.csv")
     prices = _rows(_partition(local_stack, PRICES_PREFIX, 2024), [a])
     assert prices["date"].to_pylist() == DAYS[2:]  # replaced, never duplicated
     assert prices["close"].to_pylist() == [102.0, 110.0, 104.0]
@@ -231,9 +205,9 @@ def _upload(stack: Any, body: bytes) -> SourceObject:
 
 
 def test_two_files_landing_at_once_in_one_partition_both_get_in(local_stack: Any) -> None:
-    tickers = _tickers(6)
+    tickers = unique_tickers("X", 6)
     sources = [
-        _upload(local_stack, _csv([(d.isoformat(), t, 20.0 + i) for i, d in enumerate(DAYS)]))
+        _upload(local_stack, rows_csv([(d.isoformat(), t, 20.0 + i) for i, d in enumerate(DAYS)]))
         for t in tickers
     ]
     bus = EventBus(settings().event_bus)
@@ -256,10 +230,10 @@ def test_two_files_landing_at_once_in_one_partition_both_get_in(local_stack: Any
 
 
 def test_an_older_file_processed_late_does_not_overwrite_newer_data(local_stack: Any) -> None:
-    (a,) = _tickers(1)
-    older = _upload(local_stack, _csv([("2024-01-02", a, 10.0)]))
+    (a,) = unique_tickers("X", 1)
+    older = _upload(local_stack, rows_csv([("2024-01-02", a, 10.0)]))
     time.sleep(1.1)  # S3's Last-Modified has one-second resolution
-    newer = _upload(local_stack, _csv([("2024-01-02", a, 12.0)]))
+    newer = _upload(local_stack, rows_csv([("2024-01-02", a, 12.0)]))
     bus = EventBus(settings().event_bus)
     s3 = local_stack.client("s3")
     land_price_file(newer, bus=bus, s3=s3)
@@ -271,7 +245,7 @@ def test_an_older_file_processed_late_does_not_overwrite_newer_data(local_stack:
 
 def test_partition_store_keeps_every_concurrent_update(local_stack: Any) -> None:
     store = PartitionStore(local_stack.bucket, "tmp/tests/store/", PRICE_SCHEMA)
-    tickers = _tickers(8)
+    tickers = unique_tickers("X", 8)
     attempts: list[int] = []
 
     def add(ticker: str) -> None:
@@ -304,40 +278,40 @@ def test_partition_store_keeps_every_concurrent_update(local_stack: Any) -> None
 
 
 def test_market_data_routes(local_stack: Any) -> None:
-    a, b = _tickers(2)
+    a, b = unique_tickers("X", 2)
     rows = [(d.isoformat(), t, 100.0 + i + (t == b)) for t in (a, b) for i, d in enumerate(DAYS)]
-    _land(local_stack, _csv(rows))
+    _land(local_stack, rows_csv(rows))
     base = f"{local_stack.api_url}/market-data"
-    status, body = _http(f"{base}/prices?tickers={a},{b}&start=2023-12-29&end=2024-01-03")
+    status, body = http_json(f"{base}/prices?tickers={a},{b}&start=2023-12-29&end=2024-01-03")
     assert status == 200
     assert body["series"][a] == {
         "dates": ["2023-12-29", "2024-01-02", "2024-01-03"],
         "close": [101.0, 102.0, 103.0],
     }
     assert body["missingTickers"] == []
-    status, body = _http(
+    status, body = http_json(
         f"{base}/prices?tickers={a}&start=2023-12-01&end=2024-01-31&frequency=monthly"
     )
     assert body["series"][a] == {"dates": ["2023-12-29", "2024-01-04"], "close": [101.0, 104.0]}
-    status, body = _http(
+    status, body = http_json(
         f"{base}/returns?tickers={a}&start=2024-01-01&end=2024-01-31&frequency=monthly"
     )
     assert status == 200
     assert body["series"][a]["simpleReturn"] == [pytest.approx(104.0 / 101.0 - 1)]
-    status, body = _http(f"{base}/returns?tickers={a},XNONE&start=2024-01-01&end=2024-01-04")
+    status, body = http_json(f"{base}/returns?tickers={a},XNONE&start=2024-01-01&end=2024-01-04")
     assert status == 200
     assert body["missingTickers"] == ["XNONE"]
     assert len(body["series"][a]["logReturn"]) == 3
 
-    status, body = _http(f"{base}/prices?tickers=XNONE&start=2024-01-01&end=2024-01-31")
+    status, body = http_json(f"{base}/prices?tickers=XNONE&start=2024-01-01&end=2024-01-31")
     assert status == 404
     assert body["error"]["code"] == "NOT_FOUND"
-    status, body = _http(f"{base}/prices?tickers={a}&start=2024-02-01&end=2024-01-01")
+    status, body = http_json(f"{base}/prices?tickers={a}&start=2024-02-01&end=2024-01-01")
     assert status == 400
     assert "after" in " ".join(body["error"]["details"])
-    status, body = _http(f"{base}/prices?tickers=aapl&start=2024-01-01&end=2024-01-02")
+    status, body = http_json(f"{base}/prices?tickers=aapl&start=2024-01-01&end=2024-01-02")
     assert status == 400
-    status, body = _http(f"{base}/prices?start=2024-01-01&end=2024-01-02")
+    status, body = http_json(f"{base}/prices?start=2024-01-01&end=2024-01-02")
     assert status == 400
     assert any("tickers" in d for d in body["error"]["details"])
 

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 import uuid
 from dataclasses import replace
-from email.message import Message
 from typing import Any
 
 import pytest
+from stack_client import fetch
 
 from core.bus import DetailType, EventBus, Source
 from core.exceptions import ForbiddenError
@@ -19,18 +17,6 @@ from core.tenancy import TenantResolver
 from local.apigateway import api_key_id
 
 pytestmark = pytest.mark.functional
-
-
-def _http(
-    url: str, method: str = "GET", headers: dict[str, str] | None = None, body: bytes | None = None
-) -> tuple[int, Message, bytes]:
-    """(status, headers looked up case-insensitively, body)."""
-    request = urllib.request.Request(url, method=method, headers=headers or {}, data=body)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.headers, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers, error.read()
 
 
 def _last_call(stack: Any, function: str) -> Any:
@@ -120,8 +106,8 @@ def test_every_route_reaches_its_handler(local_stack: Any) -> None:
         path = route.path.replace("{id}", "p-123")
         before = len(local_stack.runtime.calls(route.function))
         body = b"{}" if route.method in ("POST", "PUT") else None
-        status, headers, payload = _http(
-            local_stack.api_url + path, route.method, {"x-api-key": "dev-key"}, body
+        status, headers, payload = fetch(
+            local_stack.api_url + path, route.method, headers={"x-api-key": "dev-key"}, data=body
         )
         calls = local_stack.runtime.calls(route.function)
         assert len(calls) == before + 1, f"{route.method} {route.path} missed {route.function}"
@@ -138,10 +124,10 @@ def test_every_route_reaches_its_handler(local_stack: Any) -> None:
 
 
 def test_proxy_event_carries_key_id_path_and_query(local_stack: Any) -> None:
-    _http(
+    fetch(
         local_stack.api_url + "/portfolios/p-9/runs?limit=2&limit=3",
         "GET",
-        {"x-api-key": "other-key"},
+        headers={"x-api-key": "other-key"},
     )
     event = _last_call(local_stack, "RunsFunction").event
     assert event["pathParameters"] == {"id": "p-9"}
@@ -163,23 +149,23 @@ def test_gateway_refusals_use_the_envelope(
     local_stack: Any, headers: dict[str, str], path: str, status: int, code: str
 ) -> None:
     before = len(local_stack.runtime.calls())
-    got, _, payload = _http(local_stack.api_url + path, "GET", headers)
+    got, _, payload = fetch(local_stack.api_url + path, "GET", headers=headers)
     assert got == status
     assert json.loads(payload)["error"]["code"] == code
     assert len(local_stack.runtime.calls()) == before  # refused before any function ran
 
 
 def test_openapi_route_needs_no_key(local_stack: Any) -> None:
-    _http(local_stack.api_url + "/openapi.json")
+    fetch(local_stack.api_url + "/openapi.json")
     assert _last_call(local_stack, "ApiDocsFunction").trigger == "Api:GetOpenApi"
 
 
 def test_oversized_request_is_refused_by_the_gateway(local_stack: Any) -> None:
-    status, _, payload = _http(
+    status, _, payload = fetch(
         local_stack.api_url + "/portfolios",
         "POST",
-        {"x-api-key": "dev-key"},
-        b"x" * (10 * 1024 * 1024 + 1),
+        headers={"x-api-key": "dev-key"},
+        data=b"x" * (10 * 1024 * 1024 + 1),
     )
     assert status == 413
     assert json.loads(payload)["error"]["code"] == "PAYLOAD_TOO_LARGE"
@@ -334,7 +320,7 @@ def test_presigned_url_opens_over_plain_http(local_stack: Any) -> None:
     )
     assert url.startswith(local_stack.endpoint_url + "/")
     assert "X-Amz-Expires=900" in url  # moto does not enforce expiry; we check what we ask
-    status, headers, body = _http(url)
+    status, headers, body = fetch(url)
     assert status == 200
     assert body == html
     assert headers["Content-Type"] == "text/html"

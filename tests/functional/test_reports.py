@@ -3,45 +3,16 @@
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 import uuid
-from datetime import date, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from stack_client import api_fetch, price_csv
 
 pytestmark = pytest.mark.functional
 
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-def _http(
-    url: str, method: str = "GET", body: Any = None, key: str = "dev-key", prefer: str = ""
-) -> tuple[int, Any, Any]:
-    headers = {"x-api-key": key, "Content-Type": "application/json"}
-    if prefer:
-        headers["Prefer"] = prefer
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, method=method, headers=headers, data=data)
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, response.headers, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers, error.read()
-
-
-def _prices(tickers: list[str], days: int) -> bytes:
-    lines = ["date,ticker,close"]
-    day, written = date.today() - timedelta(days=days * 2), 0
-    while written < days:
-        if day.weekday() < 5:
-            for i, ticker in enumerate(tickers):
-                lines.append(f"{day},{ticker},{100 + 5 * i + ((written * (3 + i)) % 11):.2f}")
-            written += 1
-        day += timedelta(days=1)
-    return ("\n".join(lines) + "\n").encode()
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +20,7 @@ def reported(local_stack: Any) -> dict[str, Any]:
     """A portfolio with a hostile name whose analyses ran (and rendered) after a landing."""
     stem = uuid.uuid4().hex[:3].upper()
     tickers = [f"R{stem}{c}" for c in "ABC"]
-    status, _, body = _http(
+    status, _, body = api_fetch(
         f"{local_stack.api_url}/portfolios",
         "POST",
         {
@@ -68,10 +39,12 @@ def reported(local_stack: Any) -> dict[str, Any]:
     assert status == 201, body
     portfolio = json.loads(body)
     local_stack.client("s3").put_object(
-        Bucket=local_stack.bucket, Key=f"raw/prices/{stem}.csv", Body=_prices(tickers, 60)
+        Bucket=local_stack.bucket,
+        Key=f"raw/prices/{stem}.csv",
+        Body=price_csv(tickers, 60, spread=5, stride=3, modulus=11, shift=0, decimals=2),
     )
     local_stack.wait_idle()
-    status, _, body = _http(f"{local_stack.api_url}/portfolios/{portfolio['id']}/runs")
+    status, _, body = api_fetch(f"{local_stack.api_url}/portfolios/{portfolio['id']}/runs")
     runs = json.loads(body)["items"]
     assert {r["status"] for r in runs} == {"succeeded"}, runs
     return {"portfolio": portfolio, "runs": runs, "tickers": tickers}
@@ -79,7 +52,7 @@ def reported(local_stack: Any) -> dict[str, Any]:
 
 def test_run_report_links_open_and_show_the_portfolio(local_stack: Any, reported: Any) -> None:
     for run in reported["runs"]:
-        status, _, body = _http(f"{local_stack.api_url}/runs/{run['id']}/report")
+        status, _, body = api_fetch(f"{local_stack.api_url}/runs/{run['id']}/report")
         assert status == 200, body
         links = json.loads(body)
         assert links["expiresIn"] <= 900
@@ -87,7 +60,7 @@ def test_run_report_links_open_and_show_the_portfolio(local_stack: Any, reported
         query = parse_qs(urlsplit(html_link["url"]).query)
         assert int(query["X-Amz-Expires"][0]) <= 900
         assert f"/reports/demo/runs/{run['id']}/report.html" in urlsplit(html_link["url"]).path
-        status, headers, page = _http(html_link["url"], key="")
+        status, headers, page = api_fetch(html_link["url"], key="")
         assert status == 200
         assert headers["Content-Type"].startswith("text/html")
         assert f'filename="{run["id"]}-report.html"' in headers["Content-Disposition"]
@@ -98,7 +71,7 @@ def test_run_report_links_open_and_show_the_portfolio(local_stack: Any, reported
             assert ticker in text
         assert links["images"]
         for image in links["images"]:
-            status, headers, png = _http(image["url"], key="")
+            status, headers, png = api_fetch(image["url"], key="")
             assert status == 200
             assert headers["Content-Type"] == "image/png"
             assert png.startswith(PNG)
@@ -108,10 +81,10 @@ def test_portfolio_report_puts_the_latest_runs_side_by_side(
     local_stack: Any, reported: Any
 ) -> None:
     portfolio = reported["portfolio"]
-    status, _, body = _http(f"{local_stack.api_url}/portfolios/{portfolio['id']}/report")
+    status, _, body = api_fetch(f"{local_stack.api_url}/portfolios/{portfolio['id']}/report")
     assert status == 200, body
     links = json.loads(body)
-    status, _, page = _http(links["html"]["url"], key="")
+    status, _, page = api_fetch(links["html"]["url"], key="")
     assert status == 200
     text = page.decode()
     for run in reported["runs"]:
@@ -120,36 +93,36 @@ def test_portfolio_report_puts_the_latest_runs_side_by_side(
 
 def test_reports_belong_to_their_tenant(local_stack: Any, reported: Any) -> None:
     run = reported["runs"][0]
-    status, _, body = _http(f"{local_stack.api_url}/runs/{run['id']}/report", key="other-key")
+    status, _, body = api_fetch(f"{local_stack.api_url}/runs/{run['id']}/report", key="other-key")
     assert status == 404
     assert json.loads(body)["error"]["code"] == "NOT_FOUND"
     pid = reported["portfolio"]["id"]
-    status, _, _ = _http(f"{local_stack.api_url}/portfolios/{pid}/report", key="other-key")
+    status, _, _ = api_fetch(f"{local_stack.api_url}/portfolios/{pid}/report", key="other-key")
     assert status == 404
 
 
 def test_asking_before_the_report_exists_is_a_clear_409(local_stack: Any) -> None:
-    status, _, body = _http(
+    status, _, body = api_fetch(
         f"{local_stack.api_url}/monte-carlo/simulate",
         "POST",
         {"returns": {"QQA": [0.01, -0.02, 0.005], "QQB": [0.0, 0.01, -0.01]}, "nPaths": 200},
-        prefer="respond-async",
+        headers={"Prefer": "respond-async"},
     )
     assert status == 202, body
     run = json.loads(body)
-    status, _, body = _http(f"{local_stack.api_url}/runs/{run['id']}/report")
+    status, _, body = api_fetch(f"{local_stack.api_url}/runs/{run['id']}/report")
     assert status == 409
     assert "queued" in json.loads(body)["error"]["message"]
     local_stack.wait_idle()
-    status, _, body = _http(f"{local_stack.api_url}/runs/{run['id']}/report")
+    status, _, body = api_fetch(f"{local_stack.api_url}/runs/{run['id']}/report")
     assert status == 200, body
     # A portfolio whose analyses never ran has no report yet.
-    status, _, body = _http(
+    status, _, body = api_fetch(
         f"{local_stack.api_url}/portfolios",
         "POST",
         {"name": "fresh", "assets": {"QQA": 1.0}, "analyses": []},
     )
     fresh = json.loads(body)["id"]
-    status, _, body = _http(f"{local_stack.api_url}/portfolios/{fresh}/report")
+    status, _, body = api_fetch(f"{local_stack.api_url}/portfolios/{fresh}/report")
     assert status == 409
     assert json.loads(body)["error"]["code"] == "CONFLICT"

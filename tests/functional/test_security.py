@@ -11,43 +11,16 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.error
-import urllib.request
 import uuid
-from datetime import date, timedelta
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
+from stack_client import api_fetch, price_csv
 
 pytestmark = pytest.mark.functional
 
 TENANTS = {"dev-key": "demo", "other-key": "acme"}
-
-
-def _http(
-    url: str, method: str = "GET", body: Any = None, key: str = "dev-key"
-) -> tuple[int, bytes]:
-    headers = {"x-api-key": key, "Content-Type": "application/json"} if key else {}
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, method=method, headers=headers, data=data)
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return int(response.status), response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-
-
-def _prices(tickers: list[str], days: int) -> bytes:
-    lines = ["date,ticker,close"]
-    day, written = date.today() - timedelta(days=days * 2), 0
-    while written < days:
-        if day.weekday() < 5:
-            for i, ticker in enumerate(tickers):
-                lines.append(f"{day},{ticker},{100 + 4 * i + ((written * (5 + i)) % 13):.2f}")
-            written += 1
-        day += timedelta(days=1)
-    return ("\n".join(lines) + "\n").encode()
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +31,7 @@ def reports(local_stack: Any) -> dict[str, dict[str, str]]:
     made: dict[str, dict[str, str]] = {}
     for key, tenant in TENANTS.items():
         tickers = [f"S{stem}{tenant[0].upper()}{c}" for c in "AB"]
-        status, body = _http(
+        status, _, body = api_fetch(
             f"{api}/portfolios",
             "POST",
             {
@@ -73,11 +46,11 @@ def reports(local_stack: Any) -> dict[str, dict[str, str]]:
         local_stack.client("s3").put_object(
             Bucket=local_stack.bucket,
             Key=f"raw/prices/security-{stem}-{tenant}.csv",
-            Body=_prices(tickers, 40),
+            Body=price_csv(tickers, 40, spread=4, stride=5, modulus=13, shift=0, decimals=2),
         )
     local_stack.wait_idle()
     for tenant, entry in made.items():
-        status, body = _http(f"{api}/portfolios/{entry['portfolio']}/runs", key=entry["key"])
+        status, _, body = api_fetch(f"{api}/portfolios/{entry['portfolio']}/runs", key=entry["key"])
         runs = json.loads(body)["items"]
         assert [r["status"] for r in runs] == ["succeeded"], (tenant, runs)
         entry["run"] = runs[0]["id"]
@@ -85,7 +58,7 @@ def reports(local_stack: Any) -> dict[str, dict[str, str]]:
 
 
 def _links(local_stack: Any, path: str, key: str) -> dict[str, Any]:
-    status, body = _http(f"{local_stack.api_url}{path}", key=key)
+    status, _, body = api_fetch(f"{local_stack.api_url}{path}", key=key)
     assert status == 200, body
     links: dict[str, Any] = json.loads(body)
     return links
@@ -140,7 +113,7 @@ def test_another_tenants_key_gets_no_link_only_404(
             if other_tenant == tenant:
                 continue
             for route, _, _ in _report_paths(entry):
-                status, body = _http(f"{local_stack.api_url}{route}", key=other_key)
+                status, _, body = api_fetch(f"{local_stack.api_url}{route}", key=other_key)
                 assert status == 404, (tenant, other_tenant, route, body)
                 error = json.loads(body)["error"]
                 assert error["code"] == "NOT_FOUND"
@@ -152,9 +125,9 @@ def test_the_data_bucket_refuses_an_unsigned_read_of_a_report(
 ) -> None:
     entry = reports["demo"]
     link = _links(local_stack, f"/runs/{entry['run']}/report", entry["key"])["html"]["url"]
-    assert _http(link, key="")[0] == 200  # the signed link reads the object
+    assert api_fetch(link, key="").status == 200  # the signed link reads the object
     url = urlsplit(link)
-    status, _ = _http(f"{url.scheme}://{url.netloc}{url.path}", key="")
+    status = api_fetch(f"{url.scheme}://{url.netloc}{url.path}", key="").status
     assert status == 403  # the same object, unsigned: refused (private bucket, no ACLs)
 
 
@@ -172,7 +145,7 @@ def test_a_key_the_gateway_accepts_but_no_tenant_owns_reaches_nothing(
             f"/runs/{entry['run']}/report",
             "/market-data/prices?tickers=A&start=2024-01-02&end=2024-01-05",
         ):
-            status, body = _http(f"{local_stack.api_url}{path}", key="unmapped-key")
+            status, _, body = api_fetch(f"{local_stack.api_url}{path}", key="unmapped-key")
             assert status == 403, (path, body)
             assert json.loads(body)["error"]["code"] == "FORBIDDEN"
     finally:
