@@ -494,12 +494,11 @@ def _built_targets() -> tuple[list[Target], Any]:
     """One target per function: its package, its layers, the runtime stand-in."""
     import tempfile
 
-    from layers import build_all, function_layers
-    from layers.cli import _template_doc
+    from layers import build_all, function_layers, load_template
     from layers.verify import lambda_sys_path, runtime_site
 
     built = build_all()
-    doc = _template_doc(ROOT / "template.yaml")
+    doc = load_template(ROOT / "template.yaml")
     layers_of = function_layers(doc)
     by_id = {layer.logical_id: layer.python_dir for layer in built.layers}
     runtime = runtime_site(Path(tempfile.mkdtemp(prefix="var-runtime-")))

@@ -15,9 +15,15 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
-from layers.budget import FunctionBudget, check_budgets, format_tables, function_layers
+from layers.budget import (
+    FunctionBudget,
+    check_budgets,
+    format_tables,
+    function_handlers,
+    function_layers,
+    load_template,
+)
 from layers.build import ROOT, BuiltLayer, build_layer, layer_specs
 from layers.exceptions import LayerBuildError, PackageError, SizeBudgetError
 from layers.package import package_function
@@ -25,21 +31,6 @@ from layers.package import package_function
 __all__ = ["BuildResult", "build_all", "configure_parser", "main"]
 
 DEFAULT_OUT = ROOT / "build"
-
-
-def _template_doc(template: Path) -> dict[str, Any]:
-    from local.template import load_yaml
-
-    return load_yaml(template)
-
-
-def _handlers(doc: dict[str, Any]) -> dict[str, str]:
-    default = doc.get("Globals", {}).get("Function", {}).get("Handler", "")
-    return {
-        logical_id: str(resource.get("Properties", {}).get("Handler", default))
-        for logical_id, resource in doc["Resources"].items()
-        if resource.get("Type") == "AWS::Serverless::Function"
-    }
 
 
 class BuildResult:
@@ -62,7 +53,7 @@ def build_all(
     refresh: bool = False,
 ) -> BuildResult:
     """Build the template's layers (in parallel) and every function's code package."""
-    doc = _template_doc(template)
+    doc = load_template(template)
     specs = [s for s in layer_specs(doc) if not only or s.name in only]
     with ThreadPoolExecutor(max_workers=len(specs) or 1) as pool:
         built = list(
@@ -75,7 +66,7 @@ def build_all(
     budgets = []
     if not only:
         layers_of = function_layers(doc)
-        for logical_id, handler in _handlers(doc).items():
+        for logical_id, handler in function_handlers(doc).items():
             package = package_function(logical_id, handler, out / "functions")
             layers = tuple(by_id[name] for name in layers_of[logical_id])
             budgets.append(FunctionBudget(package, layers))
@@ -111,11 +102,11 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 def _cmd_sam_build(args: argparse.Namespace) -> int:
     """``make build-<LogicalId>`` for ``sam build``: fill ``$(ARTIFACTS_DIR)``."""
-    doc = _template_doc(Path(args.template))
+    doc = load_template(Path(args.template))
     artifacts = Path(args.artifacts_dir)
     artifacts.mkdir(parents=True, exist_ok=True)
     layers = {spec.logical_id: spec for spec in layer_specs(doc)}
-    handlers = _handlers(doc)
+    handlers = function_handlers(doc)
     if args.logical_id in layers:
         built = build_layer(layers[args.logical_id], Path(args.out) / "layers")
         shutil.copytree(built.python_dir, artifacts / "python", dirs_exist_ok=True)

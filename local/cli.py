@@ -40,7 +40,10 @@ def _cmd_local_up(args: argparse.Namespace) -> int:
     def _stop(signum: int, frame: FrameType | None) -> None:
         stopped.set()
 
+    # Both, explicitly: a process started in the background of a non-interactive shell
+    # inherits SIGINT as *ignored*, and Python then raises no KeyboardInterrupt for it.
     signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     with LocalStack(options) as stack:
         print("Stratigos local stack is up (Ctrl-C to stop)")
         print(f"  API:          {stack.api_url}")
@@ -62,12 +65,11 @@ def _cmd_local_up(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             pass
         print("\nstopping", flush=True)
-        # Handlers still running in the dispatcher's thread would retry against a moto that
-        # is going away, and interpreter exit would wait for their pools: give the clean
-        # stop a grace period, then leave regardless (the state file is removed first).
+        # A handler still running in the dispatcher's thread may keep retrying against the
+        # moto being stopped: give the stop (and interpreter exit) a grace period, then
+        # leave regardless (the state file is removed first).
         _exit_after(_STOP_GRACE_S)
-    sys.stdout.flush()
-    os._exit(0)  # not return: nothing left in this process is worth waiting for
+    return 0
 
 
 def _cmd_local_tick(args: argparse.Namespace) -> int:

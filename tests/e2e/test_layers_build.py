@@ -15,9 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from layers import BUDGET_BYTES, BuildResult, build_all, function_layers
+from layers import (
+    BUDGET_BYTES,
+    BuildResult,
+    build_all,
+    function_handlers,
+    function_layers,
+    load_template,
+)
 from layers.build import BYTECODE_LAYERS, ROOT
-from layers.cli import _handlers, _template_doc
 from layers.verify import lambda_sys_path, run_isolated, runtime_site
 
 pytestmark = pytest.mark.timeout(900)
@@ -123,7 +129,7 @@ def _layer_paths(built: BuildResult, names: list[str]) -> list[Path]:
 
 
 def _function_path(built: BuildResult, logical_id: str, runtime: Path) -> list[Path]:
-    doc = _template_doc(ROOT / "template.yaml")
+    doc = load_template(ROOT / "template.yaml")
     budget = next(b for b in built.budgets if b.package.logical_id == logical_id)
     layers = _layer_paths(built, function_layers(doc)[logical_id])
     return lambda_sys_path(budget.package.directory, layers, runtime)
@@ -144,8 +150,8 @@ def test_each_stripped_layer_imports_and_computes(
 def test_every_handler_imports_from_its_package_and_layers_alone(
     built: BuildResult, runtime: Path
 ) -> None:
-    doc = _template_doc(ROOT / "template.yaml")
-    for logical_id, handler in _handlers(doc).items():
+    doc = load_template(ROOT / "template.yaml")
+    for logical_id, handler in function_handlers(doc).items():
         module, _, attr = handler.rpartition(".")
         code = (
             f"import sys\nimport {module}\nassert callable(getattr({module}, {attr!r}))\n"

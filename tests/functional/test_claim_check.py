@@ -12,22 +12,9 @@ from core.repositories import RunRepository
 from core.settings import settings
 
 
-def _event(stack: Any, detail: dict[str, Any]) -> dict[str, Any]:
-    ctx = stack.template.context
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "RunRequested",
-        "source": "stratigos.api",
-        "account": ctx.account_id,
-        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": ctx.region,
-        "resources": [],
-        "detail": detail,
-    }
-
-
-def test_a_claim_check_naming_another_object_is_refused_unread(local_stack: Any) -> None:
+def test_a_claim_check_naming_another_object_is_refused_unread(
+    local_stack: Any, load_event: Any
+) -> None:
     runs = RunRepository(settings().runs_table)
     run_id = f"r-claim{uuid.uuid4().hex[:8]}"
     runs.create(
@@ -43,10 +30,9 @@ def test_a_claim_check_naming_another_object_is_refused_unread(local_stack: Any)
     )
     elsewhere = f"{RUN_REQUESTS_PREFIX}acme/{run_id}.json"  # another tenant's claim check
     local_stack.client("s3").put_object(Bucket=local_stack.bucket, Key=elsewhere, Body=b"{}")
-    detail = {"tenant": "demo", "runId": run_id, "type": "hrp", "requestKey": elsewhere}
-    call = local_stack.runtime.invoke(
-        "RunWorkerFunction", _event(local_stack, detail), trigger="test"
-    )
+    event = load_event("run_requested")  # as the API publishes it, pointed elsewhere
+    event["detail"].update({"tenant": "demo", "runId": run_id, "requestKey": elsewhere})
+    call = local_stack.runtime.invoke("RunWorkerFunction", event, trigger="test")
     assert call.error_type == "ValueError"
     assert "names another object" in (call.error or "")
     assert runs.get("demo", run_id).status is RunStatus.QUEUED  # nothing ran, nothing stored

@@ -15,13 +15,14 @@ from layers import (
     SizeBudgetError,
     check_budgets,
     format_tables,
+    function_handlers,
     function_layers,
     handler_modules,
     layer_specs,
+    load_template,
 )
 from layers._strip import read_exclude_file, strip_tree
 from layers.build import ROOT
-from layers.cli import _handlers, _template_doc
 from layers.package import package_files
 
 MB = 1024 * 1024
@@ -159,9 +160,9 @@ def test_a_handler_reaching_dev_only_code_is_refused(tmp_path: Path) -> None:
 
 
 def test_crud_handlers_reach_no_numerics_ingest_or_reports() -> None:
-    doc = _template_doc(ROOT / "template.yaml")
+    doc = load_template(ROOT / "template.yaml")
     for logical_id in ("PortfoliosFunction", "RunsFunction", "ReportLinksFunction"):
-        modules = handler_modules(_handlers(doc)[logical_id])
+        modules = handler_modules(function_handlers(doc)[logical_id])
         assert {m.split(".")[0] for m in modules} <= {"api", "core"}, logical_id
 
 
@@ -202,7 +203,7 @@ def test_size_budget_names_every_function_over_it() -> None:
 
 
 def test_template_builds_every_function_and_layer_with_the_makefile() -> None:
-    doc = _template_doc(ROOT / "template.yaml")
+    doc = load_template(ROOT / "template.yaml")
     specs = {spec.logical_id: spec for spec in layer_specs(doc)}
     assert set(specs) == {"CoreLayer", "NumericLayer", "ArrowLayer", "DataLayer", "VizLayer"}
     for logical_id, resource in doc["Resources"].items():
