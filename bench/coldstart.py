@@ -494,18 +494,16 @@ def _built_targets() -> tuple[list[Target], Any]:
     """One target per function: its package, its layers, the runtime stand-in."""
     import tempfile
 
-    from layers import build_all, function_layers, load_template
+    from layers import build_all
     from layers.verify import lambda_sys_path, runtime_site
 
     built = build_all()
-    doc = load_template(ROOT / "template.yaml")
-    layers_of = function_layers(doc)
     by_id = {layer.logical_id: layer.python_dir for layer in built.layers}
     runtime = runtime_site(Path(tempfile.mkdtemp(prefix="var-runtime-")))
     targets = [Target("baseline", BASELINE_CODE, [by_id["CoreLayer"], runtime])]
     for budget in built.budgets:
         logical_id = budget.package.logical_id
-        layers = [by_id[name] for name in layers_of[logical_id]]
+        layers = [layer.python_dir for layer in budget.layers]
         targets.append(
             Target(
                 logical_id,

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from numpy.typing import NDArray
 
 from core.aws import client as aws_client
+from core.aws import is_missing_object
 from core.exceptions import NotFoundError, UnprocessableError
 from core.lake import RETURNS_PREFIX, partition_key
 from core.models import (
@@ -62,22 +63,6 @@ class Inputs:
     window: DataWindow
 
 
-def _missing(error: ClientError, s3: Any, bucket: str, key: str) -> bool:
-    """Whether a failed GET means "no such partition".
-
-    S3 answers 404 only to a caller allowed an unconditional ``s3:ListBucket``; the run
-    functions may list only under ``curated/returns/`` (template.yaml), so in AWS a missing
-    year is a 403, which a listing of that prefix tells apart from a real refusal.
-    """
-    code = error.response.get("Error", {}).get("Code")
-    if code in ("NoSuchKey", "404"):
-        return True
-    if code == "AccessDenied":
-        listing = s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
-        return not any(obj["Key"] == key for obj in listing.get("Contents", []))
-    return False
-
-
 def _lake_returns(
     bucket: str, tickers: list[str], start: date, end: date, *, s3: Any, objects: list[str]
 ) -> tuple[NDArray[np.float64], list[date]]:
@@ -92,7 +77,7 @@ def _lake_returns(
         try:
             body = s3.get_object(Bucket=bucket, Key=key)
         except ClientError as error:
-            if _missing(error, s3, bucket, key):
+            if is_missing_object(error, s3, bucket, key):
                 continue
             raise
         objects.append(f"{key}@{body.get('VersionId') or body['ETag'].strip(chr(34))}")

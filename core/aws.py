@@ -13,8 +13,9 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
-__all__ = ["client", "client_config", "is_local_endpoint"]
+__all__ = ["client", "client_config", "is_local_endpoint", "is_missing_object"]
 
 
 def is_local_endpoint() -> bool:
@@ -62,3 +63,19 @@ def _default_client(service: str, endpoint: str, region: str, access_key: str) -
     return boto3.session.Session().client(  # type: ignore[call-overload]
         service, config=client_config(service)
     )
+
+
+def is_missing_object(error: ClientError, s3: Any, bucket: str, key: str) -> bool:
+    """Whether a failed S3 GET of ``key`` means "no such object".
+
+    S3 answers 404 only to a caller allowed an unconditional ``s3:ListBucket``. Our roles may
+    list only under their datasets' prefixes (template.yaml), so in AWS a missing object is a
+    403, which a listing of that very key tells apart from a real refusal.
+    """
+    code = error.response.get("Error", {}).get("Code")
+    if code in ("NoSuchKey", "404"):
+        return True
+    if code != "AccessDenied":
+        return False
+    listing = s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
+    return not any(obj["Key"] == key for obj in listing.get("Contents", []))

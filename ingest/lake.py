@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 from botocore.exceptions import ClientError
 
 from core.aws import client as aws_client
+from core.aws import is_missing_object
 from ingest.exceptions import IngestError
 from ingest.schemas import ROW_GROUP_ROWS, partition_key
 
@@ -137,21 +138,12 @@ class PartitionStore:
         try:
             answer = self._s3.get_object(Bucket=self.bucket, Key=key)
         except ClientError as error:
-            code = error.response.get("Error", {}).get("Code")
-            if code in ("NoSuchKey", "404"):
-                return None, None
-            # Without an unconditional s3:ListBucket, S3 answers 403 for a missing key; our
-            # policies grant ListBucket only under the dataset's prefix, so ask that way.
-            if code == "AccessDenied" and not self._exists(key):
+            if is_missing_object(error, self._s3, self.bucket, key):
                 return None, None
             raise
         body = answer["Body"].read()
         table = pq.read_table(io.BytesIO(body), columns=columns)
         return table, str(answer["ETag"])
-
-    def _exists(self, key: str) -> bool:
-        listing = self._s3.list_objects_v2(Bucket=self.bucket, Prefix=key, MaxKeys=1)
-        return any(obj["Key"] == key for obj in listing.get("Contents", []))
 
     def read_years(self, years: Iterable[int], filter_tickers: list[str] | None = None) -> pa.Table:
         """Rows of several partitions (optionally only some tickers), as one table."""

@@ -15,9 +15,6 @@ from layers.budget import (
     FunctionBudget,
     check_budgets,
     format_tables,
-    function_handlers,
-    function_layers,
-    load_template,
 )
 from layers.build import LAMBDA_PLATFORMS, BuiltLayer, LayerSpec, build_layer, layer_specs
 from layers.cli import BuildResult, build_all
@@ -41,10 +38,7 @@ __all__ = [
     "build_layer",
     "check_budgets",
     "format_tables",
-    "function_handlers",
-    "function_layers",
     "handler_modules",
     "layer_specs",
-    "load_template",
     "package_function",
 ]

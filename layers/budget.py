@@ -9,8 +9,6 @@ function over the hard limit at deploy time.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 from layers.build import BuiltLayer
 from layers.exceptions import SizeBudgetError
@@ -23,49 +21,12 @@ __all__ = [
     "FunctionBudget",
     "check_budgets",
     "format_tables",
-    "function_handlers",
-    "function_layers",
-    "load_template",
 ]
 
 MB = 1024 * 1024
 LAMBDA_LIMIT_BYTES = 250 * MB
 BUDGET_BYTES = 230 * MB
 MAX_LAYERS = 5
-
-
-def load_template(path: Path) -> dict[str, Any]:
-    """template.yaml as data, CloudFormation's short-form tags in their long form."""
-    from local.template import load_yaml
-
-    return load_yaml(path)
-
-
-def function_handlers(doc: dict[str, Any]) -> dict[str, str]:
-    """``Handler:`` of every function, by logical id (``Globals`` default applied)."""
-    default = doc.get("Globals", {}).get("Function", {}).get("Handler", "")
-    return {
-        logical_id: str(resource.get("Properties", {}).get("Handler", default))
-        for logical_id, resource in doc["Resources"].items()
-        if resource.get("Type") == "AWS::Serverless::Function"
-    }
-
-
-def function_layers(doc: dict[str, Any]) -> dict[str, list[str]]:
-    """Layer logical ids of every function (``Globals`` first, as SAM merges them)."""
-    defaults = doc.get("Globals", {}).get("Function", {}).get("Layers", [])
-    result = {}
-    for logical_id, resource in doc["Resources"].items():
-        if resource.get("Type") != "AWS::Serverless::Function":
-            continue
-        refs = [*defaults, *resource.get("Properties", {}).get("Layers", [])]
-        names = []
-        for ref in refs:
-            if not (isinstance(ref, dict) and "Ref" in ref):
-                raise SizeBudgetError(f"{logical_id}: layer {ref!r} is not a !Ref to this stack")
-            names.append(str(ref["Ref"]))
-        result[logical_id] = names
-    return result
 
 
 @dataclass(frozen=True)

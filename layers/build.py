@@ -35,10 +35,10 @@ import tempfile
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 from layers._strip import read_exclude_file, strip_tree
 from layers.exceptions import LayerBuildError
+from local.template import Template
 
 __all__ = [
     "LAMBDA_PLATFORMS",
@@ -108,12 +108,10 @@ class BuiltLayer:
         return self.directory / "python"
 
 
-def layer_specs(doc: dict[str, Any], root: Path = ROOT) -> list[LayerSpec]:
-    """Every layer resource of a parsed template, with its requirements file."""
+def layer_specs(template: Template, root: Path = ROOT) -> list[LayerSpec]:
+    """Every layer resource of the template, with its requirements file."""
     specs = []
-    for logical_id, resource in doc["Resources"].items():
-        if resource.get("Type") != "AWS::Serverless::LayerVersion":
-            continue
+    for logical_id in template.resources_of("AWS::Serverless::LayerVersion"):
         match = _LAYER_ID.match(logical_id)
         if not match:
             raise LayerBuildError(f"layer {logical_id} is not named <Name>Layer")

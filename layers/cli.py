@@ -16,17 +16,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from layers.budget import (
-    FunctionBudget,
-    check_budgets,
-    format_tables,
-    function_handlers,
-    function_layers,
-    load_template,
-)
+from layers.budget import FunctionBudget, check_budgets, format_tables
 from layers.build import ROOT, BuiltLayer, build_layer, layer_specs
 from layers.exceptions import LayerBuildError, PackageError, SizeBudgetError
 from layers.package import package_function
+from local.template import Template
 
 __all__ = ["BuildResult", "build_all", "configure_parser", "main"]
 
@@ -53,8 +47,8 @@ def build_all(
     refresh: bool = False,
 ) -> BuildResult:
     """Build the template's layers (in parallel) and every function's code package."""
-    doc = load_template(template)
-    specs = [s for s in layer_specs(doc) if not only or s.name in only]
+    resolved = Template.load(template)
+    specs = [s for s in layer_specs(resolved) if not only or s.name in only]
     with ThreadPoolExecutor(max_workers=len(specs) or 1) as pool:
         built = list(
             pool.map(
@@ -65,11 +59,14 @@ def build_all(
     by_id = {layer.logical_id: layer for layer in built}
     budgets = []
     if not only:
-        layers_of = function_layers(doc)
-        for logical_id, handler in function_handlers(doc).items():
-            package = package_function(logical_id, handler, out / "functions")
-            layers = tuple(by_id[name] for name in layers_of[logical_id])
-            budgets.append(FunctionBudget(package, layers))
+        for function in resolved.functions():
+            package = package_function(function.logical_id, function.handler, out / "functions")
+            unknown = [name for name in function.layer_ids if name not in by_id]
+            if unknown:
+                raise SizeBudgetError(
+                    f"{function.logical_id}: layers {unknown} are not layers of this template"
+                )
+            budgets.append(FunctionBudget(package, tuple(by_id[n] for n in function.layer_ids)))
     return BuildResult(built, budgets)
 
 
@@ -83,7 +80,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
             force=args.force,
             refresh=args.refresh,
         )
-    except (LayerBuildError, PackageError) as error:
+    except (LayerBuildError, PackageError, SizeBudgetError) as error:
         print(f"stratigos layers: {error}", file=sys.stderr)
         return 1
     print(result.tables())
@@ -102,11 +99,11 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 def _cmd_sam_build(args: argparse.Namespace) -> int:
     """``make build-<LogicalId>`` for ``sam build``: fill ``$(ARTIFACTS_DIR)``."""
-    doc = load_template(Path(args.template))
+    template = Template.load(Path(args.template))
     artifacts = Path(args.artifacts_dir)
     artifacts.mkdir(parents=True, exist_ok=True)
-    layers = {spec.logical_id: spec for spec in layer_specs(doc)}
-    handlers = function_handlers(doc)
+    layers = {spec.logical_id: spec for spec in layer_specs(template)}
+    handlers = {f.logical_id: f.handler for f in template.functions()}
     if args.logical_id in layers:
         built = build_layer(layers[args.logical_id], Path(args.out) / "layers")
         shutil.copytree(built.python_dir, artifacts / "python", dirs_exist_ok=True)

@@ -134,6 +134,9 @@ class FunctionSpec:
     timeout_s: int
     environment: dict[str, str]
     layers: tuple[str, ...]
+    # The same layers as this template's logical ids (``!Ref CoreLayer``), or as given when
+    # not a reference (an external layer's ARN).
+    layer_ids: tuple[str, ...]
     async_retry_attempts: int
     async_max_event_age_seconds: int
     on_failure_arn: str | None
@@ -372,6 +375,12 @@ class Template:
                     timeout_s=int(props.get("Timeout", defaults.get("Timeout", 3))),
                     environment={k: str(self.resolve(v)) for k, v in env.items()},
                     layers=tuple(str(self.resolve(layer)) for layer in layers),
+                    layer_ids=tuple(
+                        str(layer["Ref"])
+                        if isinstance(layer, dict) and "Ref" in layer
+                        else str(self.resolve(layer))
+                        for layer in layers
+                    ),
                     # Lambda's async defaults: 2 retries, 6 hours.
                     async_retry_attempts=int(invoke.get("MaximumRetryAttempts", 2)),
                     async_max_event_age_seconds=int(invoke.get("MaximumEventAgeInSeconds", 21600)),

@@ -15,14 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from layers import (
-    BUDGET_BYTES,
-    BuildResult,
-    build_all,
-    function_handlers,
-    function_layers,
-    load_template,
-)
+from layers import BUDGET_BYTES, BuildResult, build_all
 from layers.build import BYTECODE_LAYERS, ROOT
 from layers.verify import lambda_sys_path, run_isolated, runtime_site
 
@@ -129,9 +122,8 @@ def _layer_paths(built: BuildResult, names: list[str]) -> list[Path]:
 
 
 def _function_path(built: BuildResult, logical_id: str, runtime: Path) -> list[Path]:
-    doc = load_template(ROOT / "template.yaml")
     budget = next(b for b in built.budgets if b.package.logical_id == logical_id)
-    layers = _layer_paths(built, function_layers(doc)[logical_id])
+    layers = [layer.python_dir for layer in budget.layers]
     return lambda_sys_path(budget.package.directory, layers, runtime)
 
 
@@ -150,9 +142,9 @@ def test_each_stripped_layer_imports_and_computes(
 def test_every_handler_imports_from_its_package_and_layers_alone(
     built: BuildResult, runtime: Path
 ) -> None:
-    doc = load_template(ROOT / "template.yaml")
-    for logical_id, handler in function_handlers(doc).items():
-        module, _, attr = handler.rpartition(".")
+    for budget in built.budgets:
+        logical_id = budget.package.logical_id
+        module, _, attr = budget.package.handler.rpartition(".")
         code = (
             f"import sys\nimport {module}\nassert callable(getattr({module}, {attr!r}))\n"
             f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"

@@ -15,15 +15,13 @@ from layers import (
     SizeBudgetError,
     check_budgets,
     format_tables,
-    function_handlers,
-    function_layers,
     handler_modules,
     layer_specs,
-    load_template,
 )
 from layers._strip import read_exclude_file, strip_tree
 from layers.build import ROOT
 from layers.package import package_files
+from local.template import Template
 
 MB = 1024 * 1024
 
@@ -160,9 +158,9 @@ def test_a_handler_reaching_dev_only_code_is_refused(tmp_path: Path) -> None:
 
 
 def test_crud_handlers_reach_no_numerics_ingest_or_reports() -> None:
-    doc = load_template(ROOT / "template.yaml")
+    template = Template.load()
     for logical_id in ("PortfoliosFunction", "RunsFunction", "ReportLinksFunction"):
-        modules = handler_modules(function_handlers(doc)[logical_id])
+        modules = handler_modules(template.function(logical_id).handler)
         assert {m.split(".")[0] for m in modules} <= {"api", "core"}, logical_id
 
 
@@ -203,13 +201,13 @@ def test_size_budget_names_every_function_over_it() -> None:
 
 
 def test_template_builds_every_function_and_layer_with_the_makefile() -> None:
-    doc = load_template(ROOT / "template.yaml")
-    specs = {spec.logical_id: spec for spec in layer_specs(doc)}
+    template = Template.load()
+    specs = {spec.logical_id: spec for spec in layer_specs(template)}
     assert set(specs) == {"CoreLayer", "NumericLayer", "ArrowLayer", "DataLayer", "VizLayer"}
-    for logical_id, resource in doc["Resources"].items():
+    for logical_id, resource in template.resources.items():
         if resource["Type"] in ("AWS::Serverless::Function", "AWS::Serverless::LayerVersion"):
             assert resource["Metadata"]["BuildMethod"] == "makefile", logical_id
-    for logical_id, layers in function_layers(doc).items():
+    for logical_id, layers in ((f.logical_id, f.layer_ids) for f in template.functions()):
         assert layers[0] == "CoreLayer", logical_id
         assert set(layers) <= set(specs), logical_id
         assert len(layers) == len(set(layers)) <= 5, logical_id
