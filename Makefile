@@ -45,11 +45,12 @@ functional: $(VENV)/.installed-dev
 e2e: $(VENV)/.installed-dev chromium
 	$(BIN)/pytest tests/e2e
 
-# Headless Chromium for the report tests (Debian's package; the machine's only browser).
+# Headless Chromium for the report tests (Debian's package; the machine's only browser),
+# and curl, which runs docs/API.md's examples as a reader pastes them.
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
-		echo "installing Debian's chromium for the browser tests"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@command -v chromium >/dev/null 2>&1 && command -v curl >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium and curl for the browser and docs tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium curl >/dev/null; }
 
 test: lint typecheck layers chromium
 	$(BIN)/pytest

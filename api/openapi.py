@@ -1,282 +1,65 @@
-"""The API's one OpenAPI 3.1 document, generated from the pydantic models in ``core.models``.
+"""The API's OpenAPI 3.1 document, docs/API.md and template.yaml's route events, all
+derived from the one route declaration (``core.routes.ROUTES``) and the pydantic models.
 
-``OPERATIONS`` describes each route (a test checks they are exactly the template's routes);
-request and response schemas come from the models, so validation and documentation cannot
-disagree. The generated document is committed as ``api/openapi.json`` (served by
-``GET /openapi.json``) and rendered to ``docs/API.md``; ``python -m api.openapi`` rewrites
-both and a test fails when either is stale.
+``python -m api.openapi`` rewrites the three; ``--check`` fails when any is stale (a test
+runs it). Why our own declaration rather than Powertools' ``enable_validation``: requests
+are parsed strictly before pydantic sees them (JSON only, ≤ 1 MB, no NaN, no duplicate
+keys, typed 4xx envelopes), the declaration also drives template.yaml and the docs' runnable
+examples, and the document is generated at build time, not on a cold start.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from core.models import (
-    AnalyzeRequest,
-    EfficientFrontierRequest,
-    ErrorEnvelope,
-    HrpRequest,
-    Portfolio,
-    PortfolioCreate,
-    PortfolioPage,
-    PortfolioUpdate,
-    ReportLinks,
-    RiskParityRequest,
-    Run,
-    RunPage,
-    SimulateRequest,
-)
+from core.models import ErrorEnvelope, Run
+from core.routes import ROUTES, Route
 
-__all__ = ["DOCUMENT_PATH", "OPERATIONS", "Operation", "build_document", "render_markdown"]
+__all__ = [
+    "DOCUMENT_PATH",
+    "MARKDOWN_PATH",
+    "TEMPLATE_PATH",
+    "build_document",
+    "document_text",
+    "render_markdown",
+    "render_template",
+]
 
+_ROOT = Path(__file__).resolve().parent.parent
 DOCUMENT_PATH = Path(__file__).with_name("openapi.json")
-MARKDOWN_PATH = Path(__file__).resolve().parent.parent / "docs" / "API.md"
-
-
-@dataclass(frozen=True)
-class Param:
-    name: str
-    where: str  # path | query | header
-    description: str
-    schema: dict[str, Any]
-    required: bool = False
-
-
-@dataclass(frozen=True)
-class Operation:
-    summary: str
-    tag: str
-    success: int
-    request: type[BaseModel] | None = None
-    response: type[BaseModel] | None = None
-    params: tuple[Param, ...] = ()
-    errors: tuple[int, ...] = (400, 403, 404)
-    example: dict[str, Any] | None = None
-    public: bool = False
-    extra_success: dict[int, str] = field(default_factory=dict)
-
-
-_ID = Param("id", "path", "Resource id.", {"type": "string", "maxLength": 64}, required=True)
-_LIMIT = Param(
-    "limit",
-    "query",
-    "Page size (1-100).",
-    {"type": "integer", "minimum": 1, "maximum": 100, "default": 50},
-)
-_TOKEN = Param(
-    "nextToken",
-    "query",
-    "Opaque token from the previous page.",
-    {"type": "string", "maxLength": 2048},
-)
-_PREFER = Param(
-    "Prefer",
-    "header",
-    "`respond-async` always answers 202 and runs in the background.",
-    {"type": "string"},
-)
-_MD_QUERY = (
-    Param(
-        "tickers",
-        "query",
-        "Comma-separated exchange symbols (1-200).",
-        {"type": "string"},
-        required=True,
-    ),
-    Param(
-        "start",
-        "query",
-        "First day, ISO date.",
-        {"type": "string", "format": "date"},
-        required=True,
-    ),
-    Param(
-        "end", "query", "Last day, ISO date.", {"type": "string", "format": "date"}, required=True
-    ),
-    Param(
-        "frequency",
-        "query",
-        "daily, weekly or monthly.",
-        {"type": "string", "enum": ["daily", "weekly", "monthly"], "default": "daily"},
-    ),
-)
-_RUN_ERRORS = (400, 403, 404, 413, 415, 422)
-_INLINE = {"returns": {"AAPL": [0.01, 0.02, -0.004], "MSFT": [0.02, 0.01, 0.003]}}
-
-OPERATIONS: dict[tuple[str, str], Operation] = {
-    ("GET", "/portfolios"): Operation(
-        "List your portfolios",
-        "portfolios",
-        200,
-        response=PortfolioPage,
-        params=(_LIMIT, _TOKEN),
-        errors=(400, 403),
-    ),
-    ("POST", "/portfolios"): Operation(
-        "Create a portfolio",
-        "portfolios",
-        201,
-        PortfolioCreate,
-        Portfolio,
-        errors=(400, 403, 413, 415),
-        example={
-            "name": "Tech Concentrated",
-            "description": "Technology-focused",
-            "assets": {"AAPL": 0.25, "MSFT": 0.25, "GOOGL": 0.2, "AMZN": 0.2, "META": 0.1},
-        },
-    ),
-    ("GET", "/portfolios/{id}"): Operation(
-        "Read a portfolio", "portfolios", 200, response=Portfolio, params=(_ID,)
-    ),
-    ("PUT", "/portfolios/{id}"): Operation(
-        "Replace a portfolio (optimistic: send the version you read)",
-        "portfolios",
-        200,
-        PortfolioUpdate,
-        Portfolio,
-        params=(_ID,),
-        errors=(400, 403, 404, 409, 413, 415),
-        example={"name": "Tech", "assets": {"AAPL": 0.5, "MSFT": 0.5}, "version": 1},
-    ),
-    ("DELETE", "/portfolios/{id}"): Operation(
-        "Delete a portfolio",
-        "portfolios",
-        204,
-        params=(
-            _ID,
-            Param(
-                "version",
-                "query",
-                "The version you read.",
-                {"type": "integer", "minimum": 1},
-                required=True,
-            ),
-        ),
-        errors=(400, 403, 404, 409),
-    ),
-    ("POST", "/optimization/risk-parity"): Operation(
-        "Risk parity / risk budgeting weights",
-        "runs",
-        201,
-        RiskParityRequest,
-        Run,
-        params=(_PREFER,),
-        errors=_RUN_ERRORS,
-        example=_INLINE,
-        extra_success={202: "Accepted; poll Location"},
-    ),
-    ("POST", "/optimization/hrp"): Operation(
-        "Hierarchical risk parity weights",
-        "runs",
-        201,
-        HrpRequest,
-        Run,
-        params=(_PREFER,),
-        errors=_RUN_ERRORS,
-        example={**_INLINE, "linkage": "single"},
-        extra_success={202: "Accepted; poll Location"},
-    ),
-    ("POST", "/optimization/efficient-frontier"): Operation(
-        "Long-only (bounded) efficient frontier",
-        "runs",
-        201,
-        EfficientFrontierRequest,
-        Run,
-        params=(_PREFER,),
-        errors=_RUN_ERRORS,
-        example={**_INLINE, "nPoints": 20},
-        extra_success={202: "Accepted; poll Location"},
-    ),
-    ("POST", "/monte-carlo/simulate"): Operation(
-        "Monte Carlo simulation of a portfolio",
-        "runs",
-        201,
-        SimulateRequest,
-        Run,
-        params=(_PREFER,),
-        errors=_RUN_ERRORS,
-        example={**_INLINE, "nPaths": 1000, "horizonDays": 21, "seed": 7},
-        extra_success={202: "Accepted; poll Location"},
-    ),
-    ("POST", "/monte-carlo/analyze"): Operation(
-        "Statistics of given value paths",
-        "runs",
-        201,
-        AnalyzeRequest,
-        Run,
-        params=(_PREFER,),
-        errors=_RUN_ERRORS,
-        example={"paths": [[1.0, 1.01, 1.03], [1.0, 0.98, 0.97]]},
-        extra_success={202: "Accepted; poll Location"},
-    ),
-    ("GET", "/runs/{id}"): Operation("Read a run", "runs", 200, response=Run, params=(_ID,)),
-    ("GET", "/portfolios/{id}/runs"): Operation(
-        "List a portfolio's runs, newest first",
-        "runs",
-        200,
-        response=RunPage,
-        params=(_ID, _LIMIT, _TOKEN),
-    ),
-    ("GET", "/runs/{id}/report"): Operation(
-        "Presigned links (15 minutes) to a run's HTML report and its PNG charts",
-        "reports",
-        200,
-        response=ReportLinks,
-        params=(_ID,),
-        errors=(403, 404, 409),
-    ),
-    ("GET", "/portfolios/{id}/report"): Operation(
-        "Presigned links (15 minutes) to a portfolio's report: its latest runs side by side",
-        "reports",
-        200,
-        response=ReportLinks,
-        params=(_ID,),
-        errors=(403, 404, 409),
-    ),
-    ("GET", "/market-data/prices"): Operation(
-        "Closes for tickers over a date range",
-        "market data",
-        200,
-        params=_MD_QUERY,
-        errors=(400, 403, 404, 422),
-    ),
-    ("GET", "/market-data/returns"): Operation(
-        "Simple and log returns for tickers over a date range",
-        "market data",
-        200,
-        params=_MD_QUERY,
-        errors=(400, 403, 404, 422),
-    ),
-    ("GET", "/openapi.json"): Operation("This document", "meta", 200, errors=(), public=True),
-}
+MARKDOWN_PATH = _ROOT / "docs" / "API.md"
+TEMPLATE_PATH = _ROOT / "template.yaml"
 
 _ERROR_TEXT = {
     400: "Invalid request (see error.details)",
     403: "Missing or invalid API key",
     404: "Not found (or another tenant's)",
-    409: "Version conflict, or the resource is not ready",
+    409: "Version conflict (a stale `version`), or not ready (code NOT_READY / NO_SUCCESSFUL_RUN)",
+    412: "`If-Match` names a version that is no longer current",
     413: "Body larger than 1 MB",
     415: "Body is not application/json",
     422: "Well-formed but refused (a named limit, or the computation failed)",
     429: "Throttled by the usage plan",
-    501: "Not implemented yet",
 }
 
 
 def _schemas() -> tuple[dict[Any, Any], dict[str, Any]]:
     models: list[tuple[type[BaseModel], Any]] = []
-    for op in OPERATIONS.values():
+    for op in ROUTES:
         if op.request:
             models.append((op.request, "validation"))
         if op.response:
             models.append((op.response, "serialization"))
+        if op.extra_success:
+            models.append((Run, "serialization"))
     models.append((ErrorEnvelope, "serialization"))
     unique = list(dict.fromkeys(models))
     refs, defs = models_json_schema(
@@ -286,62 +69,61 @@ def _schemas() -> tuple[dict[Any, Any], dict[str, Any]]:
     return dict(refs), components
 
 
+def _operation(op: Route, refs: dict[Any, Any], error_ref: dict[str, Any]) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "summary": op.summary,
+        "tags": [op.tag],
+        "operationId": op.name[0].lower() + op.name[1:],
+        "parameters": [
+            {
+                "name": p.name,
+                "in": p.where,
+                "required": p.required or p.where == "path",
+                "description": p.description,
+                "schema": p.schema,
+            }
+            for p in op.params
+        ],
+        "responses": {},
+    }
+    if op.public:
+        operation["security"] = []
+    if op.request:
+        body: dict[str, Any] = {"schema": refs[(op.request, "validation")]}
+        if op.example:
+            body["example"] = op.example
+        operation["requestBody"] = {"required": True, "content": {"application/json": body}}
+    success: dict[str, Any] = {"description": "OK"}
+    if op.response:
+        success["content"] = {"application/json": {"schema": refs[(op.response, "serialization")]}}
+    elif op.success != 204:
+        success["content"] = {"application/json": {"schema": {"type": "object"}}}
+    if op.response is not None and op.path.startswith("/portfolios/{id}") and op.method == "GET":
+        success["headers"] = {"ETag": {"schema": {"type": "string"}}}
+    if op.cache_ttl:
+        success["description"] = f"OK (cached by API Gateway for {op.cache_ttl} s per query)"
+    operation["responses"][str(op.success)] = success
+    for status, text in op.extra_success.items():
+        operation["responses"][str(status)] = {
+            "description": text,
+            "headers": {"Location": {"schema": {"type": "string"}}},
+            "content": {"application/json": {"schema": refs[(Run, "serialization")]}},
+        }
+    for status in (*op.errors, *(() if op.public else (429,))):
+        operation["responses"][str(status)] = {
+            "description": _ERROR_TEXT[status],
+            "content": {"application/json": {"schema": error_ref}},
+        }
+    return operation
+
+
 def build_document() -> dict[str, Any]:
     """The OpenAPI 3.1 document."""
     refs, components = _schemas()
     error_ref = refs[(ErrorEnvelope, "serialization")]
     paths: dict[str, Any] = {}
-    for (method, path), op in OPERATIONS.items():
-        operation: dict[str, Any] = {
-            "summary": op.summary,
-            "tags": [op.tag],
-            "operationId": (
-                method.lower()
-                + path.replace("/", "_")
-                .replace("{", "")
-                .replace("}", "")
-                .replace("-", "_")
-                .replace(".", "_")
-            ),
-            "parameters": [
-                {
-                    "name": p.name,
-                    "in": p.where,
-                    "required": p.required or p.where == "path",
-                    "description": p.description,
-                    "schema": p.schema,
-                }
-                for p in op.params
-            ],
-            "responses": {},
-        }
-        if op.public:
-            operation["security"] = []
-        if op.request:
-            body: dict[str, Any] = {"schema": refs[(op.request, "validation")]}
-            if op.example:
-                body["example"] = op.example
-            operation["requestBody"] = {"required": True, "content": {"application/json": body}}
-        success: dict[str, Any] = {"description": "OK"}
-        if op.response:
-            success["content"] = {
-                "application/json": {"schema": refs[(op.response, "serialization")]}
-            }
-        elif op.success != 204:
-            success["content"] = {"application/json": {"schema": {"type": "object"}}}
-        operation["responses"][str(op.success)] = success
-        for status, text in op.extra_success.items():
-            operation["responses"][str(status)] = {
-                "description": text,
-                "headers": {"Location": {"schema": {"type": "string"}}},
-                "content": {"application/json": {"schema": refs[(Run, "serialization")]}},
-            }
-        for status in (*op.errors, *(() if op.public else (429,))):
-            operation["responses"][str(status)] = {
-                "description": _ERROR_TEXT[status],
-                "content": {"application/json": {"schema": error_ref}},
-            }
-        paths.setdefault(path, {})[method.lower()] = operation
+    for op in ROUTES:
+        paths.setdefault(op.path, {})[op.method.lower()] = _operation(op, refs, error_ref)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -371,73 +153,280 @@ def document_text() -> str:
     return json.dumps(build_document(), indent=2, sort_keys=False) + "\n"
 
 
+# ---------------------------------------------------------------- docs/API.md
+# Shell variables the examples set and use, in the order a reader runs them.
+_CAPTURES = {"CreatePortfolio": "PORTFOLIO_ID", "RiskParity": "RUN_ID"}
+_ID_VARIABLE = {"/portfolios/": "PORTFOLIO_ID", "/runs/": "RUN_ID"}
+# Routes whose answer may come a moment after the run (a report is rendered after it).
+_POLLED = {"GetRunReport", "GetPortfolioReport"}
+
+
+def _type_text(schema: dict[str, Any]) -> str:
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        return f"[{name}](#{name.lower()})"
+    if "anyOf" in schema:
+        return " or ".join(_type_text(s) for s in schema["anyOf"])
+    if "oneOf" in schema:
+        return " or ".join(_type_text(s) for s in schema["oneOf"])
+    kind = schema.get("type", "any")
+    if "enum" in schema:
+        return " \\| ".join(f"`{v}`" for v in schema["enum"])
+    if "const" in schema:
+        return f"`{schema['const']}`"
+    if kind == "array":
+        return f"list of {_type_text(schema.get('items', {}))}"
+    if kind == "object" and isinstance(schema.get("additionalProperties"), dict):
+        return f"map of {_type_text(schema['additionalProperties'])}"
+    if schema.get("format"):
+        return f"{kind} ({schema['format']})"
+    return str(kind)
+
+
+def _limits(schema: dict[str, Any]) -> str:
+    parts = []
+    for key, text in (
+        ("minimum", "≥ {}"),
+        ("exclusiveMinimum", "> {}"),
+        ("maximum", "≤ {}"),
+        ("exclusiveMaximum", "< {}"),
+        ("minLength", "length ≥ {}"),
+        ("maxLength", "length ≤ {}"),
+        ("minItems", "≥ {} items"),
+        ("maxItems", "≤ {} items"),
+    ):
+        if key in schema:
+            parts.append(text.format(schema[key]))
+    if "default" in schema and not isinstance(schema["default"], (list, dict)):
+        parts.append(f"default `{json.dumps(schema['default'])}`")
+    return "; ".join(parts)
+
+
+def _field_table(name: str, schema: dict[str, Any]) -> list[str]:
+    lines = [f"### {name}", ""]
+    if schema.get("description"):
+        lines += [" ".join(schema["description"].split()), ""]
+    properties = schema.get("properties", {})
+    if not properties:
+        return [*lines, f"Type: {_type_text(schema)}.", ""]
+    required = set(schema.get("required", []))
+    lines += ["| field | type | required | description |", "|---|---|---|---|"]
+    for field, spec in properties.items():
+        text = " ".join(str(spec.get("description", "")).split())
+        limits = _limits(spec)
+        if limits:
+            text = f"{text} ({limits})" if text else limits
+        cell = text.replace("|", "\\|")
+        lines.append(
+            f"| `{field}` | {_type_text(spec)} | {'yes' if field in required else 'no'} | {cell} |"
+        )
+    return [*lines, ""]
+
+
+def _url(op: Route) -> str:
+    path = op.path
+    for prefix, variable in _ID_VARIABLE.items():
+        if path.startswith(prefix + "{id}"):
+            path = path.replace("{id}", "$" + variable)
+    query = [p for p in op.params if p.where == "query" and p.example is not None]
+    if query:
+        path += "?" + "&".join(f"{p.name}={p.example}" for p in query)
+    return "$API" + path
+
+
+def _example(op: Route) -> list[str]:
+    """The route's example as a reader pastes it (API and KEY set, ids from earlier steps)."""
+    curl = [f'curl -sS --fail-with-body -X {op.method} "{_url(op)}"']
+    if not op.public:
+        curl.append('-H "x-api-key: $KEY"')
+    if op.name == "UpdatePortfolio":
+        curl.append("-H 'If-Match: \"1\"'")
+    if op.example is not None:
+        curl += [
+            "-H 'Content-Type: application/json'",
+            "-d " + shlex.quote(json.dumps(op.example)),
+        ]
+    command = " \\\n  ".join(curl)
+    variable = _CAPTURES.get(op.name)
+    if variable:
+        stem = variable.lower().removesuffix("_id")
+        return [
+            f"{command} \\\n  | tee {stem}.json",
+            f"{variable}=$(python3 -c 'import json; "
+            f'print(json.load(open("{stem}.json"))["id"])\')',
+        ]
+    if op.name in _POLLED:
+        # Rendered a moment after the run finishes: curl asks again (409) for up to a minute.
+        return [
+            command.replace(
+                "--fail-with-body",
+                "--fail-with-body --retry 30 --retry-delay 2 --retry-all-errors",
+                1,
+            )
+        ]
+    return [command]
+
+
 def render_markdown(document: dict[str, Any]) -> str:
-    """docs/API.md: every route with its parameters, body example and a curl command."""
+    """docs/API.md: every route with its parameters, field tables and a runnable example."""
     lines = [
         "# Stratigos API",
         "",
-        "<!-- Generated by `python -m api.openapi` from api/openapi.json; do not edit. -->",
+        "<!-- Generated by `python -m api.openapi` from core/routes.py and the models; "
+        "do not edit. -->",
         "",
         document["info"]["description"],
         "",
         "Every route but `GET /openapi.json` needs `x-api-key`; a key belongs to one tenant,",
-        "and another tenant's resources answer 404. Locally: `stratigos local up` serves on",
-        "http://127.0.0.1:3000 with the key `dev-key`.",
+        "and another tenant's resources answer 404. Portfolios carry an `ETag` (their",
+        "`version`): send it back as `If-Match` on PUT and DELETE to write only what you read",
+        "(412 when it changed); without it the write is unconditional.",
+        "",
+        "## Try it",
+        "",
+        "The examples below run in order in one shell. Start the local stack (`make local-up`,",
+        "or `.venv/bin/stratigos local up`), land the sample data in another terminal",
+        "(`.venv/bin/stratigos ingest sample_data/files/*`), then set:",
+        "",
+        "```bash",
+        "API=http://127.0.0.1:3000 KEY=dev-key",
+        "```",
+        "",
+        "Each example prints the JSON answer; `--fail-with-body` makes curl exit non-zero on",
+        "an error status (the error envelope is still printed). The create and risk-parity",
+        "examples keep the new ids in `PORTFOLIO_ID` and `RUN_ID` for the routes after them.",
+        "Against AWS, `API` is the stack's `ApiUrl` output and `KEY` your API key",
+        "(docs/DEPLOYMENT.md).",
         "",
         "| status | meaning |",
         "|---|---|",
         *[f"| {s} | {t} |" for s, t in _ERROR_TEXT.items()],
         "",
+        "## Routes",
+        "",
     ]
-    for path, methods in document["paths"].items():
-        for method, op in methods.items():
-            lines += [f"## {method.upper()} {path}", "", op["summary"] + ".", ""]
-            if op["parameters"]:
-                lines += ["| parameter | in | required | description |", "|---|---|---|---|"]
-                lines += [
-                    f"| `{p['name']}` | {p['in']} | {'yes' if p['required'] else 'no'} "
-                    f"| {p['description']} |"
-                    for p in op["parameters"]
-                ]
-                lines.append("")
-            url = "$API" + path.replace("{id}", "p-0123456789abcdef")
-            query = [p for p in op["parameters"] if p["in"] == "query" and p["required"]]
-            if path.startswith("/market-data"):
-                url += "?tickers=AAPL,MSFT&start=2024-01-01&end=2024-12-31&frequency=weekly"
-            elif query:
-                url += "?" + "&".join(f"{p['name']}=1" for p in query)
-            curl = [f"curl -s -X {method.upper()} '{url}'"]
-            if op.get("security") != []:
-                curl.append("-H 'x-api-key: dev-key'")
-            body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
-            if "example" in body:
-                curl += [
-                    "-H 'Content-Type: application/json'",
-                    f"-d '{json.dumps(body['example'])}'",
-                ]
-            lines += ["```bash", " \\\n  ".join(curl), "```", ""]
-            codes = ", ".join(sorted(op["responses"]))
-            lines += [f"Answers: {codes}.", ""]
+    for route in ROUTES:  # declaration order: the order the examples run in
+        method, path = route.method.lower(), route.path
+        op = document["paths"][path][method]
+        lines += [f"### {method.upper()} {path}", "", op["summary"] + ".", ""]
+        if op["parameters"]:
+            lines += ["| parameter | in | required | description |", "|---|---|---|---|"]
+            lines += [
+                f"| `{p['name']}` | {p['in']} | {'yes' if p['required'] else 'no'} "
+                f"| {p['description']} |"
+                for p in op["parameters"]
+            ]
+            lines.append("")
+        body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
+        if body:
+            lines += [f"Request body: {_type_text(body['schema'])}.", ""]
+        success = op["responses"][str(route.success)]
+        schema = success.get("content", {}).get("application/json", {}).get("schema")
+        if schema and "$ref" in schema:
+            lines += [f"Answer ({route.success}): {_type_text(schema)}.", ""]
+        lines += ["```bash", *_example(route), "```", ""]
+        codes = ", ".join(sorted(op["responses"]))
+        lines += [f"Answers: {codes}.", ""]
+    lines += [
+        "## Schemas",
+        "",
+        "Every request and answer body, field by field (camelCase on the wire).",
+        "",
+    ]
+    for name, schema in sorted(document["components"]["schemas"].items()):
+        lines += _field_table(name, schema)
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------- template.yaml
+_FUNCTION = re.compile(r"^  (\w+):\s*$")
+_EVENT = re.compile(r"^        (\w+):\s*$")
+
+
+def _api_event(op: Route) -> list[str]:
+    lines = [
+        f"        {op.name}:",
+        "          Type: Api",
+        "          Properties:",
+        "            RestApiId: !Ref StratigosApi",
+        f"            Path: {op.path}",
+        f"            Method: {op.method.lower()}",
+    ]
+    if op.public:
+        lines += ["            Auth:", "              ApiKeyRequired: false"]
+    if op.cache_ttl:
+        # API Gateway's cache key: the caller's key (a cached answer is never served to
+        # another key) and every query parameter of the route.
+        lines += [
+            "            # The cache key (ApiCacheEnabled): the caller's API key and the query.",
+            "            RequestParameters:",
+        ]
+        keyed = [("header.x-api-key", True)] + [
+            (f"querystring.{p.name}", p.required) for p in op.params if p.where == "query"
+        ]
+        for name, required in keyed:
+            lines += [
+                f"              - method.request.{name}:",
+                f"                  Required: {'true' if required else 'false'}",
+                "                  Caching: true",
+            ]
+    return lines
+
+
+def render_template(text: str) -> str:
+    """template.yaml with each function's ``Type: Api`` events written from the declaration
+    (other events, and everything else, kept as they are)."""
+    lines = text.splitlines()
+    out: list[str] = []
+    function: str | None = None
+    in_events = False
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        match = _FUNCTION.match(line)
+        if match:
+            function, in_events = match.group(1), False
+        if function and line == "      Events:":
+            out.append(line)
+            out += [row for op in ROUTES if op.function == function for row in _api_event(op)]
+            in_events = True
+            i += 1
+            continue
+        if in_events:
+            if line.strip() and not line.startswith("        "):
+                in_events = False
+            elif _EVENT.match(line):
+                block = [line]
+                i += 1
+                while i < len(lines) and lines[i].startswith("          "):
+                    block.append(lines[i])
+                    i += 1
+                if not any(row.strip() == "Type: Api" for row in block):
+                    out += block
+                continue
+        out.append(line)
+        i += 1
+    return "\n".join(out) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Rewrite api/openapi.json and docs/API.md (``--check``: fail when they are stale)."""
+    """Rewrite api/openapi.json, docs/API.md and the template's route events (``--check``:
+    fail when any is stale)."""
     args = sys.argv[1:] if argv is None else argv
     text = document_text()
-    markdown = render_markdown(json.loads(text))
+    outputs = {
+        DOCUMENT_PATH: text,
+        MARKDOWN_PATH: render_markdown(json.loads(text)),
+        TEMPLATE_PATH: render_template(TEMPLATE_PATH.read_text()),
+    }
     if "--check" in args:
-        stale = [
-            str(p)
-            for p, want in ((DOCUMENT_PATH, text), (MARKDOWN_PATH, markdown))
-            if not p.exists() or p.read_text() != want
-        ]
+        stale = [str(p) for p, want in outputs.items() if not p.exists() or p.read_text() != want]
         if stale:
             print("stale: " + ", ".join(stale) + " (run python -m api.openapi)", file=sys.stderr)
             return 1
         return 0
-    DOCUMENT_PATH.write_text(text)
-    MARKDOWN_PATH.write_text(markdown)
+    for path, want in outputs.items():
+        path.write_text(want)
     return 0
 
 

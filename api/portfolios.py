@@ -1,5 +1,11 @@
 """Portfolio CRUD: ``/portfolios`` and ``/portfolios/{id}`` (PortfoliosFunction).
 
+The plan's dialect (section 4.2): requests ``{"portfolio": {…}}``, answers ``{"id",
+"portfolio": {…}, "version", "createdAt", "updatedAt"}``. Concurrency by HTTP's
+convention: reads carry ``ETag``; ``If-Match`` on PUT/DELETE answers 412 when stale, a
+``version`` (body of PUT, query of DELETE) answers 409; with neither, the write is
+unconditional but atomic.
+
 Imports neither numpy, pandas nor pyarrow: this is a CRUD cold start.
 """
 
@@ -10,10 +16,33 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from core.exceptions import ValidationError
-from core.models import PortfolioCreate, PortfolioPage, PortfolioUpdate
-from core.repositories import PortfolioRepository
-from core.rest import json_body, json_response, logger, query_int, request_tenant, rest_resolver
+from core.bus import DetailType, EventBus, Source
+from core.exceptions import PreconditionFailedError, StaleVersionError
+from core.models import (
+    Portfolio,
+    PortfolioCreate,
+    PortfolioPage,
+    PortfolioResource,
+    PortfolioUpdate,
+    RequestedRun,
+    RunRequestsAccepted,
+    RunStatus,
+    RunType,
+)
+from core.recompute import recompute_requests
+from core.repositories import PortfolioRepository, new_id
+from core.rest import (
+    etag,
+    if_match,
+    json_body,
+    json_response,
+    logger,
+    path_id,
+    query_int,
+    request_tenant,
+    rest_resolver,
+)
+from core.routes import bind
 from core.settings import settings
 
 __all__ = ["app", "handler"]
@@ -26,53 +55,119 @@ def _repository() -> PortfolioRepository:
     return PortfolioRepository(config.portfolios_table, config.ticker_index_table)
 
 
-def _id_ok(portfolio_id: str) -> str:
-    # Ids are ours (p-<16 hex>); the OpenAPI document bounds them at 64 characters.
-    if len(portfolio_id) > 64:
-        raise ValidationError("A portfolio id has at most 64 characters.")
-    return portfolio_id
+def _answer(
+    status: int, portfolio: Portfolio, headers: dict[str, str] | None = None
+) -> Response[Any]:
+    return json_response(
+        status,
+        PortfolioResource.of(portfolio),
+        {"ETag": etag(portfolio.version), **(headers or {})},
+    )
 
 
-@app.get("/portfolios")
+def _request_analyses(
+    tenant: str, portfolio: Portfolio, *, trigger: str, version: str
+) -> RunRequestsAccepted:
+    """Ask the run worker for each of the portfolio's analyses (``RunRequested``), on the
+    data the lake holds; the runs appear under ``/portfolios/{id}/runs``."""
+    requests = recompute_requests(
+        tenant, portfolio.id, portfolio.analyses, version=version, trigger=trigger
+    )
+    EventBus(settings().event_bus).put_many(Source.API, DetailType.RUN_REQUESTED, requests)
+    return RunRequestsAccepted(
+        portfolio_id=portfolio.id,
+        runs=[
+            RequestedRun(
+                id=r["runId"],
+                type=RunType(r["analysis"]["type"]),
+                status=RunStatus.QUEUED,
+                location=f"/runs/{r['runId']}",
+            )
+            for r in requests
+        ],
+    )
+
+
+def _expected_version(body_version: int | None) -> tuple[int | None, bool]:
+    """The version a write is conditioned on, and whether it came from ``If-Match``."""
+    required = if_match(app)
+    if required is not None:
+        return required, True
+    return body_version, False
+
+
+def _precondition_failed(error: StaleVersionError) -> PreconditionFailedError:
+    return PreconditionFailedError(
+        "The portfolio has changed since the ETag you sent.",
+        [f'current ETag is "{error.current}"; read it again and retry'],
+    )
+
+
+@bind(app, "ListPortfolios")
 def list_portfolios() -> Response[Any]:
     tenant = request_tenant(app)
     limit = query_int(app, "limit", 50, 1, 100)
     token = app.current_event.get_query_string_value("nextToken", default_value=None)
     items, next_token = _repository().list(tenant, limit, token)
-    return json_response(200, PortfolioPage(items=items, next_token=next_token))
+    page = PortfolioPage(items=[PortfolioResource.of(p) for p in items], next_token=next_token)
+    return json_response(200, page)
 
 
-@app.post("/portfolios")
+@bind(app, "CreatePortfolio")
 def create_portfolio() -> Response[Any]:
     tenant = request_tenant(app)
     data = json_body(app, PortfolioCreate)
-    portfolio = _repository().create(tenant, data)
-    return json_response(201, portfolio, {"Location": f"/portfolios/{portfolio.id}"})
+    portfolio = _repository().create(tenant, data.portfolio)
+    # Computed at once, not only when its data next changes or at night.
+    _request_analyses(tenant, portfolio, trigger="portfolio", version=f"v{portfolio.version}")
+    return _answer(201, portfolio, {"Location": f"/portfolios/{portfolio.id}"})
 
 
-@app.get("/portfolios/<portfolio_id>")
-def get_portfolio(portfolio_id: str) -> Response[Any]:
+@bind(app, "GetPortfolio")
+def get_portfolio(id: str) -> Response[Any]:
     tenant = request_tenant(app)
-    return json_response(200, _repository().get(tenant, _id_ok(portfolio_id)))
+    return _answer(200, _repository().get(tenant, path_id(id, "portfolio id")))
 
 
-@app.put("/portfolios/<portfolio_id>")
-def update_portfolio(portfolio_id: str) -> Response[Any]:
+@bind(app, "UpdatePortfolio")
+def update_portfolio(id: str) -> Response[Any]:
     tenant = request_tenant(app)
+    portfolio_id = path_id(id, "portfolio id")
     data = json_body(app, PortfolioUpdate)
-    return json_response(200, _repository().update(tenant, _id_ok(portfolio_id), data))
+    expected, from_header = _expected_version(data.version)
+    try:
+        updated = _repository().update(tenant, portfolio_id, data.portfolio, expected)
+    except StaleVersionError as error:
+        if from_header:
+            raise _precondition_failed(error) from None
+        raise
+    _request_analyses(tenant, updated, trigger="portfolio", version=f"v{updated.version}")
+    return _answer(200, updated)
 
 
-@app.delete("/portfolios/<portfolio_id>")
-def delete_portfolio(portfolio_id: str) -> Response[Any]:
+@bind(app, "DeletePortfolio")
+def delete_portfolio(id: str) -> Response[Any]:
     tenant = request_tenant(app)
-    version = query_int(app, "version", 0, 0, 2**31)
-    if version == 0:
-        raise ValidationError(
-            "Give the version you are deleting.", ["?version=N (as read); a stale one answers 409"]
-        )
-    _repository().delete(tenant, _id_ok(portfolio_id), version)
+    portfolio_id = path_id(id, "portfolio id")
+    version = query_int(app, "version", 0, 1, 2**31)
+    expected, from_header = _expected_version(version or None)
+    try:
+        _repository().delete(tenant, portfolio_id, expected)
+    except StaleVersionError as error:
+        if from_header:
+            raise _precondition_failed(error) from None
+        raise
     return Response(status_code=204, body=None)
+
+
+@bind(app, "RecomputePortfolio")
+def recompute_portfolio(id: str) -> Response[Any]:
+    tenant = request_tenant(app)
+    portfolio = _repository().get(tenant, path_id(id, "portfolio id"))
+    # A fresh version each time: "recompute now" asks for new runs, even of unchanged data
+    # (whose results are then identical to the last ones, bit for bit).
+    accepted = _request_analyses(tenant, portfolio, trigger="on-demand", version=new_id("d"))
+    return json_response(202, accepted, {"Location": f"/portfolios/{portfolio.id}/runs"})
 
 
 @logger.inject_lambda_context

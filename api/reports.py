@@ -14,12 +14,14 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
+from api.runs import reported
 from core.aws import client as aws_client
-from core.exceptions import ConflictError
+from core.exceptions import ConflictError, NoSuccessfulRunError, NotReadyError
 from core.lake import REPORT_MANIFEST, report_prefix
 from core.models import RunStatus
 from core.repositories import PortfolioRepository, RunRepository
-from core.rest import json_response, logger, request_tenant, rest_resolver
+from core.rest import json_response, logger, path_id, request_tenant, rest_resolver
+from core.routes import bind
 from core.settings import settings
 
 __all__ = ["LINK_SECONDS", "app", "handler"]
@@ -27,6 +29,10 @@ __all__ = ["LINK_SECONDS", "app", "handler"]
 app = rest_resolver()
 LINK_SECONDS = 900  # presigned links live at most 15 minutes
 _TYPES = {".html": "text/html; charset=utf-8", ".png": "image/png"}
+
+
+class _NoReportError(Exception):
+    """The report's manifest is not there (yet)."""
 
 
 def _links(prefix: str, download_stem: str) -> dict[str, Any]:
@@ -39,9 +45,7 @@ def _links(prefix: str, download_stem: str) -> dict[str, Any]:
     except ClientError as error:
         # A missing key answers 404, or 403 to a role without s3:ListBucket (ours).
         if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "AccessDenied"):
-            raise ConflictError(
-                "The report is not ready yet.", ["it is rendered shortly after the run finishes"]
-            ) from None
+            raise _NoReportError from None
         raise
 
     def link(name: str) -> dict[str, str]:
@@ -77,27 +81,62 @@ def _links(prefix: str, download_stem: str) -> dict[str, Any]:
     }
 
 
-@app.get("/runs/<run_id>/report")
-def get_run_report(run_id: str) -> Response[Any]:
+@bind(app, "GetRunReport")
+def get_run_report(id: str) -> Response[Any]:
     tenant = request_tenant(app)
-    run = RunRepository(settings().runs_table).get(tenant, run_id[:64])  # 404 across tenants
-    if run.status is not RunStatus.SUCCEEDED:
-        raise ConflictError(
-            f"Run {run.id} is {run.status}; a report exists only for a succeeded run."
+    run = reported(RunRepository(settings().runs_table).get(tenant, path_id(id, "run id")))
+    if run.status is RunStatus.FAILED:
+        raise NoSuccessfulRunError(
+            f"Run {run.id} failed; a report exists only for a succeeded run.",
+            [f"{run.error.code}: {run.error.message}"] if run.error else [],
         )
-    body = _links(report_prefix(tenant, "runs", run.id), run.id)
+    if run.status is not RunStatus.SUCCEEDED:
+        raise NotReadyError(f"Run {run.id} is {run.status}; its report follows when it succeeds.")
+    try:
+        body = _links(report_prefix(tenant, "runs", run.id), run.id)
+    except _NoReportError:
+        raise NotReadyError(
+            "The report is being rendered.", ["it is rendered shortly after the run finishes"]
+        ) from None
     return json_response(200, {"runId": run.id, **body})
 
 
-@app.get("/portfolios/<portfolio_id>/report")
-def get_portfolio_report(portfolio_id: str) -> Response[Any]:
+@bind(app, "GetPortfolioReport")
+def get_portfolio_report(id: str) -> Response[Any]:
     tenant = request_tenant(app)
     config = settings()
     portfolio = PortfolioRepository(config.portfolios_table, config.ticker_index_table).get(
-        tenant, portfolio_id[:64]
+        tenant, path_id(id, "portfolio id")
     )
-    body = _links(report_prefix(tenant, "portfolios", portfolio.id), portfolio.id)
+    try:
+        body = _links(report_prefix(tenant, "portfolios", portfolio.id), portfolio.id)
+    except _NoReportError:
+        raise _why_no_report(tenant, portfolio.id) from None
     return json_response(200, {"portfolioId": portfolio.id, **body})
+
+
+def _why_no_report(tenant: str, portfolio_id: str) -> ConflictError:
+    """Tell "being rendered" (a run succeeded or is under way) from "never will be"."""
+    runs, _ = RunRepository(settings().runs_table).list_for_portfolio(
+        tenant, portfolio_id, limit=100
+    )
+    states = [reported(run) for run in runs]
+    if any(run.status is not RunStatus.FAILED for run in states):
+        return NotReadyError(
+            "The portfolio's report is being rendered.",
+            ["it follows its first successful run; ask again shortly"],
+        )
+    if not states:
+        return NotReadyError(
+            f"Portfolio {portfolio_id} has no runs yet.",
+            ["its analyses are requested when it is created or updated"],
+        )
+    errors = sorted({f"{r.type}: {r.error.code}: {r.error.message}" for r in states if r.error})
+    return NoSuccessfulRunError(
+        f"Portfolio {portfolio_id} has no successful run: all {len(states)} failed, so no "
+        "report will be rendered until one succeeds.",
+        errors[:10],
+    )
 
 
 @logger.inject_lambda_context

@@ -15,7 +15,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from core.aws import client as aws_client
 from core.models import Run, RunError, RunPage, RunStatus
 from core.repositories import PortfolioRepository, RunRepository
-from core.rest import json_response, logger, query_int, request_tenant, rest_resolver
+from core.rest import json_response, logger, path_id, query_int, request_tenant, rest_resolver
+from core.routes import bind
 from core.settings import settings
 
 __all__ = ["RUN_DEADLINE", "app", "handler", "reported"]
@@ -47,28 +48,28 @@ _MAX_INLINED_RESULT = 5 * 1024 * 1024  # Lambda answers are capped at 6 MB
 
 def _with_full_result(run: Run) -> Run:
     """Inline a result that was too large for the run item (kept in S3)."""
-    key = (run.result or {}).get("resultKey")
-    if not key:
+    if not run.result_key:
         return run
-    answer = aws_client("s3").get_object(Bucket=settings().bucket, Key=key)
+    answer = aws_client("s3").get_object(Bucket=settings().bucket, Key=run.result_key)
     if int(answer.get("ContentLength", 0)) > _MAX_INLINED_RESULT:
         return run
-    return run.model_copy(update={"result": json.loads(answer["Body"].read())})
+    return run.with_result(json.loads(answer["Body"].read()))
 
 
-@app.get("/runs/<run_id>")
-def get_run(run_id: str) -> Response[Any]:
+@bind(app, "GetRun")
+def get_run(id: str) -> Response[Any]:
     tenant = request_tenant(app)
-    run = RunRepository(settings().runs_table).get(tenant, run_id[:64])
+    run = RunRepository(settings().runs_table).get(tenant, path_id(id, "run id"))
     return json_response(200, _with_full_result(reported(run)))
 
 
-@app.get("/portfolios/<portfolio_id>/runs")
-def list_portfolio_runs(portfolio_id: str) -> Response[Any]:
+@bind(app, "ListPortfolioRuns")
+def list_portfolio_runs(id: str) -> Response[Any]:
     tenant = request_tenant(app)
     config = settings()
+    portfolio_id = path_id(id, "portfolio id")
     PortfolioRepository(config.portfolios_table, config.ticker_index_table).get(
-        tenant, portfolio_id[:64]
+        tenant, portfolio_id
     )  # 404 for another tenant's (or no) portfolio
     limit = query_int(app, "limit", 50, 1, 100)
     token = app.current_event.get_query_string_value("nextToken", default_value=None)

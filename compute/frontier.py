@@ -1,16 +1,20 @@
 r"""Exact mean-variance optimisation with per-asset bounds and a fully invested budget.
 
-All functions solve
+Every function answers a point of the efficient frontier: a solution of
 
-.. math:: \min_w\ w^\top \Sigma w \quad\text{s.t.}\quad \mathbf 1^\top w = 1,\ \
-          l \le w \le u,\ \ \mu^\top w = r
+.. math:: \min_w\ w^\top \Sigma w \quad\text{s.t.}\quad \mu^\top w \ge r,\ \
+          \mathbf 1^\top w = 1,\ \ l \le w \le u
 
-along the efficient frontier, which :func:`critical_line` computes once and exactly: the
-minimum-variance portfolio by a primal active-set method, then Markowitz's critical line up to
-the maximum-return portfolio (see :mod:`compute._critical_line` for the method and
-references). Between two turning points the efficient weights are an affine function of the
-target return, so every point of the frontier is an exact interpolation of two turning points,
-and :func:`efficient_frontier` needs no further optimisation.
+for some return floor :math:`r` (:func:`efficient_return` takes :math:`r` itself; as in
+PyPortfolioOpt and Riskfolio-Lib the target is a floor, so a target at or below the
+minimum-variance return answers the minimum-variance portfolio). :func:`critical_line`
+computes the frontier once and exactly: the minimum-variance portfolio by a primal active-set
+method, then Markowitz's critical line up to the maximum-return portfolio (see
+:mod:`compute._critical_line` for the method and references). Between two turning points the
+efficient weights are an affine function of the target return, so every point of the frontier
+is an exact interpolation of two turning points, and :func:`efficient_frontier` needs no
+further optimisation. :func:`efficient_risk` (a volatility cap) and :func:`max_sharpe` pick
+their point on the same turning points in closed form.
 
 ``bounds`` is a pair ``(lower, upper)``; each side is a scalar for every asset, a length-N array,
 or ``None`` (unbounded on that side, allowed as long as the budget keeps the weights bounded).
@@ -19,7 +23,8 @@ The default ``(0, 1)`` is long-only.
 Degenerate cases: when the minimum-variance portfolio already has the highest attainable
 return (for instance when all means are equal) the frontier is a single point; then
 :func:`efficient_frontier` returns ``n_points`` identical rows and :func:`efficient_return`
-accepts only that return. Ties among means need no special handling.
+answers that portfolio for every target up to its return. Ties among means need no special
+handling.
 
 ``cov`` must be positive definite (a singular sample covariance raises
 :class:`~compute.exceptions.NotPositiveDefiniteError`; shrink it with
@@ -165,30 +170,45 @@ class CriticalLine:
         return weights
 
     def efficient_return(self, target_return: float) -> FloatArray:
-        """Minimum-variance weights with expected return ``target_return``."""
+        """Minimum-variance weights whose expected return is at least ``target_return``.
+
+        A target at or below the minimum-variance return answers the minimum-variance
+        portfolio; one above the maximum return raises :class:`InfeasibleError` (see
+        :func:`efficient_return`).
+        """
         low, high = self.return_range
-        target = float(target_return)
+        target = _finite_or_infinite(target_return, "target_return")
         slack = _TARGET_TOLERANCE * max(1.0, abs(low), abs(high))
-        if not math.isfinite(target) or target < low - slack or target > high + slack:
+        if target > high + slack:
             raise InfeasibleError(
-                f"target_return {target:g} is outside the efficient frontier's return range "
-                f"[{low:g}, {high:g}] (below it the answer is min_variance(); above it no "
-                "portfolio within the bounds reaches the target)",
+                f"target_return {target:g} exceeds the maximum expected return {high:g} "
+                "attainable within the bounds; the efficient frontier spans returns "
+                f"[{low:g}, {high:g}] (a target at or below {low:g} answers the "
+                "minimum-variance portfolio)",
                 lower=low,
                 upper=high,
             )
-        weights: FloatArray = self.at_returns(np.array([min(max(target, low), high)]))[0]
+        if target <= low:
+            floor: FloatArray = self.weights[0].copy()
+            return floor
+        weights: FloatArray = self.at_returns(np.array([min(target, high)]))[0]
         return weights
 
     def efficient_risk(self, target_volatility: float) -> FloatArray:
-        """Highest-return weights whose volatility is at most ``target_volatility``."""
+        """Highest-return weights whose volatility is at most ``target_volatility``.
+
+        A target at or above the maximum-return portfolio's volatility answers that portfolio;
+        one below the minimum volatility raises :class:`InfeasibleError` (see
+        :func:`efficient_risk`).
+        """
         low, high = self.volatility_range
-        target = float(target_volatility)
-        if not math.isfinite(target) or target < low * (1.0 - _TARGET_TOLERANCE):
+        target = _finite_or_infinite(target_volatility, "target_volatility")
+        if target < low * (1.0 - _TARGET_TOLERANCE):
             raise InfeasibleError(
                 f"target_volatility {target:g} is below the minimum attainable volatility "
-                f"{low:g}; feasible targets are >= {low:g} (at or above {high:g} the answer is "
-                "the maximum-return portfolio)",
+                f"{low:g} within the bounds; feasible targets are >= {low:g} (at or above "
+                f"{high:g}, the maximum-return portfolio's volatility, the answer is that "
+                "portfolio)",
                 lower=low,
                 upper=None,
             )
@@ -332,13 +352,45 @@ def max_sharpe(
 def efficient_return(
     mu: Any, cov: Any, target_return: float, bounds: Bounds = _LONG_ONLY
 ) -> FloatArray:
-    """Minimum-variance weights whose expected return equals ``target_return``.
+    r"""Minimum-variance weights whose expected return is at least ``target_return``.
+
+    Solves
+
+    .. math:: \min_w\ w^\top \Sigma w \quad\text{s.t.}\quad \mu^\top w \ge r,\ \
+              \mathbf 1^\top w = 1,\ \ l \le w \le u
+
+    exactly, by interpolating the critical line's turning points. The target is a floor, as in
+    PyPortfolioOpt and Riskfolio-Lib: at or below the minimum-variance portfolio's return it
+    does not bind and the answer is :func:`min_variance`; inside the efficient range
+    ``[r_min_variance, r_max]`` the answer's return equals the target.
+
+    Parameters
+    ----------
+    mu
+        Expected returns, length N.
+    cov
+        N × N positive definite covariance matrix.
+    target_return
+        The floor :math:`r` on the expected return :math:`\mu^\top w`; ``-inf`` means no
+        floor.
+    bounds
+        ``(lower, upper)`` per-asset bounds (see the module docstring); long-only by default.
+
+    Returns
+    -------
+    numpy.ndarray
+        The efficient weights, length N, summing to 1.
 
     Raises
     ------
     InfeasibleError
-        The target lies outside the frontier's return range ``[r_min_variance, r_max]``, which
-        the message names (and the error carries as ``lower``/``upper``).
+        ``target_return`` exceeds the maximum expected return attainable within the bounds;
+        the message names the frontier's return range ``[r_min_variance, r_max]``, which the
+        error carries as ``lower``/``upper``. Also raised when the bounds are infeasible.
+    InvalidInputError
+        ``target_return`` is NaN or not a number; bad ``mu``, ``cov`` or ``bounds``.
+    NotPositiveDefiniteError
+        ``cov`` is singular or indefinite.
     """
     return critical_line(mu, cov, bounds).efficient_return(target_return)
 
@@ -346,14 +398,45 @@ def efficient_return(
 def efficient_risk(
     mu: Any, cov: Any, target_volatility: float, bounds: Bounds = _LONG_ONLY
 ) -> FloatArray:
-    """Highest-return weights whose volatility is at most ``target_volatility``.
+    r"""Highest-return weights whose volatility is at most ``target_volatility``.
 
-    A target at or above the maximum-return portfolio's volatility returns that portfolio.
+    Solves
+
+    .. math:: \max_w\ \mu^\top w \quad\text{s.t.}\quad w^\top \Sigma w \le \sigma^2,\ \
+              \mathbf 1^\top w = 1,\ \ l \le w \le u
+
+    exactly: on the critical-line segment that brackets ``target_volatility`` the variance is
+    a quadratic in the interpolation parameter, solved in closed form. The target is a cap, as
+    in PyPortfolioOpt and Riskfolio-Lib: at or above the maximum-return portfolio's volatility
+    it does not bind and the answer is that portfolio.
+
+    Parameters
+    ----------
+    mu
+        Expected returns, length N.
+    cov
+        N × N positive definite covariance matrix.
+    target_volatility
+        The cap :math:`\sigma` on the volatility :math:`\sqrt{w^\top \Sigma w}`; ``inf``
+        means no cap.
+    bounds
+        ``(lower, upper)`` per-asset bounds (see the module docstring); long-only by default.
+
+    Returns
+    -------
+    numpy.ndarray
+        The efficient weights, length N, summing to 1.
 
     Raises
     ------
     InfeasibleError
-        The target is below the minimum attainable volatility (named in the message).
+        ``target_volatility`` is below the minimum volatility attainable within the bounds,
+        which the message names and the error carries as ``lower`` (``upper`` is ``None``:
+        every larger target is feasible). Also raised when the bounds are infeasible.
+    InvalidInputError
+        ``target_volatility`` is NaN or not a number; bad ``mu``, ``cov`` or ``bounds``.
+    NotPositiveDefiniteError
+        ``cov`` is singular or indefinite.
     """
     return critical_line(mu, cov, bounds).efficient_risk(target_volatility)
 
@@ -399,6 +482,18 @@ def portfolio_performance(
         volatility=volatility,
         sharpe=(expected - float(risk_free_rate)) / volatility,
     )
+
+
+def _finite_or_infinite(value: float, name: str) -> float:
+    """``value`` as a float; NaN or a non-number raises :class:`InvalidInputError` (infinities
+    are meaningful for a floor or a cap and pass)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"{name} must be a number: {exc}") from exc
+    if math.isnan(number):
+        raise InvalidInputError(f"{name} is NaN")
+    return number
 
 
 def _increasing_quadratic_root(constant: float, linear: float, quadratic: float) -> float:

@@ -9,9 +9,9 @@ and the nightly schedule. Entry-side code: may import core, compute and pyarrow.
 
 from __future__ import annotations
 
-import hashlib
 import json
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -25,8 +25,10 @@ from core.bus import DetailType, EventBus, Source
 from core.exceptions import ConflictError, NotFoundError, StratigosError, UnprocessableError
 from core.lake import RUN_REQUESTS_PREFIX, run_result_key
 from core.models import AnalysisSpec, Run, RunError, RunStatus, RunType
+from core.recompute import recompute_requests, recompute_run_id
 from core.repositories import PortfolioRepository, RunRepository, new_id
 from core.rest import json_body, json_response, request_tenant, rest_resolver
+from core.routes import bind, routes_of
 from core.settings import Settings, settings
 
 __all__ = ["fan_out", "recompute_run_id", "run_api", "run_requested"]
@@ -35,13 +37,6 @@ logger = Logger()
 _app = rest_resolver()
 # Results larger than this go to S3; the run item keeps a pointer (DynamoDB items ≤ 400 KB).
 _INLINE_RESULT_BYTES = 300_000
-_PATHS = {
-    RunType.RISK_PARITY: "/optimization/risk-parity",
-    RunType.HRP: "/optimization/hrp",
-    RunType.EFFICIENT_FRONTIER: "/optimization/efficient-frontier",
-    RunType.SIMULATE: "/monte-carlo/simulate",
-    RunType.ANALYZE: "/monte-carlo/analyze",
-}
 
 
 def _now() -> datetime:
@@ -69,13 +64,17 @@ def _store_result(config: Settings, tenant: str, run: Run, result: dict[str, Any
             ["reduce initialValue, contribution, horizon or the input magnitudes"],
         ) from None
     if len(text) <= _INLINE_RESULT_BYTES:
-        return run.model_copy(update={"result": result})
+        return run.with_result(result)
     key = run_result_key(tenant, run.id)
     aws_client("s3").put_object(
         Bucket=config.bucket, Key=key, Body=text.encode(), ContentType="application/json"
     )
-    summary = {k: v for k, v in result.items() if k in ("weights", "metrics")}
-    return run.model_copy(update={"result": {**summary, "resultKey": key, "bytes": len(text)}})
+    # The item keeps what fits (all but the bulk: paths, frontier points); the whole result
+    # is read back from ``result_key`` when answered.
+    summary = {k: v for k, v in result.items() if k not in ("trajectories", "points")}
+    if "points" in result:
+        summary["points"] = result["points"][:: max(1, len(result["points"]) // 20)]
+    return run.with_result(summary).model_copy(update={"result_key": key})
 
 
 def _complete(
@@ -179,16 +178,27 @@ def _submit(run_type: RunType) -> Response[Any]:
     request = json_body(_app, REQUEST_MODELS[run_type])
     weights: dict[str, float] | None = None
     if request.portfolio_id is not None:
-        portfolio = PortfolioRepository(config.portfolios_table, config.ticker_index_table).get(
-            tenant, request.portfolio_id
-        )
+        try:
+            portfolio = PortfolioRepository(config.portfolios_table, config.ticker_index_table).get(
+                tenant, request.portfolio_id
+            )
+        except NotFoundError:
+            raise NotFoundError(
+                f"No portfolio {request.portfolio_id} (portfolioId).",
+                [
+                    "create one with POST /portfolios and use its id, or leave portfolioId "
+                    "out to run on the inline returns alone"
+                ],
+            ) from None
         weights = portfolio.assets
     if run_type is RunType.ANALYZE:
         weights = None  # analyze works on the given paths only
-    assets = len(weights or getattr(request, "returns", None) or {}) or 1
+    # Inline returns, when given, are the run's data even with a portfolioId (which then
+    # only attaches the run to the portfolio and lends it its weights).
+    inline = getattr(request, "returns", None)
+    assets = len(inline or weights or {}) or 1
     # Refuse an oversized request before a run is stored; lake runs are checked again once
     # their window is read (load_inputs).
-    inline = getattr(request, "returns", None)
     check_limits(assets, len(next(iter(inline.values()))) if inline else 0, request)
     run = Run(
         id=new_id("r"),
@@ -220,8 +230,13 @@ def _submit(run_type: RunType) -> Response[Any]:
     return _hand_off(config, tenant, run, request)
 
 
-for _type, _path in _PATHS.items():
-    _app.post(_path)(lambda run_type=_type: _submit(run_type))
+def _submitter(run_type: RunType) -> Callable[[], Response[Any]]:
+    return lambda: _submit(run_type)
+
+
+for _route in (*routes_of("OptimizationFunction"), *routes_of("SimulationFunction")):
+    assert _route.run_type is not None
+    bind(_app, _route.name)(_submitter(RunType(_route.run_type)))
 
 
 @logger.inject_lambda_context
@@ -230,29 +245,28 @@ def run_api(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return _app.resolve(event, context)
 
 
-def recompute_run_id(tenant: str, portfolio_id: str, analysis: AnalysisSpec, version: str) -> str:
-    """Deterministic id of a recompute: same tenant, portfolio, analysis and data → same run."""
-    canonical = json.dumps(
-        [tenant, portfolio_id, analysis.model_dump(mode="json", by_alias=True), version],
-        sort_keys=True,
-        separators=(",", ":"),
-    )
-    return "r-" + hashlib.sha256(canonical.encode()).hexdigest()[:16]
+# recompute_run_id lives in core.recompute (the CRUD function requests runs too); it is
+# re-exported here for the callers that import it from the compute room.
 
 
 def _recompute_request(detail: dict[str, Any]) -> tuple[AnalysisSpec, Any]:
+    """The run request of a recompute: the analysis's parameters over its ``lookbackDays``.
+
+    No dates come from the trigger: the window ends at the last date the lake holds for the
+    portfolio's tickers (or on or before the request's ``asOf``, when one was pinned), so
+    nightly, on-demand and event-driven runs of unchanged data read the same days.
+    """
     from compute.runner import REQUEST_MODELS
 
     analysis = AnalysisSpec.model_validate(detail["analysis"])
-    as_of = date.fromisoformat(detail["asOf"])
-    request = REQUEST_MODELS[RunType(analysis.type)].model_validate(
-        {
-            **analysis.parameters,
-            "portfolioId": detail["portfolioId"],
-            "start": (as_of - timedelta(days=analysis.lookback_days)).isoformat(),
-            "end": as_of.isoformat(),
-        }
-    )
+    fields: dict[str, Any] = {
+        **analysis.parameters,
+        "portfolioId": detail["portfolioId"],
+        "lookbackDays": analysis.lookback_days,
+    }
+    if detail.get("asOf"):
+        fields["asOf"] = str(detail["asOf"])
+    request = REQUEST_MODELS[RunType(analysis.type)].model_validate(fields)
     return analysis, request
 
 
@@ -355,31 +369,22 @@ def fan_out(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
     """
     config = settings()
     portfolios = PortfolioRepository(config.portfolios_table, config.ticker_index_table)
+    # The trigger names the version (the run ids) only: no request carries a date from it,
+    # so every run's window ends at the last date the lake holds for its tickers.
     if event.detail_type == str(DetailType.MARKET_DATA_UPDATED):
         version = str(event.detail.get("dataVersion") or "unversioned")
-        as_of = str(event.detail.get("lastDate") or _now().date().isoformat())
         trigger = "market-data"
-    else:  # Scheduled Event
-        as_of = event.time[:10]
-        version = f"nightly-{as_of}"
+    else:  # Scheduled Event: one recompute per night, however often it is delivered
+        version = f"nightly-{event.time[:10]}"
         trigger = "nightly"
     requests: list[dict[str, Any]] = []
     # Deleted-since-indexed portfolios are simply absent; unreadable ones are poison.
     found, broken = portfolios.get_many(sorted(_targets(event, portfolios)))
     poison = [f"{tenant}/{pid}: {reason}" for (tenant, pid), reason in sorted(broken.items())]
     for (tenant, portfolio_id), portfolio in sorted(found.items()):
-        for analysis in portfolio.analyses:
-            requests.append(
-                {
-                    "tenant": tenant,
-                    "portfolioId": portfolio_id,
-                    "runId": recompute_run_id(tenant, portfolio_id, analysis, version),
-                    "analysis": analysis.model_dump(mode="json", by_alias=True),
-                    "asOf": as_of,
-                    "dataVersion": version,
-                    "trigger": trigger,
-                }
-            )
+        requests += recompute_requests(
+            tenant, portfolio_id, portfolio.analyses, version=version, trigger=trigger
+        )
     EventBus(config.event_bus).put_many(Source.COMPUTE, DetailType.RUN_REQUESTED, requests)
     if poison:
         raise RuntimeError(f"{len(poison)} portfolio(s) could not be read: " + "; ".join(poison))

@@ -304,7 +304,9 @@ def _percentile(values: Mapping[str, Any], level: int) -> float | None:
     return None if value is None else float(value)
 
 
-def _simulation_tables(run: _RunColumns, statistics: Mapping[str, Any]) -> dict[str, pa.Table]:
+def _simulation_tables(
+    run: _RunColumns, statistics: Mapping[str, Any], trajectories: Any = None
+) -> dict[str, pa.Table]:
     terminal = statistics.get("terminalPercentiles") or {}
     drawdown = statistics.get("maxDrawdownPercentiles") or {}
     stats: dict[str, list[Any]] = {
@@ -341,7 +343,7 @@ def _simulation_tables(run: _RunColumns, statistics: Mapping[str, Any]) -> dict[
             bands.size,
         )
 
-    paths = statistics.get("paths")
+    paths = trajectories
     if paths:  # only when the run asked to keep them
         values = np.asarray(paths, dtype=np.float64)  # path × day
         n_paths, days = values.shape
@@ -446,7 +448,9 @@ def result_tables(
         elif run.type is RunType.SIMULATE:
             tables["optimization_weights"] = _weights_table(columns, result["weights"], None)
         if run.type in (RunType.SIMULATE, RunType.ANALYZE):
-            tables.update(_simulation_tables(columns, result["statistics"]))
+            tables.update(
+                _simulation_tables(columns, result["statistics"], result.get("trajectories"))
+            )
     # Keep write order (RESULT_DATASETS) whatever order the tables were built in.
     ordered = {name: tables[name] for name in RESULT_DATASETS if name in tables}
     ordered["run_index"] = _index_table(run, columns, data_version)

@@ -8,9 +8,12 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "ForbiddenError",
+    "NoSuccessfulRunError",
     "NotFoundError",
-    "NotImplementedYetError",
+    "NotReadyError",
     "PayloadTooLargeError",
+    "PreconditionFailedError",
+    "StaleVersionError",
     "StratigosError",
     "UnprocessableError",
     "UnsupportedMediaTypeError",
@@ -65,6 +68,19 @@ class ConflictError(StratigosError):
     code = "CONFLICT"
 
 
+class NotReadyError(ConflictError):
+    """The resource will exist shortly (e.g. a report being rendered): ask again."""
+
+    code = "NOT_READY"
+
+
+class NoSuccessfulRunError(ConflictError):
+    """A report was asked of a portfolio none of whose runs succeeded: it never will be
+    rendered until one does."""
+
+    code = "NO_SUCCESSFUL_RUN"
+
+
 class PayloadTooLargeError(StratigosError):
     status = 413
     code = "PAYLOAD_TOO_LARGE"
@@ -75,11 +91,25 @@ class UnsupportedMediaTypeError(StratigosError):
     code = "UNSUPPORTED_MEDIA_TYPE"
 
 
-class NotImplementedYetError(StratigosError):
-    """A route the template declares whose logic has not landed yet."""
+class StaleVersionError(ConflictError):
+    """An update or delete named a version that is no longer the stored one.
 
-    status = 501
-    code = "NOT_IMPLEMENTED"
+    Attributes
+    ----------
+    current : int
+        The stored version (what the caller should read again).
+    """
+
+    def __init__(self, message: str, current: int, details: Sequence[str] = ()) -> None:
+        super().__init__(message, details)
+        self.current = current
+
+
+class PreconditionFailedError(StratigosError):
+    """``If-Match`` named a representation that is no longer current (RFC 9110, 13.1.1)."""
+
+    status = 412
+    code = "PRECONDITION_FAILED"
 
 
 class ConfigurationError(StratigosError):

@@ -16,6 +16,7 @@ __all__ = [
     "RUN_REQUESTS_PREFIX",
     "athena_type_name",
     "partition_key",
+    "partition_year",
     "report_prefix",
     "run_result_key",
 ]
@@ -33,6 +34,30 @@ RUN_REQUESTS_PREFIX: Final = "tmp/run-requests/"
 def partition_key(prefix: str, year: int) -> str:
     """The one object holding a partition: ``curated/prices/year=2024/data.parquet``."""
     return f"{prefix}year={year:04d}/data.parquet"
+
+
+_PARTITION = re.compile(r"year=(\d{4})/data\.parquet")
+
+
+def partition_year(prefix: str, key: str) -> int | None:
+    """The year of a partition's object (the inverse of :func:`partition_key`).
+
+    Parameters
+    ----------
+    prefix
+        The dataset's prefix, e.g. ``RETURNS_PREFIX``.
+    key
+        An object key, e.g. one of a listing under ``prefix``.
+
+    Returns
+    -------
+    int or None
+        ``2024`` for ``curated/returns/year=2024/data.parquet``; ``None`` for any other key.
+    """
+    if not key.startswith(prefix):
+        return None
+    match = _PARTITION.fullmatch(key[len(prefix) :])
+    return int(match.group(1)) if match else None
 
 
 def run_result_key(tenant: str, run_id: str) -> str:

@@ -25,32 +25,46 @@ from pydantic.alias_generators import to_camel
 
 __all__ = [
     "MAX_ASSETS",
+    "MAX_ID_LENGTH",
     "MAX_RUN_ASSETS",
     "MAX_RUN_OBSERVATIONS",
     "MAX_SIMULATION_CELLS",
     "PLAIN_TEXT_PATTERN",
+    "RESOURCE_ID_PATTERN",
+    "RESULT_MODELS",
     "TICKER_PATTERN",
     "AnalysisSpec",
     "AnalyzeRequest",
+    "AnalyzeResult",
     "ApiModel",
     "DataWindow",
     "EfficientFrontierRequest",
     "ErrorBody",
     "ErrorEnvelope",
+    "FrontierResult",
     "HrpRequest",
+    "HrpResult",
     "Portfolio",
     "PortfolioCreate",
+    "PortfolioFields",
     "PortfolioPage",
+    "PortfolioResource",
     "PortfolioUpdate",
     "ReportLink",
     "ReportLinks",
+    "RequestedRun",
     "RiskParityRequest",
+    "RiskParityResult",
     "Run",
     "RunError",
     "RunPage",
+    "RunRequestsAccepted",
+    "RunResult",
     "RunStatus",
     "RunType",
     "SimulateRequest",
+    "SimulationRunResult",
+    "SimulationStatistics",
     "default_analyses",
 ]
 
@@ -106,7 +120,10 @@ def _check_ticker(value: str) -> str:
 
 
 Ticker = Annotated[str, StringConstraints(pattern=TICKER_PATTERN), AfterValidator(_check_ticker)]
-ResourceId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+# Every resource id, in a body or a path (core.rest.path_id): ours are p-/r- + 16 hex.
+MAX_ID_LENGTH = 64
+RESOURCE_ID_PATTERN = rf"^[A-Za-z0-9_-]{{1,{MAX_ID_LENGTH}}}$"
+ResourceId = Annotated[str, StringConstraints(pattern=RESOURCE_ID_PATTERN)]
 
 
 def _finite(value: float) -> float:
@@ -182,8 +199,8 @@ def default_analyses() -> list[AnalysisSpec]:
     ]
 
 
-class PortfolioCreate(ApiModel):
-    """``POST /portfolios``."""
+class PortfolioFields(ApiModel):
+    """The plan's ``portfolio`` object (section 4.2): what a client writes and reads back."""
 
     name: PlainText = Field(min_length=1, max_length=200)
     description: PlainText = Field(default="", max_length=2000)
@@ -200,7 +217,8 @@ class PortfolioCreate(ApiModel):
     analyses: list[AnalysisSpec] = Field(
         default_factory=default_analyses,
         max_length=10,
-        description="Analyses recomputed when the portfolio's market data changes and nightly.",
+        description="Analyses computed at once, then again when the portfolio's market data "
+        "changes and nightly (default: risk-parity, hrp, efficient-frontier, simulate).",
     )
 
     @field_validator("assets")
@@ -209,13 +227,29 @@ class PortfolioCreate(ApiModel):
         return _check_weights(value)
 
 
-class PortfolioUpdate(PortfolioCreate):
-    """``PUT /portfolios/{id}``: the whole portfolio plus the version it was read at."""
+class PortfolioCreate(ApiModel):
+    """``POST /portfolios``: ``{"portfolio": {name, description, assets, analyses?}}``."""
 
-    version: int = Field(ge=1, description="The version you read; a stale one answers 409.")
+    portfolio: PortfolioFields
+
+
+class PortfolioUpdate(ApiModel):
+    """``PUT /portfolios/{id}``: the whole portfolio, optionally with the version it was read at.
+
+    Concurrency by HTTP's convention: send ``If-Match`` with the ``ETag`` you read (412 when
+    stale), or ``version`` here (409 when stale); with neither the write is unconditional
+    (and still atomic).
+    """
+
+    portfolio: PortfolioFields
+    version: int | None = Field(
+        default=None, ge=1, description="The version you read; a stale one answers 409."
+    )
 
 
 class Portfolio(ApiModel):
+    """A stored portfolio (flat: what the repository, fan-out and reports work with)."""
+
     id: str
     name: str
     description: str
@@ -225,9 +259,39 @@ class Portfolio(ApiModel):
     created_at: datetime
     updated_at: datetime
 
+    def fields(self) -> PortfolioFields:
+        """The client-written part, as the plan spells it."""
+        return PortfolioFields.model_construct(
+            name=self.name,
+            description=self.description,
+            assets=dict(self.assets),
+            analyses=list(self.analyses),
+        )
+
+
+class PortfolioResource(ApiModel):
+    """A portfolio on the wire (plan 4.2): ``{"id", "portfolio": {…}, "version", "createdAt",
+    "updatedAt"}``; its ``ETag`` header is the version."""
+
+    id: str
+    portfolio: PortfolioFields
+    version: int = Field(description="Increases by one on every update; the ETag.")
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, stored: Portfolio) -> PortfolioResource:
+        return cls(
+            id=stored.id,
+            portfolio=stored.fields(),
+            version=stored.version,
+            created_at=stored.created_at,
+            updated_at=stored.updated_at,
+        )
+
 
 class PortfolioPage(ApiModel):
-    items: list[Portfolio]
+    items: list[PortfolioResource]
     next_token: str | None = Field(
         default=None, description="Opaque; pass as nextToken for the next page."
     )
@@ -253,9 +317,14 @@ Estimator = Literal["sample", "ledoit-wolf", "ewma"]
 
 
 class _ReturnsInput(ApiModel):
-    """Either a stored portfolio (its tickers; returns from the lake) or inline returns."""
+    """A stored portfolio (its tickers; returns from the lake), inline returns, or both
+    (inline returns, the run attached to that portfolio, as plan 13.4's example sends)."""
 
-    portfolio_id: ResourceId | None = None
+    portfolio_id: ResourceId | None = Field(
+        default=None,
+        description="A portfolio of yours: its tickers' returns come from the lake unless "
+        "returns are given inline; the run is listed under the portfolio either way.",
+    )
     returns: dict[Ticker, list[DailyReturn]] | None = Field(
         default=None,
         description="Inline daily simple returns per ticker (rows = days, equal lengths).",
@@ -263,14 +332,29 @@ class _ReturnsInput(ApiModel):
     )
     start: date | None = Field(default=None, description="Window start (portfolioId runs).")
     end: date | None = Field(default=None, description="Window end (portfolioId runs).")
+    as_of: date | None = Field(
+        default=None,
+        description="Lake runs: the window ends at the last date the lake holds on or before "
+        "this day; default: the last date it holds for the run's tickers. Not with end.",
+    )
+    lookback_days: int | None = Field(
+        default=None,
+        ge=30,
+        le=3650,
+        description="Lake runs: the window's length in calendar days back from its end; "
+        "default 1095. Not with start.",
+    )
     estimator: Estimator = "ledoit-wolf"
     halflife: float | None = Field(default=None, gt=0, le=10_000, description="EWMA half-life.")
     periods_per_year: int = Field(default=252, ge=1, le=366)
 
     @model_validator(mode="after")
     def _one_source(self) -> _ReturnsInput:
-        if (self.portfolio_id is None) == (self.returns is None):
-            raise ValueError("give exactly one of portfolioId or returns")
+        if self.portfolio_id is None and self.returns is None:
+            raise ValueError(
+                "give portfolioId (returns from the lake), returns (inline), or both (inline "
+                "returns, the run attached to that portfolio)"
+            )
         if self.returns is not None:
             if len(self.returns) < 2:
                 raise ValueError("returns need at least 2 tickers")
@@ -280,11 +364,30 @@ class _ReturnsInput(ApiModel):
             if lengths.pop() < 2:
                 raise ValueError("returns need at least 2 observations")
             if self.start or self.end:
-                raise ValueError("start/end apply to portfolioId runs only")
+                raise ValueError("start/end select lake data; inline returns are used whole")
         if self.start and self.end and self.start > self.end:
             raise ValueError(f"start {self.start} is after end {self.end}")
         if self.estimator == "ewma" and self.halflife is None:
             raise ValueError("estimator ewma needs halflife")
+        return self
+
+    @model_validator(mode="after")
+    def _window_fits(self) -> _ReturnsInput:
+        """Each end of a lake window is set by at most one field: end or asOf, start or
+        lookbackDays; inline returns have no window to set."""
+        if self.returns is not None and (self.as_of or self.lookback_days):
+            raise ValueError("asOf/lookbackDays apply to lake runs only, not to inline returns")
+        if self.end and self.as_of:
+            raise ValueError(
+                "give end or asOf, not both: end is the window's last day, asOf the day the "
+                "lake's last date is taken on or before"
+            )
+        if self.start and self.lookback_days:
+            raise ValueError(
+                "give start or lookbackDays, not both: each sets the window's first day"
+            )
+        if self.start and self.as_of and self.start > self.as_of:
+            raise ValueError(f"start {self.start} is after asOf {self.as_of}")
         return self
 
 
@@ -344,19 +447,153 @@ class AnalyzeRequest(ApiModel):
 
 
 class DataWindow(ApiModel):
-    """The data a run read."""
+    """The data a run read: the window asked of the lake, and the days actually used."""
 
     source: Literal["inline", "lake"]
     tickers: list[str]
     observations: int
-    start: date | None = None
-    end: date | None = None
+    start: date | None = Field(default=None, description="The first day used (lake runs).")
+    end: date | None = Field(default=None, description="The last day used (lake runs).")
+    as_of: date | None = Field(default=None, description="The asOf asked for, if any (lake runs).")
+    lookback_days: int | None = Field(
+        default=None, description="The lookback the window was cut with (lake runs, no start)."
+    )
+    requested_start: date | None = Field(
+        default=None,
+        description="The window asked of the lake starts here: the request's start, or "
+        "requestedEnd − lookbackDays.",
+    )
+    requested_end: date | None = Field(
+        default=None,
+        description="The window asked of the lake ends here: the request's end, or the last "
+        "date the lake held for the tickers (on or before asOf).",
+    )
     objects: list[str] = Field(
         default_factory=list, description="Lake objects read, as key@version (or key@etag)."
     )
     data_version: str | None = Field(
         default=None, description="The data version that triggered the run (recomputes)."
     )
+
+
+# ------------------------------------------------------------------ run results (plan 5.2, 5.3)
+class _ResultModel(ApiModel):
+    """A run result on the wire: typed, camelCase; no build deferral needed at read time."""
+
+
+Weights = dict[str, float]
+
+
+class Performance(_ResultModel):
+    """Annualised expected return, volatility and Sharpe ratio of a set of weights."""
+
+    expected_return: float
+    volatility: float
+    sharpe: float
+
+
+class WeightedPerformance(Performance):
+    weights: Weights
+
+
+class RiskParityMetrics(Performance):
+    iterations: int = Field(description="Newton iterations of the risk-budgeting solve.")
+    max_budget_error: float = Field(description="Largest |risk share − budget| at the answer.")
+
+
+class RiskParityResult(_ResultModel):
+    """``risk-parity``: weights whose risk contributions match the budgets."""
+
+    weights: Weights
+    risk_contributions: Weights = Field(description="Each asset's share of portfolio risk.")
+    metrics: RiskParityMetrics
+
+
+class HrpResult(_ResultModel):
+    """``hrp``: hierarchical risk parity weights, the quasi-diagonal order and the tree."""
+
+    weights: Weights
+    order: list[str] = Field(description="Tickers in the dendrogram's leaf order.")
+    linkage_matrix: list[list[float]] = Field(description="SciPy linkage matrix, (N−1) × 4.")
+    metrics: Performance
+
+
+class FrontierPoint(WeightedPerformance):
+    """One point of the efficient frontier."""
+
+
+class FrontierMetrics(_ResultModel):
+    points: int
+    risk_free_rate: float
+
+
+class FrontierResult(_ResultModel):
+    """``efficient-frontier``: the frontier's points, its minimum-variance and maximum-Sharpe
+    portfolios, and the portfolio's own weights on the same axes (portfolio runs)."""
+
+    points: list[FrontierPoint]
+    min_variance: WeightedPerformance
+    max_sharpe: WeightedPerformance
+    metrics: FrontierMetrics
+    portfolio: WeightedPerformance | None = Field(
+        default=None,
+        description="The portfolio's own weights (portfolio runs only).",
+        exclude_if=lambda value: value is None,
+    )
+
+
+class SimulationStatistics(_ResultModel):
+    """Statistics of simulated (or given) value paths."""
+
+    n_paths: int
+    horizon_days: int
+    method: str = Field(description="gbm, bootstrap, or given (analyze).")
+    rebalance: str
+    initial_value: float
+    terminal_mean: float
+    terminal_median: float
+    terminal_percentiles: dict[str, float] = Field(description="Percentile → terminal value.")
+    horizon_return_mean: float
+    var95: float = Field(description="95 % value at risk of the horizon return (a loss, > 0).")
+    cvar95: float
+    var99: float
+    cvar99: float
+    prob_loss: float
+    max_drawdown_mean: float
+    max_drawdown_percentiles: dict[str, float]
+    band_levels: list[float] = Field(description="Percentile levels of the fan chart's bands.")
+    bands: list[list[float]] = Field(description="Level × day values of the bands.")
+    bands_exact: bool
+    seed_entropy: str | None = Field(description="Replays the simulation when given as seed.")
+
+
+class SimulationRunResult(_ResultModel):
+    """``simulate`` (plan 5.3): the simulated weights, the statistics, and the value paths
+    as ``trajectories`` when ``keepPaths`` asked for them."""
+
+    weights: Weights
+    statistics: SimulationStatistics
+    trajectories: list[list[float]] | None = Field(
+        default=None,
+        description="One list of T+1 portfolio values per path (only with keepPaths).",
+        exclude_if=lambda value: value is None,
+    )
+
+
+class AnalyzeResult(_ResultModel):
+    """``analyze``: statistics of the given paths."""
+
+    statistics: SimulationStatistics
+
+
+RESULT_MODELS: dict[str, type[_ResultModel]] = {
+    "risk-parity": RiskParityResult,
+    "hrp": HrpResult,
+    "efficient-frontier": FrontierResult,
+    "simulate": SimulationRunResult,
+    "analyze": AnalyzeResult,
+}
+RunResult = RiskParityResult | HrpResult | FrontierResult | SimulationRunResult | AnalyzeResult
 
 
 class RunError(ApiModel):
@@ -372,16 +609,52 @@ class Run(ApiModel):
     type: RunType
     parameters: dict[str, Any]
     status: RunStatus
-    result: dict[str, Any] | None = None
+    result: RunResult | None = Field(
+        default=None, description="Present once succeeded; its shape follows ``type``."
+    )
     data_window: DataWindow | None = None
     error: RunError | None = None
     created_at: datetime
     finished_at: datetime | None = None
+    # Where a result too large for the run item is kept (S3 key): internal, never on the wire.
+    result_key: str | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _typed_result(cls, data: Any) -> Any:
+        # The result's model follows the run's type (no guessing among look-alikes).
+        if isinstance(data, dict) and isinstance(data.get("result"), dict):
+            kind = data.get("type")
+            model = RESULT_MODELS.get(str(kind.value if isinstance(kind, RunType) else kind))
+            if model is not None:
+                data = {**data, "result": model.model_validate(data["result"])}
+        return data
+
+    def with_result(self, result: dict[str, Any] | None) -> Run:
+        """This run holding ``result`` (camelCase keys, as the runner produces it), typed."""
+        typed = None if result is None else RESULT_MODELS[str(self.type)].model_validate(result)
+        return self.model_copy(update={"result": typed})
 
 
 class RunPage(ApiModel):
     items: list[Run]
     next_token: str | None = None
+
+
+class RequestedRun(ApiModel):
+    """A run requested on a portfolio's behalf; poll ``location``."""
+
+    id: str
+    type: RunType
+    status: RunStatus
+    location: str = Field(description="GET this for the run's status and result.")
+
+
+class RunRequestsAccepted(ApiModel):
+    """``POST /portfolios/{id}/runs``: one run per analysis of the portfolio, queued."""
+
+    portfolio_id: str
+    runs: list[RequestedRun]
 
 
 _ANALYSIS_MODELS: dict[str, type[_ReturnsInput]] = {

@@ -19,14 +19,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from core.aws import client as aws_client
-from core.exceptions import ConflictError, NotFoundError, ValidationError
-from core.models import (
-    Portfolio,
-    PortfolioCreate,
-    PortfolioUpdate,
-    Run,
-    RunStatus,
-)
+from core.exceptions import ConflictError, NotFoundError, StaleVersionError, ValidationError
+from core.models import Portfolio, PortfolioFields, Run, RunStatus
 
 __all__ = [
     "PortfolioRepository",
@@ -38,6 +32,7 @@ __all__ = [
 
 _INDEX_BATCH = 25  # BatchWriteItem's limit
 _RECONCILE_ROUNDS = 5  # index repairs while a portfolio keeps changing under its writer
+_UNCONDITIONAL_ROUNDS = 20  # re-reads of an unconditional write racing other writers
 
 
 def new_id(prefix: str) -> str:
@@ -228,7 +223,7 @@ class PortfolioRepository:
         return out
 
     # ---------------------------------------------------------------- CRUD
-    def create(self, tenant: str, data: PortfolioCreate) -> Portfolio:
+    def create(self, tenant: str, data: PortfolioFields) -> Portfolio:
         now = _now()
         portfolio = Portfolio(
             id=new_id("p"),
@@ -314,56 +309,90 @@ class PortfolioRepository:
         )
         return items, next_token
 
-    def update(self, tenant: str, portfolio_id: str, data: PortfolioUpdate) -> Portfolio:
-        current = self.get(tenant, portfolio_id)
-        if current.version != data.version:
-            raise self._stale(portfolio_id, data.version, current.version)
-        updated = current.model_copy(
-            update={
-                "name": data.name,
-                "description": data.description,
-                "assets": dict(data.assets),
-                "analyses": list(data.analyses),
-                "version": current.version + 1,
-                "updated_at": _now(),
-            }
+    def update(
+        self,
+        tenant: str,
+        portfolio_id: str,
+        data: PortfolioFields,
+        expected_version: int | None = None,
+    ) -> Portfolio:
+        """Replace a portfolio; the result has the next version.
+
+        With ``expected_version`` the write happens only if that is still the stored version
+        (:class:`StaleVersionError` otherwise). Without it the write is unconditional yet
+        atomic: it is conditioned on the version it read, and re-read on a race, so a
+        concurrent writer is never half-overwritten and the ticker index ends right.
+        """
+        for _ in range(_UNCONDITIONAL_ROUNDS):
+            current = self.get(tenant, portfolio_id)
+            if expected_version is not None and current.version != expected_version:
+                raise self._stale(portfolio_id, expected_version, current.version)
+            updated = current.model_copy(
+                update={
+                    "name": data.name,
+                    "description": data.description,
+                    "assets": dict(data.assets),
+                    "analyses": list(data.analyses),
+                    "version": current.version + 1,
+                    "updated_at": _now(),
+                }
+            )
+            try:
+                self._db.put_item(
+                    TableName=self.table,
+                    Item=self._to_item(tenant, updated),
+                    ConditionExpression="attribute_exists(portfolioId) AND version = :v",
+                    ExpressionAttributeValues={":v": {"N": str(current.version)}},
+                )
+            except ClientError as error:
+                if not _conditional_failed(error):
+                    raise
+                latest = self.get(tenant, portfolio_id)  # 404 when deleted meanwhile
+                if expected_version is not None:
+                    raise self._stale(portfolio_id, expected_version, latest.version) from None
+                continue  # unconditional: apply the replacement to the newer version
+            before, after = set(current.assets), set(updated.assets)
+            self._reconcile_index(
+                tenant, portfolio_id, updated.version, after - before, before - after
+            )
+            return updated
+        raise ConflictError(
+            f"Portfolio {portfolio_id} kept changing while it was being written.",
+            ["retry the request"],
         )
+
+    def delete(self, tenant: str, portfolio_id: str, expected_version: int | None = None) -> None:
+        """Delete a portfolio (guarded by ``expected_version`` when given; atomic either way)."""
+        current = self.get(tenant, portfolio_id)
+        condition: dict[str, Any] = {"ConditionExpression": "attribute_exists(portfolioId)"}
+        if expected_version is not None:
+            condition = {
+                "ConditionExpression": "version = :v",
+                "ExpressionAttributeValues": {":v": {"N": str(expected_version)}},
+            }
         try:
-            self._db.put_item(
+            answer = self._db.delete_item(
                 TableName=self.table,
-                Item=self._to_item(tenant, updated),
-                ConditionExpression="attribute_exists(portfolioId) AND version = :v",
-                ExpressionAttributeValues={":v": {"N": str(data.version)}},
+                Key={"tenantId": {"S": tenant}, "portfolioId": {"S": portfolio_id}},
+                ReturnValues="ALL_OLD",
+                **condition,
             )
         except ClientError as error:
             if not _conditional_failed(error):
                 raise
             latest = self.get(tenant, portfolio_id)  # 404 when deleted meanwhile
-            raise self._stale(portfolio_id, data.version, latest.version) from None
-        before, after = set(current.assets), set(updated.assets)
-        self._reconcile_index(tenant, portfolio_id, updated.version, after - before, before - after)
-        return updated
-
-    def delete(self, tenant: str, portfolio_id: str, version: int) -> None:
-        current = self.get(tenant, portfolio_id)
-        try:
-            self._db.delete_item(
-                TableName=self.table,
-                Key={"tenantId": {"S": tenant}, "portfolioId": {"S": portfolio_id}},
-                ConditionExpression="version = :v",
-                ExpressionAttributeValues={":v": {"N": str(version)}},
-            )
-        except ClientError as error:
-            if not _conditional_failed(error):
-                raise
-            latest = self.get(tenant, portfolio_id)
-            raise self._stale(portfolio_id, version, latest.version) from None
-        self._reconcile_index(tenant, portfolio_id, None, set(), set(current.assets))
+            raise self._stale(portfolio_id, expected_version or 0, latest.version) from None
+        # The tickers of the item actually deleted (an unconditional delete may have removed
+        # a newer version than the one read above).
+        old = answer.get("Attributes")
+        held = set(self._from_item(old).assets) if old else set(current.assets)
+        self._reconcile_index(tenant, portfolio_id, None, set(), held)
 
     @staticmethod
-    def _stale(portfolio_id: str, given: int, current: int) -> ConflictError:
-        return ConflictError(
+    def _stale(portfolio_id: str, given: int, current: int) -> StaleVersionError:
+        return StaleVersionError(
             f"Portfolio {portfolio_id} has changed since version {given}.",
+            current,
             [f"current version is {current}; read it again and retry"],
         )
 
@@ -387,11 +416,16 @@ class RunRepository:
         }
         if run.portfolio_id:
             item["tenantPortfolio"] = {"S": f"{tenant}#{run.portfolio_id}"}
+        if run.result_key:
+            item["resultKey"] = {"S": run.result_key}
         return item
 
     @staticmethod
     def _from_item(item: dict[str, Any]) -> Run:
-        return Run.model_validate_json(item["document"]["S"])
+        run = Run.model_validate_json(item["document"]["S"])
+        if "resultKey" in item:
+            run = run.model_copy(update={"result_key": item["resultKey"]["S"]})
+        return run
 
     def create(self, tenant: str, run: Run) -> bool:
         """Store a new run; False when a run with this id already exists (idempotent ids)."""

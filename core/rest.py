@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
 from collections.abc import Mapping
 from typing import Any, cast
@@ -21,15 +22,20 @@ from core.exceptions import (
     UnsupportedMediaTypeError,
     ValidationError,
 )
+from core.models import MAX_ID_LENGTH, RESOURCE_ID_PATTERN
 from core.settings import settings
 from core.tenancy import TenantResolver
 from core.validation import ModelT, parse_model
 
 __all__ = [
     "MAX_BODY_BYTES",
+    "MAX_ID_LENGTH",
+    "etag",
+    "if_match",
     "json_body",
     "json_response",
     "logger",
+    "path_id",
     "query_int",
     "request_tenant",
     "rest_resolver",
@@ -94,9 +100,22 @@ class _PerThreadRestResolver(APIGatewayRestResolver):
         return super().resolve(event, context)
 
 
+_SECURITY_HEADERS = {k: v for k, v in JSON_HEADERS.items() if k != "Content-Type"}
+
+
+def _security_headers(app: APIGatewayRestResolver, next_middleware: Any) -> Response[Any]:
+    """Every answer of every route carries the security headers (errors get them from
+    ``_envelope``), whatever the route returned: a model, a dict or a Response."""
+    response: Response[Any] = next_middleware(app)
+    for name, value in _SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
 def rest_resolver() -> APIGatewayRestResolver:
     """A Powertools REST resolver whose every failure answers in the error envelope."""
     app = _PerThreadRestResolver()
+    app.use(middlewares=[_security_headers])
 
     @app.exception_handler(StratigosError)  # type: ignore[untyped-decorator]
     def _typed_error(error: StratigosError) -> Response[Any]:
@@ -126,6 +145,17 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON; numbers must be finite")
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # RFC 8259 leaves duplicate names undefined; parsers disagree on which one wins, so a
+    # body that spells one twice ({"AAPL": 0.5, "AAPL": 0.5}) is refused, not guessed.
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key[:100]!r}")
+        out[key] = value
+    return out
+
+
 def json_body(app: APIGatewayRestResolver, model: type[ModelT]) -> ModelT:
     """The request body as ``model``: JSON only, ≤ 1 MB, no NaN/Infinity, no unknown fields."""
     event = app.current_event
@@ -146,7 +176,9 @@ def json_body(app: APIGatewayRestResolver, model: type[ModelT]) -> ModelT:
     except UnicodeDecodeError as error:
         raise ValidationError("The body is not valid UTF-8.", [str(error)[:200]]) from None
     try:
-        data = json.loads(text or "null", parse_constant=_reject_constant)
+        data = json.loads(
+            text or "null", parse_constant=_reject_constant, object_pairs_hook=_unique_keys
+        )
     except (ValueError, RecursionError) as error:
         raise ValidationError("Malformed JSON body.", [str(error)[:200]]) from None
     if not isinstance(data, dict):
@@ -160,27 +192,71 @@ def query_int(app: APIGatewayRestResolver, name: str, default: int, low: int, hi
     raw = app.current_event.get_query_string_value(name, default_value=None)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValidationError(f"{name} must be an integer.", [f"{name}={raw!r}"]) from None
+    # ASCII digits only: int() also takes "١" (Arabic-Indic one), "0_1" and " 1 ".
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
+        raise ValidationError(f"{name} must be an integer.", [f"{name}={raw[:40]!r}"])
+    value = int(raw)
     if not low <= value <= high:
         raise ValidationError(f"{name} must be between {low} and {high}.", [f"{name}={value}"])
     return value
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[Any]:
-    """A JSON answer (pydantic models dumped camelCase)."""
+    """A JSON answer (pydantic models dumped camelCase); the middleware adds the rest."""
     payload = body.model_dump(mode="json", by_alias=True) if isinstance(body, BaseModel) else body
     return Response(
         status_code=status,
         content_type="application/json",
         body=json.dumps(payload, separators=(",", ":"), allow_nan=False),
-        headers={
-            **{k: v for k, v in JSON_HEADERS.items() if k != "Content-Type"},
-            **(headers or {}),
-        },
+        headers=dict(headers or {}),
     )
+
+
+_RESOURCE_ID = re.compile(RESOURCE_ID_PATTERN)
+
+
+def path_id(value: str, what: str = "id") -> str:
+    """A resource id from the path: the body's rule (``core.models.RESOURCE_ID_PATTERN``),
+    400 otherwise, never cut."""
+    if not _RESOURCE_ID.fullmatch(value):
+        raise ValidationError(
+            f"A {what} has 1 to {MAX_ID_LENGTH} letters, digits, '-' or '_'.",
+            [f"{what}={value[:80]!r}" + ("…" if len(value) > 80 else "")],
+        )
+    return value
+
+
+def etag(version: int) -> str:
+    """The strong entity tag of a versioned resource (RFC 9110, 8.8.3)."""
+    return f'"{version}"'
+
+
+def if_match(app: APIGatewayRestResolver) -> int | None:
+    """The version an ``If-Match`` header requires, or None when the header is absent or ``*``.
+
+    Only tags this API issued (``"N"``; a weak ``W/"N"`` is compared weakly, i.e. by
+    value, which a version number allows) are understood; several tags are a list of
+    acceptable versions of which we accept only one, since a portfolio has one current
+    version. Anything else is a 400.
+    """
+    raw = app.current_event.headers.get("if-match")
+    if raw is None:
+        return None
+    tags = [tag.strip() for tag in raw.split(",") if tag.strip()]
+    if tags == ["*"]:
+        return None
+    bad = ValidationError(
+        'If-Match must be the ETag you read (e.g. "3") or *.', [f"If-Match: {raw[:80]}"]
+    )
+    if len(tags) != 1:
+        raise bad
+    tag = tags[0].removeprefix("W/")
+    if len(tag) < 3 or tag[0] != '"' or tag[-1] != '"':
+        raise bad
+    number = tag[1:-1]
+    if not (number.isascii() and number.isdigit()) or len(number) > 12:
+        raise bad
+    return int(number)
 
 
 _tenants: dict[str, TenantResolver] = {}

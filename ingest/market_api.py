@@ -11,6 +11,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from core.rest import logger, request_tenant, rest_resolver
+from core.routes import bind
 from core.settings import settings
 from core.validation import parse_model
 from ingest.market_data import MarketDataQuery, query_prices, query_returns
@@ -27,14 +28,14 @@ def _query() -> MarketDataQuery:
     return parse_model(MarketDataQuery, dict(params), what="query")
 
 
-@_app.get("/market-data/prices")
+@bind(_app, "GetPrices")
 def _prices() -> dict[str, Any]:
     body, stats = query_prices(_query(), settings().bucket)
     logger.info("prices read", extra={"read": stats.to_dict()})
     return body
 
 
-@_app.get("/market-data/returns")
+@bind(_app, "GetReturns")
 def _returns() -> dict[str, Any]:
     body, stats = query_returns(_query(), settings().bucket)
     logger.info("returns read", extra={"read": stats.to_dict()})

@@ -13,6 +13,7 @@ import base64
 import contextlib
 import hashlib
 import json
+import socket
 import threading
 import uuid
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from local._activity import log_invocation
 from local.lambda_runtime import LambdaRuntime
 from local.template import RouteSpec, Template
 
@@ -150,13 +152,24 @@ class LocalApiServer:
         keys: dict[str, str],
         host: str = "127.0.0.1",
         port: int = 3000,
+        *,
+        sock: socket.socket | None = None,
     ) -> None:
+        """Serve on (host, port), or on ``sock``, a socket already listening (then the
+        address is the socket's)."""
         self.template = template
         self.runtime = runtime
         self.keys = dict(keys)
         self.routes = sorted(template.routes(), key=lambda r: r.specificity, reverse=True)
         self.gateway_responses = template.gateway_responses()
-        self._server = _ApiHttpServer((host, port), self._handler_class())
+        if sock is None:
+            self._server = _ApiHttpServer((host, port), self._handler_class())
+        else:
+            self._server = _ApiHttpServer(
+                sock.getsockname()[:2], self._handler_class(), bind_and_activate=False
+            )
+            self._server.socket.close()
+            self._server.socket = sock
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -172,7 +185,9 @@ class LocalApiServer:
         self._thread.start()
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._thread is not None:  # shutdown() waits for a serve_forever that never ran
+            self._server.shutdown()
+            self._thread = None
         self._server.server_close()
 
     # ---------------------------------------------------------------- request handling
@@ -225,7 +240,13 @@ class LocalApiServer:
         )
         call = self.runtime.invoke(route.function, event, trigger=f"Api:{route.event}")
         result = call.result
-        if not call.ok or not isinstance(result, dict) or "statusCode" not in result:
+        answered = isinstance(result, dict) and "statusCode" in result
+        log_invocation(
+            call,
+            f"api {method} {parts.path}",
+            status=result["statusCode"] if call.ok and answered else None,
+        )
+        if not call.ok or not answered:
             status, hdrs, payload = self.gateway_response("DEFAULT_5XX")
             return status, {k: [v] for k, v in hdrs.items()}, payload
         out_headers: dict[str, list[str]] = {

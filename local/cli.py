@@ -14,15 +14,26 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from core.lake import RAW_PRICES_PREFIX
 from core.settings import env_name
-from local.stack import LocalStack, LocalStackOptions, StackState, parse_keys
+from local.stack import (
+    LocalStack,
+    LocalStackOptions,
+    PortUnavailableError,
+    StackState,
+    parse_keys,
+)
+
+if TYPE_CHECKING:
+    from local._ingest_outcome import LandingOutcome, LandingRecords, RawObject
 
 __all__ = ["main"]
 
 
 _STOP_GRACE_S = 15.0
+_INGEST_TIMEOUT_S = 120.0
 
 
 def _exit_after(seconds: float) -> None:
@@ -33,9 +44,12 @@ def _exit_after(seconds: float) -> None:
 
 
 def _cmd_local_up(args: argparse.Namespace) -> int:
+    from local._activity import log_to_stream
+
     keys = parse_keys(os.environ.get("STRATIGOS_LOCAL_KEYS"))
     options = LocalStackOptions(api_port=args.port, aws_port=args.aws_port, keys=keys)
     stopped = threading.Event()
+    log_to_stream(sys.stderr, quiet=args.quiet)
 
     def _stop(signum: int, frame: FrameType | None) -> None:
         stopped.set()
@@ -44,7 +58,13 @@ def _cmd_local_up(args: argparse.Namespace) -> int:
     # inherits SIGINT as *ignored*, and Python then raises no KeyboardInterrupt for it.
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    with LocalStack(options) as stack:
+    stack = LocalStack(options)
+    try:
+        stack.start()
+    except PortUnavailableError as error:
+        print(f"stratigos: {error}", file=sys.stderr)
+        return 2
+    try:
         print("Stratigos local stack is up (Ctrl-C to stop)")
         print(f"  API:          {stack.api_url}")
         print(f"  AWS endpoint: {stack.endpoint_url}   (S3, DynamoDB, EventBridge, SQS, Glue)")
@@ -58,6 +78,8 @@ def _cmd_local_up(args: argparse.Namespace) -> int:
             f"AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION={options.region}"
         )
         print(f"  curl -H 'x-api-key: {next(iter(keys))}' {stack.api_url}/portfolios")
+        if not args.quiet:
+            print("One line per invocation and per dead letter follows, on stderr (--quiet: none)")
         sys.stdout.flush()
         try:
             while not stopped.wait(0.5):
@@ -69,16 +91,20 @@ def _cmd_local_up(args: argparse.Namespace) -> int:
         # moto being stopped: give the stop (and interpreter exit) a grace period, then
         # leave regardless (the state file is removed first).
         _exit_after(_STOP_GRACE_S)
+    finally:
+        stack.stop()
     return 0
 
 
 def _cmd_local_tick(args: argparse.Namespace) -> int:
-    from local.dispatcher import fire_schedule
+    from local.dispatcher import find_schedule, fire_schedule
 
     state = StackState.read()
+    template = state.template()
+    schedule = find_schedule(template.rules(), args.name)  # any case; unknown: KeyError
     with state.activated() as session:
-        event = fire_schedule(state.template(), args.name, session)
-    print(f"fired {args.name}: event {event['id']} at {event['time']}")
+        event = fire_schedule(template, schedule.event, session)
+    print(f"fired {schedule.event}: event {event['id']} at {event['time']}")
     return 0
 
 
@@ -89,12 +115,13 @@ def _cmd_local_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
-    """Upload vendor files under raw/prices/; the landing event does the rest."""
+    """Upload vendor files under raw/prices/, then wait for the stack's verdict on each."""
     from contextlib import nullcontext
 
     import boto3
 
     from core.aws import client as aws_client
+    from local._ingest_outcome import LandingRecords, RawObject
     from local.progress import ProgressBar
 
     paths = [Path(p) for p in args.files]
@@ -102,22 +129,90 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     if missing:
         print(f"stratigos: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
+    if args.timeout <= 0:
+        print("stratigos: --timeout must be a positive number of seconds", file=sys.stderr)
+        return 2
+    table: str | None = None
     if args.bucket:
         context: Any = nullcontext(boto3.session.Session())
         bucket = args.bucket
     else:
         state = StackState.read()
         context = state.activated()
-        bucket = state.template().shared_environment()[env_name("bucket")]
+        environment = state.template().shared_environment()
+        bucket = environment[env_name("bucket")]
+        table = environment[env_name("idempotency_table")]
+    prefix = args.prefix.strip("/")
+    landed = f"{prefix}/".startswith(RAW_PRICES_PREFIX)
+    wait = table is not None and landed and not args.no_wait
     with context as session:
         s3 = aws_client("s3", session)
+        uploaded: list[RawObject] = []
         for path in paths:
-            key = f"{args.prefix.rstrip('/')}/{path.name}"
+            key = f"{prefix}/{path.name}"
             bar = ProgressBar(path.stat().st_size, path.name)
             s3.upload_file(str(path), bucket, key, Callback=bar)
             bar.finish()
-            print(f"landed s3://{bucket}/{key}")
-    return 0
+            print(f"landed s3://{bucket}/{key}", flush=True)
+            if wait:
+                uploaded.append(RawObject.head(s3, bucket, key))
+        if table is None or not wait:
+            if not landed and not args.no_wait:
+                print(
+                    f"not waiting for a result: only objects under {RAW_PRICES_PREFIX} are "
+                    f"landed, and these went to {prefix}/",
+                    file=sys.stderr,
+                )
+            elif table is None and not args.no_wait:
+                print(
+                    "not waiting for the result: --bucket is a deployed stack's; its "
+                    "IngestFunction logs each file's outcome, its quarantine/ the rejected rows",
+                    file=sys.stderr,
+                )
+            return 0
+        records = LandingRecords(aws_client("dynamodb", session), table)
+        return _await_landings(uploaded, records, args.timeout)
+
+
+def _await_landings(
+    uploaded: Sequence[RawObject], records: LandingRecords, timeout_s: float
+) -> int:
+    """Print each file's outcome as the stack records it; 1 if one was refused or never
+    came within ``timeout_s``."""
+    from local._ingest_outcome import describe_outcome, wait_for_landings
+    from local.progress import WaitingLine
+
+    waiting = WaitingLine()
+    refused: list[RawObject] = []
+
+    def show(obj: RawObject, outcome: LandingOutcome) -> None:
+        waiting.clear()
+        print("\n".join(describe_outcome(obj, outcome)), flush=True)
+        if outcome.file_rejected:
+            refused.append(obj)
+
+    def progress(pending: Sequence[RawObject]) -> None:
+        waiting.update("ingest of " + ", ".join(obj.name for obj in pending))
+
+    try:
+        late = wait_for_landings(
+            uploaded, records, timeout_s=timeout_s, on_outcome=show, on_poll=progress
+        )
+    except KeyboardInterrupt:
+        waiting.clear()
+        print("stratigos: stopped waiting; the files are landed and the stack goes on with them")
+        return 130
+    waiting.clear()
+    if late:
+        names = ", ".join(obj.key for obj in late)
+        print(
+            f"stratigos: no ingest result for {names} after {timeout_s:g} s; the stack may "
+            "still be working (see the `local up` log), or the landing failed (dead letters: "
+            "`stratigos replay --dry-run`); wait longer with --timeout SECONDS",
+            file=sys.stderr,
+        )
+        return 1
+    return 1 if refused else 0
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
@@ -189,9 +284,14 @@ def _parser() -> argparse.ArgumentParser:
     up = local_commands.add_parser("up", help="start moto + the template's resources + API")
     up.add_argument("--port", type=int, default=3000, help="local API port (default 3000)")
     up.add_argument("--aws-port", type=int, default=0, help="moto server port (default: free)")
+    up.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no line per function invocation and dead letter on stderr",
+    )
     up.set_defaults(func=_cmd_local_up)
     tick = local_commands.add_parser("tick", help="fire a schedule now, e.g. Nightly")
-    tick.add_argument("name", help="the Schedule event's name in template.yaml")
+    tick.add_argument("name", help="the Schedule event's name in template.yaml (any case)")
     tick.set_defaults(func=_cmd_local_tick)
     status = local_commands.add_parser("status", help="where the running local stack is")
     status.set_defaults(func=_cmd_local_status)
@@ -200,6 +300,15 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("files", nargs="+", help="price files, long form date,ticker,close[,…]")
     ingest.add_argument("--bucket", help="a deployed data bucket (default: the local stack's)")
     ingest.add_argument("--prefix", default="raw/prices", help="landing prefix (raw/prices)")
+    ingest.add_argument(
+        "--timeout",
+        type=float,
+        default=_INGEST_TIMEOUT_S,
+        help=f"seconds to wait for the files' outcomes (default {_INGEST_TIMEOUT_S:g})",
+    )
+    ingest.add_argument(
+        "--no-wait", action="store_true", help="upload only; do not wait for the outcome"
+    )
     ingest.set_defaults(func=_cmd_ingest)
 
     from layers.cli import configure_parser as configure_layers_parser

@@ -36,6 +36,7 @@ class DemoReport:
     sql: str = ""
     runs: dict[str, Any] = field(default_factory=dict)
     recompute: dict[str, Any] = field(default_factory=dict)
+    agreement: dict[str, Any] = field(default_factory=dict)
     reports: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -131,10 +132,13 @@ def _sql(stack: LocalStack, echo: Any) -> str:
     return "\n".join(outputs)
 
 
+# The plan's own example request (section 4.2), verbatim.
 SEED_PORTFOLIO: dict[str, Any] = {
-    "name": "Tech Concentrated",
-    "description": "Technology-focused portfolio with high concentration",
-    "assets": {"AAPL": 0.25, "MSFT": 0.25, "GOOGL": 0.20, "AMZN": 0.20, "META": 0.10},
+    "portfolio": {
+        "name": "Tech Concentrated",
+        "description": "Technology-focused portfolio with high concentration",
+        "assets": {"AAPL": 0.25, "MSFT": 0.25, "GOOGL": 0.20, "AMZN": 0.20, "META": 0.10},
+    }
 }
 
 
@@ -144,8 +148,11 @@ def _create_portfolio(stack: LocalStack, key: str, report: DemoReport, echo: Any
     if status != 201:
         report.problems.append(f"POST /portfolios answered {status}: {text[:200]}")
         raise RuntimeError("could not create the demo portfolio")
-    kinds = ", ".join(a["type"] for a in portfolio["analyses"])
-    echo(f"created portfolio {portfolio['id']} ({portfolio['name']}); keeps fresh: {kinds}")
+    kinds = ", ".join(a["type"] for a in portfolio["portfolio"]["analyses"])
+    echo(
+        f"created portfolio {portfolio['id']} ({portfolio['portfolio']['name']}); "
+        f"computed at once, then kept fresh: {kinds}"
+    )
     return portfolio
 
 
@@ -160,6 +167,37 @@ def _list_runs(stack: LocalStack, key: str, portfolio: Any) -> list[Any]:
         token = page.get("nextToken") or ""
         if status != 200 or not token:
             return runs
+
+
+def _land(stack: LocalStack, s3: Any, path: Path, report: DemoReport, echo: Any) -> None:
+    object_key = f"raw/prices/{path.name}"
+    s3.put_object(Bucket=stack.bucket, Key=object_key, Body=path.read_bytes())
+    report.landed.append(object_key)
+    echo(f"landed s3://{stack.bucket}/{object_key} ({path.stat().st_size:,} bytes)")
+
+
+def _triggers_agree(stack: LocalStack, key: str, portfolio: Any, echo: Any) -> dict[str, Any]:
+    """Whether the succeeded risk-parity runs of the latest data agree, bit for bit, whatever
+    triggered them (the landing, the nightly schedule, on demand)."""
+    runs = [
+        r
+        for r in _list_runs(stack, key, portfolio)
+        if r["type"] == "risk-parity"
+        and r["status"] == "succeeded"
+        and r["parameters"].get("trigger")
+    ]
+    window_end = max((r["dataWindow"]["end"] for r in runs), default=None)
+    latest = [r for r in runs if r["dataWindow"]["end"] == window_end]
+    by_trigger = {
+        str(r["parameters"].get("trigger")): json.dumps(r["result"]["weights"], sort_keys=True)
+        for r in latest
+    }
+    identical = len(set(by_trigger.values())) == 1
+    echo(
+        f"risk parity on data ending {window_end}, by trigger ({', '.join(sorted(by_trigger))}): "
+        + ("identical to the last bit" if identical else "DIFFERENT")
+    )
+    return {"windowEnd": window_end, "triggers": sorted(by_trigger), "identical": identical}
 
 
 def _recompute_summary(stack: LocalStack, key: str, portfolio: Any, echo: Any) -> dict[str, Any]:
@@ -202,7 +240,9 @@ def _portfolio_runs(stack: LocalStack, key: str, portfolio: Any, echo: Any) -> d
         status, text = _http(f"{base}/runs/{simulated['id']}", key)
         out["simulate"] = {"status": status, "body": json.loads(text), "accepted": 202}
     echo("")
-    echo(f"Runs for portfolio {portfolio['id']} ({portfolio['name']}), through the API")
+    echo(
+        f"Runs for portfolio {portfolio['id']} ({portfolio['portfolio']['name']}), through the API"
+    )
     echo(
         "  "
         + "ticker".ljust(8)
@@ -214,7 +254,7 @@ def _portfolio_runs(stack: LocalStack, key: str, portfolio: Any, echo: Any) -> d
     rp = out["risk-parity"]["body"].get("result") or {}
     hrp = out["hrp"]["body"].get("result") or {}
     ef = out["efficient-frontier"]["body"].get("result") or {}
-    for ticker, held in SEED_PORTFOLIO["assets"].items():
+    for ticker, held in SEED_PORTFOLIO["portfolio"]["assets"].items():
         echo(
             "  "
             + ticker.ljust(8)
@@ -306,24 +346,36 @@ def run_demo(output_dir: Path = Path("demo-output"), echo: Any = print) -> DemoR
     with LocalStack(options) as stack:
         key = next(iter(stack.options.keys))
         echo(f"local stack up: AWS endpoint {stack.endpoint_url}, API {stack.api_url}")
-        # 1. Portfolios first, so the landing below triggers their recompute.
-        portfolio = _create_portfolio(stack, key, report, echo)
-        # 2. Vendor files land; ingest → returns → MarketDataUpdated → fan-out → runs.
+        # 1. The history lands: ingest → returns → MarketDataUpdated (no portfolio yet).
         s3 = stack.client("s3")
-        for path in sample_files():
-            object_key = f"raw/prices/{path.name}"
-            s3.put_object(Bucket=stack.bucket, Key=object_key, Body=path.read_bytes())
-            report.landed.append(object_key)
-            echo(f"landed s3://{stack.bucket}/{object_key} ({path.stat().st_size:,} bytes)")
+        history, *latest = sample_files()
+        _land(stack, s3, history, report, echo)
         stack.wait_idle()
-        runs_after_landing = _list_runs(stack, key, portfolio)
-        echo(f"the landing recomputed {len(runs_after_landing)} runs of {portfolio['name']}")
-        # 3. The nightly schedule, twice: the second tick creates no duplicate runs.
+        # 2. A portfolio (the plan's request, verbatim) is computed at once on that data.
+        portfolio = _create_portfolio(stack, key, report, echo)
+        stack.wait_idle()
+        name = portfolio["portfolio"]["name"]
+        created_runs = _list_runs(stack, key, portfolio)
+        echo(f"creating it computed {len(created_runs)} runs of {name} on the data the lake holds")
+        # 3. The December file lands: the holders of its tickers recompute (event-driven).
+        for path in latest:
+            _land(stack, s3, path, report, echo)
+        stack.wait_idle()
+        after_landing = _list_runs(stack, key, portfolio)
+        echo(f"the landing recomputed {len(after_landing) - len(created_runs)} runs of {name}")
+        # 4. The nightly schedule, twice: the second tick creates no duplicate runs; then a
+        #    recompute on demand. Unchanged data: every trigger gives the same numbers.
         for tick in (1, 2):
             stack.tick("Nightly")
             stack.wait_idle()
             count = len(_list_runs(stack, key, portfolio))
-            echo(f"fired the Nightly schedule ({tick}): {count} runs of {portfolio['name']}")
+            echo(f"fired the Nightly schedule ({tick}): {count} runs of {name}")
+        status, _ = _http(f"{stack.api_url}/portfolios/{portfolio['id']}/runs", key, "POST", {})
+        stack.wait_idle()
+        echo(f"POST /portfolios/{{id}}/runs answered {status}: recomputed on demand")
+        report.agreement = _triggers_agree(stack, key, portfolio, echo)
+        if not report.agreement.get("identical"):
+            report.problems.append("runs of the same data by different triggers disagree")
         report.recompute = _recompute_summary(stack, key, portfolio, echo)
 
         report.market_data = _market_data(stack, key, echo)
@@ -394,6 +446,7 @@ def _write(report: DemoReport, output_dir: Path) -> None:
         ],
         "objectsByPrefix": report.objects_by_prefix,
         "deadLetters": report.dead_letters,
+        "triggersAgree": report.agreement,
         "problems": report.problems,
     }
     (output_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")

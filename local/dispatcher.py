@@ -18,6 +18,7 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +26,7 @@ from typing import Any
 import boto3
 
 from core.aws import client as aws_client
+from local._activity import event_trigger, log_dead_letter, log_invocation
 from local.lambda_runtime import Invocation, LambdaRuntime
 from local.provision import ProvisionedStack, rule_queue_name
 from local.template import FunctionSpec, RuleSpec, Template
@@ -33,6 +35,7 @@ __all__ = [
     "EventDispatcher",
     "adapt_event",
     "destination_record",
+    "find_schedule",
     "fire_schedule",
     "scheduled_event",
 ]
@@ -227,9 +230,12 @@ class EventDispatcher:
         spec = sub.function
         attempts = 1 + spec.async_retry_attempts
         trigger = f"{sub.rule.kind}:{sub.rule.rule_name}"
+        schedule = sub.rule.event if sub.rule.kind == "Schedule" else None
+        described = event_trigger(event, schedule)
         last: Invocation | None = None
         for attempt in range(1, attempts + 1):
             last = self.runtime.invoke(spec.logical_id, event, trigger=trigger, attempt=attempt)
+            log_invocation(last, described, attempts=attempts)
             if last.ok:
                 return last
             if attempt < attempts:
@@ -237,6 +243,7 @@ class EventDispatcher:
                 time.sleep(delay * (0.5 + self._rng.random()))  # full jitter around the step
         assert last is not None
         self._dead_letter(spec, event, last)
+        log_dead_letter(last, described, event)
         return last
 
     def _dead_letter(self, spec: FunctionSpec, event: dict[str, Any], last: Invocation) -> None:
@@ -251,21 +258,45 @@ class EventDispatcher:
         return fire_schedule(self.template, name, sqs=self._sqs)
 
 
+def find_schedule(rules: Iterable[RuleSpec], name: str) -> RuleSpec:
+    """The schedule called ``name``: its event name (``Nightly``) or rule name, any case.
+
+    An exact spelling wins; otherwise the one schedule equal to ``name`` ignoring case.
+
+    Raises
+    ------
+    KeyError
+        No schedule has that name (the message lists the template's schedules), or
+        several do when case is ignored (the message lists them).
+    """
+    schedules = [rule for rule in rules if rule.kind == "Schedule"]
+    exact = [rule for rule in schedules if name in (rule.event, rule.rule_name)]
+    if len(exact) == 1:
+        return exact[0]
+    wanted = name.casefold()
+    matches = [
+        rule for rule in schedules if wanted in (rule.event.casefold(), rule.rule_name.casefold())
+    ]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        listed = ", ".join(sorted(rule.event for rule in matches))
+        raise KeyError(f"schedule name {name!r} is ambiguous: it matches {listed}")
+    listed = ", ".join(sorted(rule.event for rule in schedules)) or "none"
+    raise KeyError(f"no schedule named {name!r}; the template's schedules: {listed}")
+
+
 def fire_schedule(
     template: Template,
     name: str,
     session: boto3.session.Session | None = None,
     sqs: Any | None = None,
 ) -> dict[str, Any]:
-    """Put a schedule's "Scheduled Event" in its target queue; NAME is the event's name."""
-    schedules = [rule for rule in template.rules() if rule.kind == "Schedule"]
-    for rule in schedules:
-        if name in (rule.event, rule.rule_name):
-            client = sqs or aws_client("sqs", session)
-            queue = rule_queue_name(template.context.stack_name, rule)
-            url = client.get_queue_url(QueueName=queue)["QueueUrl"]
-            event = scheduled_event(template, rule)
-            client.send_message(QueueUrl=url, MessageBody=json.dumps(event))
-            return event
-    names = sorted(rule.event for rule in schedules)
-    raise KeyError(f"no schedule named {name!r}; the template has {names}")
+    """Put a schedule's "Scheduled Event" in its target queue (NAME: see find_schedule)."""
+    rule = find_schedule(template.rules(), name)
+    client = sqs or aws_client("sqs", session)
+    queue = rule_queue_name(template.context.stack_name, rule)
+    url = client.get_queue_url(QueueName=queue)["QueueUrl"]
+    event = scheduled_event(template, rule)
+    client.send_message(QueueUrl=url, MessageBody=json.dumps(event))
+    return event

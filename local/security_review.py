@@ -13,6 +13,10 @@ assert that the real template has none and that a synthetic bad one is flagged:
   DynamoDB tables with SSE and point-in-time recovery; SQS and SNS encrypted; every log
   group with a retention.
 * :func:`api_findings` - every route requires an API key (``/openapi.json`` aside).
+* :func:`cache_findings` - the stage's response cache serves shared market data only: no
+  other method may be cached (whatever the template's parameters), the default method
+  setting says ``CachingEnabled: false``, cached answers are encrypted and keyed by the
+  caller's API key.
 * :func:`tenant_findings` - static (``ast``) reading of each function's handler module:
   routes resolve the tenant with ``request_tenant`` and every tenant-scoped call takes it
   (or, in event consumers, the event's tenant), never a request field.
@@ -31,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local.template import Template
+from local.template import Template, resource_path
 
 __all__ = [
     "ALLOWED_WILDCARD_ACTIONS",
@@ -39,6 +43,7 @@ __all__ = [
     "Finding",
     "Grant",
     "api_findings",
+    "cache_findings",
     "function_grants",
     "iam_findings",
     "least_privilege_table",
@@ -601,6 +606,133 @@ def api_findings(template: Template) -> list[Finding]:
     return findings
 
 
+# ---------------------------------------------------------------------------- response cache
+# Routes whose answer is the same for every tenant: the only ones the stage may cache.
+SHARED_DATA_ROUTES = frozenset({("GET", "/market-data/prices"), ("GET", "/market-data/returns")})
+# In every cached route's cache key: one cache per API key. The function's key -> tenant check
+# then runs for every key, and no answer (an error included: API Gateway caches what the
+# function returns, whatever its status) is ever served to another key.
+PER_KEY_CACHE_PARAMETER = "method.request.header.x-api-key"
+
+
+def _may_be_true(value: Any) -> bool:
+    """Whether a template value is true for some parameter values (unknown: it may be)."""
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return value.lower() == "true"
+    if isinstance(value, dict) and len(value) == 1:
+        ((key, arg),) = value.items()
+        if key == "Fn::If" and isinstance(arg, list) and len(arg) == 3:
+            return _may_be_true(arg[1]) or _may_be_true(arg[2])
+        if key == "Ref" and arg == "AWS::NoValue":
+            return False
+    return True
+
+
+def _surely_true(value: Any) -> bool:
+    """Whether a template value is true for every parameter value."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return value.lower() == "true"
+    if isinstance(value, dict) and list(value) == ["Fn::If"]:
+        arg = value["Fn::If"]
+        return isinstance(arg, list) and len(arg) == 3 and all(map(_surely_true, arg[1:]))
+    return False
+
+
+def cache_findings(template: Template) -> list[Finding]:
+    """The REST API's response cache holds shared market data only, encrypted, per key.
+
+    Read from the template as written, not as resolved: a setting counts as caching when it
+    does for *some* parameter values (``!If``, ``!Ref``), so flipping ``ApiCacheEnabled`` can
+    never cache a tenant route. A method setting that leaves ``CachingEnabled`` unset counts
+    as caching GET methods (API Gateway's default once the stage has a cache).
+    """
+    findings: list[Finding] = []
+    routes = {(route.method, route.path): route for route in template.routes()}
+    for logical, resource in template.resources.items():
+        if resource["Type"] != "AWS::Serverless::Api":
+            continue
+        props = resource.get("Properties", {})
+        cluster = _may_be_true(props.get("CacheClusterEnabled"))
+        settings = props.get("MethodSettings") or []
+        if not isinstance(settings, list):
+            findings.append(
+                Finding(logical, "api-cache-setting", "MethodSettings is not a plain list")
+            )
+            continue
+        default_off = False
+        for entry in settings:
+            path = resource_path(str(template.resolve(entry.get("ResourcePath", ""))))
+            method = str(template.resolve(entry.get("HttpMethod", ""))).upper()
+            caching = entry.get("CachingEnabled")
+            may_cache = _may_be_true(caching) or (
+                caching is None and cluster and method in ("GET", "*")
+            )
+            if (path, method) == ("/*", "*"):
+                default_off = not may_cache
+                if may_cache:
+                    findings.append(
+                        Finding(
+                            logical,
+                            "api-cache-tenant-route",
+                            "the default method setting (/* *) may cache every method",
+                        )
+                    )
+                continue
+            if not may_cache:
+                continue
+            where = f"{method} {path}"
+            if (method, path) not in routes:
+                findings.append(
+                    Finding(
+                        logical,
+                        "api-cache-route",
+                        f"{where}: caching on no route of the template (a ResourcePath is "
+                        "written /~1market-data~1prices; no wildcards but the default /* *)",
+                    )
+                )
+            elif (method, path) not in SHARED_DATA_ROUTES:
+                findings.append(
+                    Finding(
+                        logical,
+                        "api-cache-tenant-route",
+                        f"{where} may be cached (set CachingEnabled: false): only shared "
+                        "market data may be, or one tenant's answer is served to another",
+                    )
+                )
+            if not _surely_true(entry.get("CacheDataEncrypted")):
+                findings.append(
+                    Finding(
+                        logical, "api-cache-encryption", f"{where}: CacheDataEncrypted not true"
+                    )
+                )
+            route = routes.get((method, path))
+            if route is not None and PER_KEY_CACHE_PARAMETER not in route.cache_key_parameters:
+                findings.append(
+                    Finding(
+                        route.function,
+                        "api-cache-key",
+                        f"{where} is cached without {PER_KEY_CACHE_PARAMETER} in its cache key "
+                        "(RequestParameters ... Caching: true)",
+                    )
+                )
+        if cluster and not default_off:
+            findings.append(
+                Finding(
+                    logical,
+                    "api-cache-default",
+                    "a cache cluster, and no default method setting (/* *) with "
+                    "CachingEnabled: false: API Gateway would cache every GET method",
+                )
+            )
+    return findings
+
+
 # ---------------------------------------------------------------------------- least privilege
 @dataclass(frozen=True)
 class Access:
@@ -632,9 +764,11 @@ _READ_ONLY_API = {"ApiKeysTable": "r"}
 # Read from the handlers (module per function in the template's Handler). A change to what
 # a handler touches changes this map and the template's Policies together.
 NEEDS: Mapping[str, Access] = {
-    # Portfolio CRUD keeps the ticker index in step; no S3 at all.
+    # Portfolio CRUD keeps the ticker index in step and requests the portfolio's runs
+    # (RunRequested on create, update and POST /portfolios/{id}/runs); no S3 at all.
     "PortfoliosFunction": Access(
-        tables={**_READ_ONLY_API, "PortfoliosTable": "rw", "TickerIndexTable": "rw"}
+        tables={**_READ_ONLY_API, "PortfoliosTable": "rw", "TickerIndexTable": "rw"},
+        events=True,
     ),
     # Read only: runs, their portfolio (404 across tenants), a large result kept in S3.
     "RunsFunction": Access(
@@ -874,18 +1008,31 @@ class _Module:
                 for decorator in node.decorator_list:
                     if _is_route_call(decorator):
                         module.routes.append((node.name, node))
-            elif (
-                isinstance(node, ast.Call)
-                and _is_route_call(node.func)
-                and node.args
-                and isinstance(node.args[0], ast.Lambda)
-            ):
-                module.routes.append((f"lambda@{node.lineno}", node.args[0]))
+        for node in ast.walk(module.tree):
+            # A route registered by a call rather than a decorator: `app.get("/p")(handler)`,
+            # `bind(app, name)(make_handler(...))`. The handler is what the call is given.
+            if not (isinstance(node, ast.Call) and _is_route_call(node.func) and node.args):
+                continue
+            handler = node.args[0]
+            if isinstance(handler, ast.Name) and handler.id in module.functions:
+                module.routes.append((handler.id, module.functions[handler.id]))
+            elif isinstance(handler, (ast.Lambda, ast.Call)):
+                kind = "lambda" if isinstance(handler, ast.Lambda) else "handler"
+                module.routes.append((f"{kind}@{node.lineno}", handler))
         return module
 
 
 def _is_route_call(node: ast.AST) -> bool:
-    """``app.get("/path")`` and friends (Powertools' route decorators)."""
+    """``app.get("/path")`` and friends (Powertools' route decorators), or ``bind(app, name)``
+    (``core.routes``: registers one declared route on the resolver)."""
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "bind"
+        and len(node.args) == 2
+        and isinstance(node.args[0], ast.Name)
+    ):
+        return True
     return (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Attribute)
@@ -1108,6 +1255,7 @@ def all_findings(template: Template) -> list[Finding]:
         *least_privilege_findings(template),
         *storage_findings(template),
         *api_findings(template),
+        *cache_findings(template),
         *tenant_findings(template),
     ]
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,10 +19,10 @@ from types import TracebackType
 from typing import Any, Self
 
 import boto3
-from moto.server import ThreadedMotoServer
 
 from core.aws import client as aws_client
 from core.settings import env_name
+from local._ports import LocalMotoServer, PortUnavailableError, listening_socket
 from local.apigateway import LocalApiServer, api_key_id
 from local.dispatcher import EventDispatcher, fire_schedule
 from local.lambda_runtime import LambdaRuntime
@@ -34,6 +33,7 @@ __all__ = [
     "DEFAULT_KEYS",
     "LocalStack",
     "LocalStackOptions",
+    "PortUnavailableError",
     "StackState",
     "parse_keys",
 ]
@@ -60,12 +60,6 @@ def parse_keys(spec: str | None) -> dict[str, str]:
             raise ValueError(f"API key {key!r} is given to two tenants")
         keys[key] = tenant
     return keys
-
-
-def _free_port(host: str) -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -184,22 +178,47 @@ class LocalStack:
             StackContext(stack_name=self.options.stack_name, region=self.options.region),
         )
         self.endpoint_url = ""
-        self._moto: ThreadedMotoServer | None = None
+        self._moto: LocalMotoServer | None = None
         self._environ: Any = None
         self.session: boto3.session.Session | None = None
         self.provisioned: ProvisionedStack | None = None
         self.runtime = LambdaRuntime(self.template.functions(), self.template.context)
         self.dispatcher: EventDispatcher | None = None
         self.api: LocalApiServer | None = None
+        self._wrote_state_file = False
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> Self:
+        """Start everything; on any failure what was started is stopped again.
+
+        Raises
+        ------
+        PortUnavailableError
+            The API port or moto's port is taken; checked before anything starts.
+        """
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
         opts = self.options
-        port = opts.aws_port or _free_port(opts.host)
+        # Both ports first: a taken one is told before moto and provisioning take seconds.
+        self.api = LocalApiServer(
+            self.template,
+            self.runtime,
+            opts.keys,
+            sock=listening_socket(opts.host, opts.api_port, server="local API", option="--port"),
+        )
+        moto_socket = listening_socket(
+            opts.host, opts.aws_port, server="moto, the AWS endpoint", option="--aws-port"
+        )
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request log lines
-        self._moto = ThreadedMotoServer(ip_address=opts.host, port=port, verbose=False)
+        self._moto = LocalMotoServer(moto_socket)
         self._moto.start()
-        self.endpoint_url = f"http://{opts.host}:{port}"
+        self.endpoint_url = f"http://{opts.host}:{self._moto.port}"
         environ = {
             **local_environment(self.template, self.endpoint_url),
             **opts.environment_overrides,
@@ -220,17 +239,17 @@ class LocalStack:
             retry_base_delay_s=opts.retry_base_delay_s,
         )
         self.dispatcher.start()
-        self.api = LocalApiServer(self.template, self.runtime, opts.keys, opts.host, opts.api_port)
         self.api.start()
         if opts.state_file:
             opts.state_file.parent.mkdir(parents=True, exist_ok=True)
             opts.state_file.write_text(json.dumps(self.state().__dict__, indent=2))
-        return self
+            self._wrote_state_file = True
 
     def stop(self) -> None:
         state_file = self.options.state_file  # first: no command should find a dying stack
-        if state_file and state_file.exists():
-            state_file.unlink()
+        if state_file and self._wrote_state_file:
+            state_file.unlink(missing_ok=True)  # only ours: not another stack's
+            self._wrote_state_file = False
         if self.api:
             self.api.stop()
         if self.dispatcher:

@@ -19,12 +19,15 @@ import yaml
 __all__ = [
     "DEFAULT_TEMPLATE",
     "FunctionSpec",
+    "MethodSettingSpec",
     "RouteSpec",
     "RuleSpec",
     "StackContext",
     "Template",
     "TemplateError",
     "load_yaml",
+    "request_parameters",
+    "resource_path",
 ]
 
 DEFAULT_TEMPLATE = Path(__file__).resolve().parent.parent / "template.yaml"
@@ -90,6 +93,9 @@ class RouteSpec:
     method: str
     path: str
     api_key_required: bool
+    # The event's RequestParameters marked ``Caching: true`` (API Gateway's cache key), e.g.
+    # ``method.request.querystring.tickers``.
+    cache_key_parameters: tuple[str, ...] = ()
 
     @property
     def regex(self) -> re.Pattern[str]:
@@ -103,6 +109,62 @@ class RouteSpec:
         """API Gateway prefers literal segments over parameters."""
         segments = [s for s in self.path.split("/") if s]
         return (sum(1 for s in segments if not s.startswith("{")), len(segments))
+
+
+def request_parameters(value: Any) -> dict[str, dict[str, Any]]:
+    """An Api event's ``RequestParameters`` as ``{name: {"Required": …, "Caching": …}}``.
+
+    SAM accepts each item as a bare name or as ``{name: {Required, Caching}}``; both
+    default to false.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for item in value or []:
+        if isinstance(item, str):
+            out[item] = {"Required": False, "Caching": False}
+        elif isinstance(item, dict):
+            for name, settings in item.items():
+                out[str(name)] = {"Required": False, "Caching": False, **(settings or {})}
+        else:
+            raise TemplateError(f"RequestParameters item {item!r} is neither a name nor a map")
+    return out
+
+
+def resource_path(encoded: str) -> str:
+    """A stage ``MethodSettings`` ``ResourcePath`` as a route path.
+
+    CloudFormation writes ``/market-data/prices`` as ``/~1market-data~1prices`` (``~1`` is
+    ``/``, ``~0`` is ``~``); ``/*`` (every resource) is kept as it is.
+    """
+    if encoded == "/*":
+        return encoded
+    inner = encoded[1:] if encoded.startswith("/") else encoded
+    return inner.replace("~1", "/").replace("~0", "~") or "/"
+
+
+def _flag(value: Any) -> bool | None:
+    """A resolved boolean property (CloudFormation also takes "true"/"false")."""
+    if value is None or isinstance(value, bool):
+        return value
+    return str(value).lower() == "true"
+
+
+@dataclass(frozen=True)
+class MethodSettingSpec:
+    """One ``MethodSettings`` entry of the REST API's stage, intrinsics resolved.
+
+    ``path`` is a route path (``/market-data/prices``) or ``/*`` with ``method`` ``*``:
+    the stage-wide default that every other entry overrides for its own method.
+    """
+
+    path: str
+    method: str
+    caching_enabled: bool | None
+    cache_ttl_seconds: int | None
+    cache_data_encrypted: bool | None
+
+    @property
+    def is_default(self) -> bool:
+        return self.path == "/*" and self.method == "*"
 
 
 @dataclass(frozen=True)
@@ -406,6 +468,7 @@ class Template:
             kind = event["Type"]
             if kind == "Api":
                 auth = props.get("Auth", {})
+                parameters = request_parameters(props.get("RequestParameters"))
                 routes.append(
                     RouteSpec(
                         function=function,
@@ -414,6 +477,11 @@ class Template:
                         path=str(props["Path"]),
                         api_key_required=bool(
                             auth.get("ApiKeyRequired", api_defaults.get("ApiKeyRequired", False))
+                        ),
+                        cache_key_parameters=tuple(
+                            name
+                            for name, settings in parameters.items()
+                            if _flag(settings.get("Caching"))
                         ),
                     )
                 )
@@ -470,6 +538,57 @@ class Template:
                 )
                 return responses
         return {}
+
+    def _rest_api_properties(self) -> dict[str, Any]:
+        for resource in self.resources.values():
+            if resource["Type"] == "AWS::Serverless::Api":
+                properties: dict[str, Any] = resource.get("Properties", {})
+                return properties
+        return {}
+
+    def cache_cluster_enabled(self) -> bool:
+        """Whether the REST API's stage has a response cache (``CacheClusterEnabled``)."""
+        return bool(_flag(self.resolve(self._rest_api_properties().get("CacheClusterEnabled"))))
+
+    def method_settings(self) -> list[MethodSettingSpec]:
+        """The REST API stage's ``MethodSettings``, in template order."""
+        settings = self.resolve(self._rest_api_properties().get("MethodSettings", []))
+        return [
+            MethodSettingSpec(
+                path=resource_path(str(entry.get("ResourcePath", ""))),
+                method=str(entry.get("HttpMethod", "")).upper(),
+                caching_enabled=_flag(entry.get("CachingEnabled")),
+                cache_ttl_seconds=(
+                    int(entry["CacheTtlInSeconds"]) if "CacheTtlInSeconds" in entry else None
+                ),
+                cache_data_encrypted=_flag(entry.get("CacheDataEncrypted")),
+            )
+            for entry in settings
+        ]
+
+    def method_setting(self, route: RouteSpec) -> MethodSettingSpec | None:
+        """The entry API Gateway applies to one route's caching: its own, else the default."""
+        settings = self.method_settings()
+        for entry in settings:
+            if (entry.method, entry.path) == (route.method, route.path):
+                return entry
+        return next((entry for entry in settings if entry.is_default), None)
+
+    def cached_routes(self) -> list[RouteSpec]:
+        """The routes whose answers the stage's cache serves, with this context's parameters.
+
+        A route is cached when the stage has a cache and the setting that applies to it
+        says so; with no such setting API Gateway caches GET methods only.
+        """
+        if not self.cache_cluster_enabled():
+            return []
+        cached = []
+        for route in self.routes():
+            entry = self.method_setting(route)
+            enabled = entry.caching_enabled if entry else None
+            if enabled or (enabled is None and route.method == "GET"):
+                cached.append(route)
+        return cached
 
     def stage_name(self) -> str:
         for resource in self.resources.values():

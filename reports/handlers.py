@@ -28,9 +28,8 @@ logger = Logger()
 def _document(run: Run, bucket: str) -> dict[str, Any]:
     """The run as JSON, with a result kept in S3 (too large for its item) inlined."""
     data: dict[str, Any] = run.model_dump(mode="json", by_alias=True)
-    key = (run.result or {}).get("resultKey")
-    if key:
-        body = aws_client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    if run.result_key:
+        body = aws_client("s3").get_object(Bucket=bucket, Key=run.result_key)["Body"].read()
         data["result"] = json.loads(body)
     return data
 

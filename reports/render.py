@@ -333,7 +333,7 @@ def _simulation(view: RunView, result: Mapping[str, Any], own: dict[str, float] 
     initial = float(stats.get("initialValue") or 1.0)
     horizon = stats.get("horizonDays")
     levels, bands = stats.get("bandLevels") or [], stats.get("bands") or []
-    paths = stats.get("paths")
+    paths = result.get("trajectories")
     if levels and bands:
         exact = stats.get("bandsExact", True)
         view.charts.append(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -61,7 +63,8 @@ def test_local_up_serves_and_tick_reaches_it(tmp_path: Path) -> None:
             urllib.request.urlopen(request, timeout=10)
         assert refused.value.code == 403
 
-        tick = _stratigos("local", "tick", "Nightly", cwd=tmp_path)
+        # Schedule names in any case (the design says `stratigos local tick nightly`).
+        tick = _stratigos("local", "tick", "nightly", cwd=tmp_path)
         output, _ = tick.communicate(timeout=60)
         assert tick.returncode == 0, output
         assert "fired Nightly" in output
@@ -89,13 +92,28 @@ def test_local_up_serves_and_tick_reaches_it(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, attributes
             time.sleep(0.2)
 
-        # `stratigos ingest` lands a file; the running stack curates it.
+        # `stratigos ingest` lands files, waits for the running stack to curate them, and
+        # says what became of each: rows accepted, quarantined by reason, the report's key.
         sample = ROOT / "sample_data" / "files" / "prices_2024-12.parquet"
-        ingest = _stratigos("ingest", str(sample), cwd=tmp_path)
-        output, _ = ingest.communicate(timeout=60)
+        bad_rows = tmp_path / "bad_rows.csv"
+        bad_rows.write_text(
+            "date,ticker,close\n2024-12-02,QQQX,10\n2024-12-03,QQQX,-1\n2024-12-04,qqqx,5\n"
+        )
+        ingest = _stratigos("ingest", str(sample), str(bad_rows), cwd=tmp_path)
+        output, _ = ingest.communicate(timeout=180)
         assert ingest.returncode == 0, output
         assert "prices_2024-12.parquet [" in output  # the progress bar's last line
         assert "landed s3://" in output
+        assert "waiting for ingest of prices_2024-12.parquet, bad_rows.csv" in output
+        assert re.search(r"prices_2024-12\.parquet: [\d,]+ rows accepted, 0 quarantined", output)
+        assert (
+            "bad_rows.csv: 1 row accepted, 2 quarantined (1 BAD_TICKER, 1 NON_POSITIVE_PRICE)"
+            in output
+        )
+        assert re.search(
+            r"quarantine report: s3://[\w.-]+/quarantine/prices/bad_rows\.csv/[^/]+/report\.json",
+            output,
+        )
         s3 = boto3.client(
             "s3",
             endpoint_url=state["endpoint_url"],
@@ -111,7 +129,9 @@ def test_local_up_serves_and_tick_reaches_it(tmp_path: Path) -> None:
 
         missing = _stratigos("local", "tick", "Hourly", cwd=tmp_path)
         output, _ = missing.communicate(timeout=60)
-        assert missing.returncode != 0
+        assert missing.returncode == 2
+        assert "no schedule named 'Hourly'; the template's schedules: Nightly" in output
+        assert "Traceback" not in output
     finally:
         up.send_signal(signal.SIGINT)
         output, _ = up.communicate(timeout=30)
@@ -119,6 +139,32 @@ def test_local_up_serves_and_tick_reaches_it(tmp_path: Path) -> None:
     assert "API:" in output
     assert "dev-key" in output
     assert not state_file.exists()
+    # One line per invocation on `local up`'s stderr: function, trigger, outcome, duration.
+    assert re.search(r"FanOutFunction <- schedule Nightly: ok \d+ ms", output), output
+    assert re.search(
+        r"IngestFunction <- Object Created raw/prices/bad_rows\.csv: ok \d+ ms", output
+    ), output
+    assert re.search(r"ReturnsFunction <- PricesCurated: ok \d+ ms", output), output
+
+
+@pytest.mark.parametrize(
+    ("option", "server"), [("--port", "local API"), ("--aws-port", "moto, the AWS endpoint")]
+)
+def test_local_up_on_a_busy_port_says_so_in_one_line(
+    tmp_path: Path, option: str, server: str
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        other = ["--port", "0"] if option == "--aws-port" else []
+        up = _stratigos("local", "up", *other, option, str(port), cwd=tmp_path)
+        output, _ = up.communicate(timeout=60)
+    assert up.returncode == 2, output
+    assert output.splitlines() == [
+        f"stratigos: port {port} on 127.0.0.1 ({server}) is in use by another program; "
+        f"choose another with {option} PORT (0 picks a free one)"
+    ]
 
 
 def test_commands_without_a_stack_say_so(tmp_path: Path) -> None:

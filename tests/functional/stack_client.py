@@ -249,18 +249,24 @@ def ingest_call(stack: Any, key: str) -> Any:
     return calls[0]
 
 
+def create_portfolio(stack: Any, portfolio: dict[str, Any], key: str = DEV) -> dict[str, Any]:
+    """``POST /portfolios`` with ``portfolio`` (name, description, assets, analyses); the
+    answer's body, after checking it is 201."""
+    status, body = http_json(f"{stack.api_url}/portfolios", "POST", portfolio, key=key)
+    assert status == 201, body
+    return dict(body)
+
+
 def risk_parity_portfolio(stack: Any, tickers: list[str], label: str, lookback_days: int) -> str:
     """Create an equal-weight portfolio of ``tickers`` with one risk-parity analysis; its id."""
-    status, body = http_json(
-        f"{stack.api_url}/portfolios",
-        "POST",
+    body = create_portfolio(
+        stack,
         {
             "name": f"{label} {uuid.uuid4().hex[:6]}",
             "assets": {t: 1 / len(tickers) for t in tickers},
             "analyses": [{"type": "risk-parity", "lookbackDays": lookback_days}],
         },
     )
-    assert status == 201, body
     return str(body["id"])
 
 

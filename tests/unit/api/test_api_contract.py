@@ -1,4 +1,5 @@
-"""The API's contract: one OpenAPI document from the models, equal to the template's routes."""
+"""The API's contract: one route declaration, from which the OpenAPI document, docs/API.md
+and the template's route events derive; the plan's wire shapes."""
 
 from __future__ import annotations
 
@@ -6,25 +7,117 @@ import json
 
 import pytest
 
-from api.openapi import DOCUMENT_PATH, MARKDOWN_PATH, OPERATIONS, document_text, render_markdown
+from api.openapi import (
+    DOCUMENT_PATH,
+    MARKDOWN_PATH,
+    TEMPLATE_PATH,
+    document_text,
+    render_markdown,
+    render_template,
+)
 from core.exceptions import ValidationError
-from core.models import PortfolioCreate, RiskParityRequest, SimulateRequest
+from core.models import (
+    RESULT_MODELS,
+    PortfolioCreate,
+    RiskParityRequest,
+    Run,
+    RunType,
+    SimulateRequest,
+)
 from core.repositories import decode_page_token, encode_page_token
+from core.routes import ROUTES
 from core.validation import parse_model
 from local.template import Template
 
 
-def test_operations_are_exactly_the_templates_routes() -> None:
-    routes = {(r.method, r.path): r for r in Template.load().routes()}
-    assert set(OPERATIONS) == set(routes)
-    for key, op in OPERATIONS.items():
+def test_the_declaration_is_exactly_the_templates_routes() -> None:
+    template = Template.load()
+    routes = {(r.method, r.path): r for r in template.routes()}
+    declared = {(r.method, r.path): r for r in ROUTES}
+    assert len(declared) == len(ROUTES)  # declared once each
+    assert set(declared) == set(routes)
+    for key, op in declared.items():
         assert op.public == (not routes[key].api_key_required), key
+        assert routes[key].function == op.function, key
 
 
-def test_committed_document_and_markdown_are_current() -> None:
+def test_committed_document_markdown_and_template_routes_are_current() -> None:
     text = document_text()
     assert DOCUMENT_PATH.read_text() == text, "run: python -m api.openapi"
     assert MARKDOWN_PATH.read_text() == render_markdown(json.loads(text))
+    template = TEMPLATE_PATH.read_text()
+    assert render_template(template) == template, "run: python -m api.openapi"
+
+
+def test_the_template_writer_restores_a_hand_edited_route() -> None:
+    template = TEMPLATE_PATH.read_text()
+    broken = template.replace("Path: /optimization/hrp", "Path: /optimisation/hrp", 1)
+    assert broken != template
+    assert render_template(broken) == template
+
+
+def test_every_handler_serves_exactly_its_declared_routes() -> None:
+    import api.portfolios
+    import api.reports
+    import api.runs
+    import compute.handlers
+    import ingest.market_api
+
+    apps = {
+        "PortfoliosFunction": api.portfolios.app,
+        "RunsFunction": api.runs.app,
+        "ReportLinksFunction": api.reports.app,
+        "OptimizationFunction": compute.handlers._app,
+        "SimulationFunction": compute.handlers._app,
+        "MarketDataFunction": ingest.market_api._app,
+    }
+    for function, app in apps.items():
+        declared = {r.method + r.powertools_path for r in ROUTES if r.function in _same(apps, app)}
+        # Powertools' own list of what the resolver registered (a test may read internals).
+        assert set(app._route_keys) == declared, function
+
+
+def _same(apps: dict[str, object], app: object) -> set[str]:
+    return {name for name, other in apps.items() if other is app}
+
+
+def test_run_results_are_typed_in_the_document() -> None:
+    doc = json.loads(DOCUMENT_PATH.read_text())
+    run = doc["components"]["schemas"]["Run"]
+    options = run["properties"]["result"]["anyOf"]
+    names = {o["$ref"].rsplit("/", 1)[-1] for o in options if "$ref" in o}
+    assert names == {model.__name__ for model in RESULT_MODELS.values()}
+    simulation = doc["components"]["schemas"]["SimulationRunResult"]["properties"]
+    assert {"weights", "statistics", "trajectories"} <= set(simulation)
+    assert "paths" not in doc["components"]["schemas"]["SimulationStatistics"]["properties"]
+
+
+def test_a_stored_result_is_typed_by_its_runs_type() -> None:
+    base = {
+        "id": "r-1",
+        "portfolioId": None,
+        "parameters": {},
+        "status": "succeeded",
+        "createdAt": "2025-01-01T00:00:00Z",
+    }
+    performance = {"expectedReturn": 0.1, "volatility": 0.2, "sharpe": 0.5}
+    run = Run.model_validate(
+        {
+            **base,
+            "type": "hrp",
+            "result": {
+                "weights": {"A": 0.5, "B": 0.5},
+                "order": ["A", "B"],
+                "linkageMatrix": [[0.0, 1.0, 0.3, 2.0]],
+                "metrics": performance,
+            },
+        }
+    )
+    assert type(run.result) is RESULT_MODELS[RunType.HRP]
+    with pytest.raises(ValueError, match="order"):
+        Run.model_validate(
+            {**base, "type": "hrp", "result": {"weights": {}, "metrics": performance}}
+        )
 
 
 def test_document_shape() -> None:
@@ -36,7 +129,9 @@ def test_document_shape() -> None:
     name = schema_ref.rsplit("/", 1)[-1]
     create = doc["components"]["schemas"][name]
     assert create["additionalProperties"] is False  # unknown fields are refused
-    assert set(create["required"]) == {"name", "assets"}
+    assert set(create["required"]) == {"portfolio"}  # the plan's wrapper
+    fields = doc["components"]["schemas"]["PortfolioFields"]
+    assert set(fields["required"]) == {"name", "assets"}
     for path, methods in doc["paths"].items():
         for method, op in methods.items():
             for status, answer in op["responses"].items():
@@ -57,25 +152,43 @@ def test_document_shape() -> None:
 )
 def test_portfolio_weights_are_checked(assets: dict[str, float], fragment: str) -> None:
     with pytest.raises(ValidationError) as caught:
-        parse_model(PortfolioCreate, {"name": "x", "assets": assets})
+        parse_model(PortfolioCreate, {"portfolio": {"name": "x", "assets": assets}})
     assert fragment in " ".join(caught.value.details)
 
 
 def test_portfolio_accepts_weights_within_tolerance_and_keeps_names_verbatim() -> None:
     name = "<script>alert(1)</script> Ünïcödé"
     model = parse_model(
-        PortfolioCreate, {"name": name, "assets": {"AAPL": 0.3333333, "MSFT": 0.6666667}}
+        PortfolioCreate,
+        {"portfolio": {"name": name, "assets": {"AAPL": 0.3333333, "MSFT": 0.6666667}}},
     )
-    assert model.name == name
+    assert model.portfolio.name == name
 
 
-def test_run_requests_need_exactly_one_source() -> None:
+def test_the_plans_portfolio_request_parses_verbatim() -> None:
+    plan = {
+        "portfolio": {
+            "name": "Tech Concentrated",
+            "description": "Technology-focused portfolio with high concentration",
+            "assets": {"AAPL": 0.25, "MSFT": 0.25, "GOOGL": 0.20, "AMZN": 0.20, "META": 0.10},
+        }
+    }
+    model = parse_model(PortfolioCreate, json.dumps(plan), what="body", from_json=True)
+    assert model.portfolio.assets["GOOGL"] == 0.20
+    with pytest.raises(ValidationError, match="Invalid body"):
+        parse_model(PortfolioCreate, plan["portfolio"], what="body")  # the old flat dialect
+
+
+def test_run_requests_need_a_source_and_may_give_both() -> None:
     with pytest.raises(ValidationError):
         parse_model(RiskParityRequest, {})
-    with pytest.raises(ValidationError):
-        parse_model(
-            RiskParityRequest, {"portfolioId": "p-1", "returns": {"A": [0.1, 0.2], "B": [0.1, 0]}}
-        )
+    # The plan's own example (13.4): inline returns, the run attached to the portfolio.
+    both = parse_model(
+        RiskParityRequest,
+        {"portfolioId": "test", "returns": {"AAPL": [0.01, 0.02], "MSFT": [0.02, 0.01]}},
+    )
+    assert both.portfolio_id == "test"
+    assert both.returns is not None
     with pytest.raises(ValidationError, match="Invalid body"):
         parse_model(RiskParityRequest, {"returns": {"A": [0.1, 0.2], "B": [0.1]}}, what="body")
     with pytest.raises(ValidationError):
@@ -95,3 +208,19 @@ def test_page_tokens_are_bound_to_the_tenant() -> None:
     ):
         with pytest.raises(ValidationError):
             decode_page_token(tenant, forged, ["portfolioId"])
+
+
+def test_cached_routes_document_the_templates_default_ttl() -> None:
+    import yaml
+
+    class _Loader(yaml.SafeLoader):
+        pass
+
+    _Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    parameters = yaml.load(TEMPLATE_PATH.read_text(), Loader=_Loader)["Parameters"]
+    defaults = {
+        "GetPrices": int(parameters["PricesCacheTtlSeconds"]["Default"]),
+        "GetReturns": int(parameters["ReturnsCacheTtlSeconds"]["Default"]),
+    }
+    cached = {r.name: r.cache_ttl for r in ROUTES if r.cache_ttl is not None}
+    assert cached == defaults

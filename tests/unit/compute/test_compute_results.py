@@ -176,7 +176,7 @@ def test_simulate_with_kept_paths() -> None:
 
     paths = tables["simulation_paths"]
     assert paths.num_rows == 120 * 16
-    values = np.asarray(stats["paths"])
+    values = np.asarray(result["trajectories"])
     rows = paths.to_pylist()
     assert all(row["value"] == values[row["path"], row["day"]] for row in rows)
     assert {(row["path"], row["day"]) for row in rows} == {

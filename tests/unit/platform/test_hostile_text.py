@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from core.exceptions import ConfigurationError
-from core.models import PLAIN_TEXT_PATTERN, PortfolioCreate
+from core.models import PLAIN_TEXT_PATTERN, PortfolioCreate, PortfolioFields
 from core.settings import DEFAULT_MAX_INGEST_FILE_BYTES, max_ingest_file_bytes
 from ingest.curate import SourceObject, _quarantine_prefix, _unsafe_key
 from local.apigateway import API_PAYLOAD_LIMIT_BYTES, _content_length
@@ -23,9 +23,11 @@ OVER = -1  # any length over the gateway's limit
 ALLOWED = ["\t", "\n", "\r", "\u200b", "\ufeff", "\u200f", "é", "日", "🚀", "\U0010fffd", " "]
 
 
-def _portfolio(**fields: str) -> PortfolioCreate:
-    body = {"name": "n", "assets": {"AAPL": 1.0}, **fields}
-    return PortfolioCreate.model_validate_json(json.dumps(body), strict=True, by_alias=True)
+def _portfolio(**fields: str) -> PortfolioFields:
+    """The ``portfolio`` of a ``POST /portfolios`` body, validated as the route does."""
+    body = {"portfolio": {"name": "n", "assets": {"AAPL": 1.0}, **fields}}
+    request = PortfolioCreate.model_validate_json(json.dumps(body), strict=True, by_alias=True)
+    return request.portfolio
 
 
 @pytest.mark.parametrize("field", ["name", "description"])
@@ -47,7 +49,7 @@ def test_other_text_is_kept_exactly(field: str, char: str) -> None:
 
 
 def test_the_openapi_schema_documents_the_pattern() -> None:
-    schema = PortfolioCreate.model_json_schema(by_alias=True)
+    schema = PortfolioFields.model_json_schema(by_alias=True)
     assert schema["properties"]["name"]["pattern"] == PLAIN_TEXT_PATTERN
     assert schema["properties"]["description"]["pattern"] == PLAIN_TEXT_PATTERN
 

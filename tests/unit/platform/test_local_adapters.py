@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 from core.envelope import error_body, error_response
-from core.exceptions import ConflictError, NotImplementedYetError
+from core.exceptions import ConflictError, PayloadTooLargeError
 from local.apigateway import api_key_id, build_proxy_event
 from local.dispatcher import adapt_event, destination_record
 from local.lambda_runtime import Invocation
@@ -101,4 +101,4 @@ def test_error_envelope() -> None:
     response = error_response(ConflictError("stale version", ["expected 4"]))
     assert response["statusCode"] == 409
     assert response["headers"]["Content-Type"] == "application/json"
-    assert NotImplementedYetError("x").status == 501
+    assert PayloadTooLargeError("x").status == 413

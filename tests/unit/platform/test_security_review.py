@@ -16,9 +16,11 @@ from local.security_review import (
     NEEDS,
     NO_TENANT_DATA,
     SAM_POLICY_TEMPLATES,
+    SHARED_DATA_ROUTES,
     WRITE_ACTIONS,
     Finding,
     api_findings,
+    cache_findings,
     function_grants,
     iam_findings,
     least_privilege_findings,
@@ -27,7 +29,7 @@ from local.security_review import (
     tenant_findings,
     tenant_findings_for_module,
 )
-from local.template import DEFAULT_TEMPLATE, Template, load_yaml
+from local.template import DEFAULT_TEMPLATE, StackContext, Template, load_yaml
 
 READ_ONLY_FUNCTIONS = (
     "RunsFunction",
@@ -384,3 +386,142 @@ def test_least_privilege_table_is_generated_from_the_template(template: Template
     assert {row.split("|")[1].strip() for row in rows} == set(NEEDS) - {"ApiDocsFunction"}
     assert "s3:GetObject | s3:::stratigos-local-data-123456789012-us-east-1/reports/*" in table
     assert "| * |" not in table  # SAM's managed policies are listed apart, in docs/SECURITY.md
+
+
+# ---------------------------------------------------------------------------- response cache
+def _settings(resources: dict[str, Any]) -> list[dict[str, Any]]:
+    settings: list[dict[str, Any]] = resources["StratigosApi"]["Properties"]["MethodSettings"]
+    return settings
+
+
+def _setting(resources: dict[str, Any], path: str) -> dict[str, Any]:
+    (setting,) = [s for s in _settings(resources) if s["ResourcePath"] == path]
+    return setting
+
+
+_CACHE_ON = {"Fn::If": ["ApiCacheOn", True, False]}
+
+
+def test_only_shared_market_data_is_cached_encrypted_and_per_key(template: Template) -> None:
+    assert not cache_findings(template), _explain(cache_findings(template))
+    # The same template deployed with the cache on: still clean (the check reads both
+    # branches of every !If, so it does not depend on the parameters).
+    on = Template(template.doc, StackContext(parameters={"ApiCacheEnabled": "true"}))
+    assert not cache_findings(on), _explain(cache_findings(on))
+    assert {(r.method, r.path) for r in on.cached_routes()} == set(SHARED_DATA_ROUTES)
+
+
+@pytest.mark.parametrize(
+    ("change", "resource", "rule"),
+    [
+        # A tenant route cached when the switch is on (off by default: still flagged).
+        (
+            lambda r: _settings(r).append(
+                {
+                    "ResourcePath": "/~1portfolios~1{id}",
+                    "HttpMethod": "GET",
+                    "CachingEnabled": _CACHE_ON,
+                    "CacheDataEncrypted": True,
+                }
+            ),
+            "StratigosApi",
+            "api-cache-tenant-route",
+        ),
+        # An override for a tenant GET that leaves CachingEnabled unset.
+        (
+            lambda r: _settings(r).append(
+                {"ResourcePath": "/~1runs~1{id}", "HttpMethod": "GET", "ThrottlingRateLimit": 5}
+            ),
+            "StratigosApi",
+            "api-cache-tenant-route",
+        ),
+        # The stage-wide default caching every GET.
+        (
+            lambda r: _setting(r, "/*").update(CachingEnabled=_CACHE_ON),
+            "StratigosApi",
+            "api-cache-tenant-route",
+        ),
+        (
+            lambda r: _setting(r, "/*").pop("CachingEnabled"),
+            "StratigosApi",
+            "api-cache-default",
+        ),
+        (
+            lambda r: _setting(r, "/~1market-data~1prices").pop("CacheDataEncrypted"),
+            "StratigosApi",
+            "api-cache-encryption",
+        ),
+        (
+            lambda r: _setting(r, "/~1market-data~1returns").update(CacheDataEncrypted=_CACHE_ON),
+            "StratigosApi",
+            "api-cache-encryption",
+        ),
+        # A path written unencoded names no route: the cache would not be where it seems.
+        (
+            lambda r: _setting(r, "/~1market-data~1prices").update(
+                ResourcePath="/market-data/prices"
+            ),
+            "StratigosApi",
+            "api-cache-route",
+        ),
+        # One cache for every key: the function's key check and its refusals are shared.
+        (
+            lambda r: r["MarketDataFunction"]["Properties"]["Events"]["GetPrices"]["Properties"][
+                "RequestParameters"
+            ].pop(0),
+            "MarketDataFunction",
+            "api-cache-key",
+        ),
+    ],
+)
+def test_cache_check_flags_a_cached_tenant_route_or_a_weakened_cache(
+    doc: dict[str, Any], change: Any, resource: str, rule: str
+) -> None:
+    findings = cache_findings(_mutated(doc, change))
+    assert rule in _rules(findings, resource), _explain(findings)
+
+
+def test_cache_check_flags_a_tenant_route_cached_only_under_some_parameters(
+    doc: dict[str, Any],
+) -> None:
+    def cache_portfolios(resources: dict[str, Any]) -> None:
+        _settings(resources).append(
+            {"ResourcePath": "/~1portfolios", "HttpMethod": "GET", "CachingEnabled": _CACHE_ON}
+        )
+
+    bad = _mutated(doc, cache_portfolios)
+    # As resolved with the defaults nothing is cached, yet the template is refused.
+    assert bad.cached_routes() == []
+    assert "api-cache-tenant-route" in _rules(cache_findings(bad), "StratigosApi")
+    on = Template(bad.doc, StackContext(parameters={"ApiCacheEnabled": "true"}))
+    assert ("GET", "/portfolios") in {(r.method, r.path) for r in on.cached_routes()}
+
+
+# ---------------------------------------------------------------------------- routes bound by name
+_BOUND_API = """
+app = rest_resolver()
+
+@bind(app, "GetPortfolio")
+def get_portfolio(pid):
+    tenant = request_tenant(app)
+    return _repository().get(tenant, pid)
+
+def _submit(kind):
+    tenant = request_tenant(app)
+    return RunRepository("r").create(tenant, kind)
+
+def _submitter(kind):
+    return lambda: _submit(kind)
+
+for _route in routes_of("Fn"):
+    bind(app, _route.name)(_submitter(_route.run_type))
+"""
+
+
+def test_tenant_check_reads_routes_registered_with_core_routes_bind() -> None:
+    assert not tenant_findings_for_module("Fn", "good.py", _BOUND_API, api=True)
+    keyless = _BOUND_API.replace(
+        "    tenant = request_tenant(app)\n    return Run", "    tenant = 't'\n    return Run"
+    )
+    findings = tenant_findings_for_module("Fn", "bad.py", keyless, api=True)
+    assert "tenant-route" in {f.rule for f in findings}, _explain(findings)

@@ -23,6 +23,7 @@ DESIGN_ROUTES = {
     ("GET", "/portfolios/{id}"),
     ("PUT", "/portfolios/{id}"),
     ("DELETE", "/portfolios/{id}"),
+    ("POST", "/portfolios/{id}/runs"),
     ("POST", "/optimization/risk-parity"),
     ("POST", "/optimization/hrp"),
     ("POST", "/optimization/efficient-frontier"),
@@ -149,7 +150,11 @@ def test_intrinsics_resolve_for_a_stack() -> None:
         "arn:aws:s3:::acme-prod-data-123456789012-eu-west-1/raw/*"
     )
     assert t.resolve({"Fn::Sub": ["${X}-${!Literal}", {"X": "a"}]}) == "a-${Literal}"
-    assert t.conditions == {"HasAlarmEmail": False}
+    assert t.conditions == {
+        "HasAlarmEmail": False,
+        "ApiCacheOn": False,
+        "HasCrudProvisionedConcurrency": False,
+    }
     with pytest.raises(TemplateError):
         t.resolve({"Fn::ImportValue": "x"})
 

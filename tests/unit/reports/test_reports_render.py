@@ -386,7 +386,12 @@ def test_many_assets_and_long_inline_parameters() -> None:
     run = _run(
         RunType.HRP,
         {"returns": {t: [0.0] * 300 for t in tickers}},
-        {"weights": weights, "order": tickers, "linkageMatrix": linkage, "metrics": {}},
+        {
+            "weights": weights,
+            "order": tickers,
+            "linkageMatrix": linkage,
+            "metrics": {"expectedReturn": 0.08, "volatility": 0.16, "sharpe": 0.5},
+        },
         300,
     ).model_dump(mode="json", by_alias=True)
     run["dataWindow"]["tickers"] = tickers
