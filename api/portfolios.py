@@ -17,10 +17,11 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from core.bus import DetailType, EventBus, Source
-from core.exceptions import PreconditionFailedError, StaleVersionError
+from core.exceptions import PreconditionFailedError, StaleVersionError, UnprocessableError
 from core.models import (
     Portfolio,
     PortfolioCreate,
+    PortfolioFields,
     PortfolioPage,
     PortfolioResource,
     PortfolioUpdate,
@@ -28,6 +29,7 @@ from core.models import (
     RunRequestsAccepted,
     RunStatus,
     RunType,
+    unrunnable_analyses,
 )
 from core.recompute import recompute_requests
 from core.repositories import PortfolioRepository, new_id
@@ -88,6 +90,16 @@ def _request_analyses(
     )
 
 
+def _runnable(fields: PortfolioFields) -> PortfolioFields:
+    problems = unrunnable_analyses(fields)
+    if problems:
+        raise UnprocessableError(
+            "The portfolio's analyses could never run; fix them or drop them (analyses: []).",
+            problems[:20],
+        )
+    return fields
+
+
 def _expected_version(body_version: int | None) -> tuple[int | None, bool]:
     """The version a write is conditioned on, and whether it came from ``If-Match``."""
     required = if_match(app)
@@ -117,7 +129,7 @@ def list_portfolios() -> Response[Any]:
 def create_portfolio() -> Response[Any]:
     tenant = request_tenant(app)
     data = json_body(app, PortfolioCreate)
-    portfolio = _repository().create(tenant, data.portfolio)
+    portfolio = _repository().create(tenant, _runnable(data.portfolio))
     # Computed at once, not only when its data next changes or at night.
     _request_analyses(tenant, portfolio, trigger="portfolio", version=f"v{portfolio.version}")
     return _answer(201, portfolio, {"Location": f"/portfolios/{portfolio.id}"})
@@ -136,7 +148,7 @@ def update_portfolio(id: str) -> Response[Any]:
     data = json_body(app, PortfolioUpdate)
     expected, from_header = _expected_version(data.version)
     try:
-        updated = _repository().update(tenant, portfolio_id, data.portfolio, expected)
+        updated = _repository().update(tenant, portfolio_id, _runnable(data.portfolio), expected)
     except StaleVersionError as error:
         if from_header:
             raise _precondition_failed(error) from None

@@ -5,18 +5,17 @@ Imports neither numpy, pandas nor pyarrow.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from core.aws import client as aws_client
 from core.models import Run, RunError, RunPage, RunStatus
 from core.repositories import PortfolioRepository, RunRepository
 from core.rest import json_response, logger, path_id, query_int, request_tenant, rest_resolver
 from core.routes import bind
+from core.run_results import answerable
 from core.settings import settings
 
 __all__ = ["RUN_DEADLINE", "app", "handler", "reported"]
@@ -43,24 +42,11 @@ def reported(run: Run, now: datetime | None = None) -> Run:
     return run
 
 
-_MAX_INLINED_RESULT = 5 * 1024 * 1024  # Lambda answers are capped at 6 MB
-
-
-def _with_full_result(run: Run) -> Run:
-    """Inline a result that was too large for the run item (kept in S3)."""
-    if not run.result_key:
-        return run
-    answer = aws_client("s3").get_object(Bucket=settings().bucket, Key=run.result_key)
-    if int(answer.get("ContentLength", 0)) > _MAX_INLINED_RESULT:
-        return run
-    return run.with_result(json.loads(answer["Body"].read()))
-
-
 @bind(app, "GetRun")
 def get_run(id: str) -> Response[Any]:
     tenant = request_tenant(app)
     run = RunRepository(settings().runs_table).get(tenant, path_id(id, "run id"))
-    return json_response(200, _with_full_result(reported(run)))
+    return json_response(200, answerable(reported(run), settings().bucket))
 
 
 @bind(app, "ListPortfolioRuns")

@@ -29,6 +29,7 @@ from core.recompute import recompute_requests, recompute_run_id
 from core.repositories import PortfolioRepository, RunRepository, new_id
 from core.rest import json_body, json_response, request_tenant, rest_resolver
 from core.routes import bind, routes_of
+from core.run_results import answerable
 from core.settings import Settings, settings
 
 __all__ = ["fan_out", "recompute_run_id", "run_api", "run_requested"]
@@ -199,7 +200,14 @@ def _submit(run_type: RunType) -> Response[Any]:
     assets = len(inline or weights or {}) or 1
     # Refuse an oversized request before a run is stored; lake runs are checked again once
     # their window is read (load_inputs).
-    check_limits(assets, len(next(iter(inline.values()))) if inline else 0, request)
+    first, last = getattr(request, "start", None), getattr(request, "end", None)
+    explicit = last - first if first and last else None
+    check_limits(
+        assets,
+        len(next(iter(inline.values()))) if inline else 0,
+        request,
+        window_days=explicit.days + 1 if explicit else 0,
+    )
     run = Run(
         id=new_id("r"),
         portfolio_id=request.portfolio_id,
@@ -225,7 +233,8 @@ def _submit(run_type: RunType) -> Response[Any]:
             raise UnprocessableError(
                 f"The run failed: {run.error.message}", [f"runId: {run.id}", run.error.code]
             )
-        return json_response(201, run, {"Location": f"/runs/{run.id}"})
+        answer = answerable(run, config.bucket)  # statistics always; large paths linked
+        return json_response(201, answer, {"Location": f"/runs/{run.id}"})
     # Too big for the synchronous budget: the run worker takes it (claim check in S3).
     return _hand_off(config, tenant, run, request)
 

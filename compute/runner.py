@@ -22,9 +22,6 @@ from core.aws import is_missing_object
 from core.exceptions import NotFoundError, UnprocessableError
 from core.lake import RETURNS_PREFIX, partition_key, partition_year
 from core.models import (
-    MAX_RUN_ASSETS,
-    MAX_RUN_OBSERVATIONS,
-    MAX_SIMULATION_CELLS,
     AnalyzeRequest,
     DataWindow,
     EfficientFrontierRequest,
@@ -32,6 +29,7 @@ from core.models import (
     RiskParityRequest,
     RunType,
     SimulateRequest,
+    run_limit_violations,
 )
 
 __all__ = [
@@ -273,6 +271,8 @@ def _lake_inputs(
                 [f"tickers: {_named(tickers)}"],
             )
     start, end = window_bounds(end, start=request.start, lookback_days=lookback)
+    # Bounded before anything is read (only years the lake holds are, in any case).
+    check_limits(len(tickers), 0, request, window_days=(end - start).days + 1)
     objects: list[str] = []
     matrix, days = _lake_returns(
         bucket, tickers, start, end, s3=s3, objects=objects, years=years, partitions=partitions
@@ -334,29 +334,14 @@ def load_inputs(
     return Inputs(matrix, tickers, window)
 
 
-def check_limits(assets: int, observations: int, request: Any = None) -> None:
-    """422 naming the limit a run would break."""
-    if assets > MAX_RUN_ASSETS:
-        raise UnprocessableError(
-            f"Too many assets for one run: {assets} > {MAX_RUN_ASSETS}.", ["limit: assets"]
-        )
-    if observations > MAX_RUN_OBSERVATIONS:
-        raise UnprocessableError(
-            f"Too many observations for one run: {observations} > {MAX_RUN_OBSERVATIONS}.",
-            ["limit: observations"],
-        )
-    if isinstance(request, SimulateRequest):
-        cells = request.n_paths * request.horizon_days * max(assets, 1)
-        if cells > MAX_SIMULATION_CELLS:
-            raise UnprocessableError(
-                f"Simulation too large: paths × days × assets = {cells:,} > "
-                f"{MAX_SIMULATION_CELLS:,}.",
-                ["limit: paths x days x assets"],
-            )
-        if request.keep_paths and request.n_paths * request.horizon_days > 1_000_000:
-            raise UnprocessableError(
-                "keepPaths is limited to paths × days ≤ 1,000,000.", ["limit: kept path cells"]
-            )
+def check_limits(
+    assets: int, observations: int, request: Any = None, *, window_days: int = 0
+) -> None:
+    """422 naming the first limit a run would break (``core.models.run_limit_violations``)."""
+    violations = run_limit_violations(assets, observations, request, window_days=window_days)
+    if violations:
+        message, limit = violations[0]
+        raise UnprocessableError(message, [limit])
 
 
 def is_quick(run_type: RunType, request: Any, assets: int) -> bool:

@@ -29,6 +29,7 @@ __all__ = [
     "MAX_RUN_ASSETS",
     "MAX_RUN_OBSERVATIONS",
     "MAX_SIMULATION_CELLS",
+    "MAX_WINDOW_DAYS",
     "PLAIN_TEXT_PATTERN",
     "RESOURCE_ID_PATTERN",
     "RESULT_MODELS",
@@ -66,6 +67,8 @@ __all__ = [
     "SimulationRunResult",
     "SimulationStatistics",
     "default_analyses",
+    "run_limit_violations",
+    "unrunnable_analyses",
 ]
 
 TICKER_PATTERN = r"^[A-Z][A-Z0-9]{0,9}(?:[.\-][A-Z0-9]{1,4})?$"
@@ -181,7 +184,10 @@ class AnalysisSpec(ApiModel):
 
     @model_validator(mode="after")
     def _parameters_fit(self) -> AnalysisSpec:
-        forbidden = {"portfolioId", "returns", "start", "end"} & set(self.parameters)
+        # The window is the analysis's own lookbackDays back from the lake's last date.
+        forbidden = {"portfolioId", "returns", "start", "end", "asOf", "lookbackDays"} & set(
+            self.parameters
+        )
         if forbidden:
             raise ValueError(f"parameters may not set {', '.join(sorted(forbidden))}")
         model = _ANALYSIS_MODELS[self.type]
@@ -330,8 +336,14 @@ class _ReturnsInput(ApiModel):
         description="Inline daily simple returns per ticker (rows = days, equal lengths).",
         examples=[{"AAPL": [0.01, 0.02, -0.005], "MSFT": [0.02, 0.01, 0.003]}],
     )
-    start: date | None = Field(default=None, description="Window start (portfolioId runs).")
-    end: date | None = Field(default=None, description="Window end (portfolioId runs).")
+    start: date | None = Field(
+        default=None, description="Window start (lake runs; default: end − lookbackDays)."
+    )
+    end: date | None = Field(
+        default=None,
+        description="Window end (lake runs; default: the last date the lake holds for the "
+        "tickers, on or before asOf). A window spans at most MAX_WINDOW_DAYS (14,610: 40 years).",
+    )
     as_of: date | None = Field(
         default=None,
         description="Lake runs: the window ends at the last date the lake holds on or before "
@@ -578,6 +590,12 @@ class SimulationRunResult(_ResultModel):
         description="One list of T+1 portfolio values per path (only with keepPaths).",
         exclude_if=lambda value: value is None,
     )
+    trajectories_url: str | None = Field(
+        default=None,
+        description="When the kept paths are too large to inline (over 5 MB): a presigned "
+        "link, valid 15 minutes, to the whole result as JSON (its `trajectories`).",
+        exclude_if=lambda value: value is None,
+    )
 
 
 class AnalyzeResult(_ResultModel):
@@ -655,6 +673,84 @@ class RunRequestsAccepted(ApiModel):
 
     portfolio_id: str
     runs: list[RequestedRun]
+
+
+MAX_KEPT_PATH_CELLS = 1_000_000  # paths × days a simulation may return as trajectories
+MAX_WINDOW_DAYS = 14_610  # 40 years of calendar days: a run's data window, at most
+
+
+def run_limit_violations(
+    assets: int,
+    observations: int,
+    request: BaseModel | None = None,
+    *,
+    window_days: int = 0,
+) -> list[tuple[str, str]]:
+    """The documented run limits ``assets`` × ``observations`` (and the request) would break.
+
+    Returns ``(message, "limit: …")`` pairs, empty when the run fits; the runner refuses the
+    first with 422, and a portfolio whose analyses could never fit is refused at create.
+    """
+    found: list[tuple[str, str]] = []
+    if window_days > MAX_WINDOW_DAYS:
+        found.append(
+            (
+                f"The data window spans {window_days:,} days; a run reads at most "
+                f"{MAX_WINDOW_DAYS:,} (40 years).",
+                "limit: window days",
+            )
+        )
+    if assets > MAX_RUN_ASSETS:
+        found.append(
+            (f"Too many assets for one run: {assets} > {MAX_RUN_ASSETS}.", "limit: assets")
+        )
+    if observations > MAX_RUN_OBSERVATIONS:
+        found.append(
+            (
+                f"Too many observations for one run: {observations} > {MAX_RUN_OBSERVATIONS}.",
+                "limit: observations",
+            )
+        )
+    if isinstance(request, SimulateRequest):
+        cells = request.n_paths * request.horizon_days * max(assets, 1)
+        if cells > MAX_SIMULATION_CELLS:
+            found.append(
+                (
+                    f"Simulation too large: paths × days × assets = {cells:,} > "
+                    f"{MAX_SIMULATION_CELLS:,}.",
+                    "limit: paths x days x assets",
+                )
+            )
+        if request.keep_paths and request.n_paths * request.horizon_days > MAX_KEPT_PATH_CELLS:
+            found.append(
+                (
+                    f"keepPaths is limited to paths × days ≤ {MAX_KEPT_PATH_CELLS:,}.",
+                    "limit: kept path cells",
+                )
+            )
+    return found
+
+
+def unrunnable_analyses(fields: PortfolioFields) -> list[str]:
+    """Why some of a portfolio's analyses could never run (empty when all can).
+
+    Every analysis needs at least 2 assets and at most ``MAX_RUN_ASSETS``, and its own
+    parameters within the run limits at the portfolio's size; a portfolio breaking these
+    would be stored only to fail every night, so create and update refuse it (422).
+    """
+    if not fields.analyses:
+        return []
+    problems: list[str] = []
+    assets = len(fields.assets)
+    if assets < 2:
+        problems.append(f"analyses need at least 2 assets; this portfolio holds {assets}")
+    for index, analysis in enumerate(fields.analyses):
+        request = _ANALYSIS_MODELS[analysis.type].model_validate(
+            {**analysis.parameters, "portfolioId": "p-validate"}
+        )
+        for message, limit in run_limit_violations(assets, 0, request):
+            problems.append(f"analyses[{index}] ({analysis.type}): {message} ({limit})")
+    return problems
 
 
 _ANALYSIS_MODELS: dict[str, type[_ReturnsInput]] = {

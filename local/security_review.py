@@ -789,13 +789,25 @@ NEEDS: Mapping[str, Access] = {
     ),
     "OptimizationFunction": Access(
         tables={**_READ_ONLY_API, "PortfoliosTable": "r", "RunsTable": "rw"},
-        objects={"curated/returns/": "r", "results/": "w", "tmp/run-requests/": "w"},
+        # results/runs/: a result too large for its item is inlined or linked when answered.
+        objects={
+            "curated/returns/": "r",
+            "results/": "w",
+            "results/runs/": "r",
+            "tmp/run-requests/": "w",
+        },
         listed=frozenset({"curated/returns/"}),
         events=True,
     ),
     "SimulationFunction": Access(
         tables={**_READ_ONLY_API, "PortfoliosTable": "r", "RunsTable": "rw"},
-        objects={"curated/returns/": "r", "results/": "w", "tmp/run-requests/": "w"},
+        # results/runs/: a result too large for its item is inlined or linked when answered.
+        objects={
+            "curated/returns/": "r",
+            "results/": "w",
+            "results/runs/": "r",
+            "tmp/run-requests/": "w",
+        },
         listed=frozenset({"curated/returns/"}),
         events=True,
     ),

@@ -249,10 +249,15 @@ def ingest_call(stack: Any, key: str) -> Any:
     return calls[0]
 
 
-def create_portfolio(stack: Any, portfolio: dict[str, Any], key: str = DEV) -> dict[str, Any]:
-    """``POST /portfolios`` with ``portfolio`` (name, description, assets, analyses); the
-    answer's body, after checking it is 201."""
-    status, body = http_json(f"{stack.api_url}/portfolios", "POST", portfolio, key=key)
+def create_portfolio(stack: Any, fields: dict[str, Any], key: str = DEV) -> dict[str, Any]:
+    """``POST /portfolios`` with ``{"portfolio": fields}`` (name, description, assets,
+    analyses), as the plan spells the request; the answer's body (``{"id", "portfolio",
+    "version", "createdAt", "updatedAt"}``), after checking it is 201.
+
+    Creating a portfolio requests a run of each of its analyses at once (trigger
+    ``portfolio``): see :func:`triggered_runs` to count only the runs a test caused.
+    """
+    status, body = http_json(f"{stack.api_url}/portfolios", "POST", {"portfolio": fields}, key=key)
     assert status == 201, body
     return dict(body)
 
@@ -275,3 +280,13 @@ def portfolio_runs(stack: Any, portfolio_id: str) -> list[dict[str, Any]]:
     status, body = http_json(f"{stack.api_url}/portfolios/{portfolio_id}/runs?limit=100")
     assert status == 200, body
     return list(body["items"])
+
+
+def triggered_runs(stack: Any, portfolio_id: str, trigger: str) -> list[dict[str, Any]]:
+    """The portfolio's runs that ``trigger`` requested (``portfolio``: its create or update;
+    ``market-data``, ``nightly``, ``on-demand``), newest first."""
+    return [
+        run
+        for run in portfolio_runs(stack, portfolio_id)
+        if run["parameters"].get("trigger") == trigger
+    ]

@@ -22,9 +22,20 @@ from urllib.parse import quote
 
 import pytest
 from botocore.exceptions import ClientError
-from stack_client import DEV, JSON, OTHER, Answer, call, expect_error, unique_tickers
+from stack_client import (
+    DEV,
+    JSON,
+    OTHER,
+    Answer,
+    call,
+    expect_error,
+    triggered_runs,
+    unique_tickers,
+)
 
+from core.models import default_analyses
 from core.repositories import PortfolioRepository, RunRepository, encode_page_token
+from core.settings import settings
 
 pytestmark = pytest.mark.functional
 
@@ -37,13 +48,32 @@ def _uid() -> str:
     return uuid.uuid4().hex[:8]
 
 
+def _fields(**fields: Any) -> dict[str, Any]:
+    """A valid ``portfolio`` object: tickers no price file lands (so no market-data fan-out
+    adds runs), and no analyses unless a test asks (creating or updating a portfolio
+    requests a run of each of its analyses; the tests here count the runs they make)."""
+    return {
+        "name": f"api-test {_uid()}",
+        "assets": {"ZZAPIA": 0.6, "ZZAPIB": 0.4},
+        "analyses": [],
+        **fields,
+    }
+
+
 def _create(stack: Any, key: str = DEV, **fields: Any) -> dict[str, Any]:
-    # Tickers no price file lands, so no market-data fan-out adds runs to these portfolios.
-    body = {"name": f"api-test {_uid()}", "assets": {"ZZAPIA": 0.6, "ZZAPIB": 0.4}, **fields}
-    answer = call(stack, "POST", "/portfolios", key=key, body=body)
+    """``POST /portfolios`` with ``{"portfolio": _fields(**fields)}``: the 201 answer."""
+    answer = call(stack, "POST", "/portfolios", key=key, body={"portfolio": _fields(**fields)})
     assert answer.status == 201, str(answer)
+    assert answer.headers["ETag"] == '"1"', str(answer)
     created: dict[str, Any] = answer.json
     return created
+
+
+def _fresh(stack: Any, pid: str, key: str = DEV) -> tuple[dict[str, Any], str]:
+    """``GET /portfolios/{pid}``: the portfolio and its ETag."""
+    answer = call(stack, "GET", f"/portfolios/{pid}", key=key)
+    assert answer.status == 200, str(answer)
+    return answer.json, answer.headers["ETag"]
 
 
 def _pages(stack: Any, path: str, key: str, limit: int) -> list[list[dict[str, Any]]]:
@@ -153,13 +183,18 @@ def test_every_template_route_is_documented_and_answers_with_a_key(local_stack: 
     documented = {(m.upper(), p) for p, ops in document["paths"].items() for m in ops}
     assert set(_routes(local_stack)) == documented
     portfolio = _create(local_stack)
-    for method, path in _routes(local_stack):
+    # DELETE last: without a version it deletes the portfolio the other routes read.
+    routes = sorted(_routes(local_stack), key=lambda route: route[0] == "DELETE")
+    assert routes[-1] == ("DELETE", "/portfolios/{id}")
+    for method, path in routes:
         concrete = path.replace("{id}", portfolio["id"])
         body = {} if method in ("POST", "PUT") else None
         answer = call(local_stack, method, concrete, body=body)
         # An empty body is a validation error on the write routes; a portfolio that never
         # ran has no report yet (409), and a portfolio id is no run id (404).
-        expected = {"POST": {400}, "PUT": {400}, "DELETE": {400}, "GET": {200}}[method]
+        expected = {"POST": {400}, "PUT": {400}, "DELETE": {204}, "GET": {200}}[method]
+        if path == "/portfolios/{id}/runs" and method == "POST":
+            expected = {202}  # recompute now: takes no body, ignores one
         if path.endswith("/report"):
             expected = {404, 409}
         if path.startswith("/market-data"):
@@ -167,7 +202,10 @@ def test_every_template_route_is_documented_and_answers_with_a_key(local_stack: 
         if path == "/runs/{id}":
             expected = {404}  # a portfolio id is no run id
         assert answer.status in expected, str(answer)
-        assert answer.headers["Content-Type"].startswith(JSON)
+        if answer.status != 204:
+            assert answer.headers["Content-Type"].startswith(JSON)
+        assert answer.headers["X-Content-Type-Options"] == "nosniff", str(answer)
+        assert answer.headers["Cache-Control"] == "no-store", str(answer)
 
 
 @pytest.mark.parametrize("key", [None, "wrong-key", ""], ids=["missing", "wrong", "empty"])
@@ -177,7 +215,7 @@ def test_every_keyed_route_refuses_a_missing_or_wrong_key(
     before = len(_api_calls(local_stack))
     for method, path in _routes(local_stack):
         concrete = path.replace("{id}", "p-0123456789abcdef")
-        body = {"name": "x", "assets": {"AAPL": 1}} if method in ("POST", "PUT") else None
+        body = {"portfolio": _fields()} if method in ("POST", "PUT") else None
         answer = call(local_stack, method, concrete, key=key, body=body)
         if path == "/openapi.json":
             assert answer.status == 200, str(answer)
@@ -243,22 +281,17 @@ def test_throttling_is_declared_by_the_template_in_the_envelope(local_stack: Any
 # ------------------------------------------------------------------ portfolio CRUD
 def test_portfolio_lifecycle_with_versions_and_conflicts(local_stack: Any) -> None:
     name = f"lifecycle {_uid()}"
-    answer = call(
-        local_stack,
-        "POST",
-        "/portfolios",
-        body={"name": name, "description": "first", "assets": {"AAPL": 0.25, "BRK.B": 0.75}},
-    )
+    fields = {"name": name, "description": "first", "assets": {"AAPL": 0.25, "BRK.B": 0.75}}
+    answer = call(local_stack, "POST", "/portfolios", body={"portfolio": fields})
     assert answer.status == 201, str(answer)
     created = answer.json
     pid = created["id"]
     assert answer.headers["Location"] == f"/portfolios/{pid}"
-    assert {"id", "name", "description", "assets", "createdAt", "updatedAt", "version"} <= set(
-        created
-    )
-    assert created["name"] == name
-    assert created["description"] == "first"
-    assert created["assets"] == {"AAPL": 0.25, "BRK.B": 0.75}
+    assert answer.headers["ETag"] == '"1"'
+    # The plan's shape (4.2): the client's portfolio object, wrapped with what the API adds.
+    assert set(created) == {"id", "portfolio", "version", "createdAt", "updatedAt"}
+    defaults = [a.model_dump(mode="json", by_alias=True) for a in default_analyses()]
+    assert created["portfolio"] == {**fields, "analyses": defaults}
     assert created["version"] == 1
     assert created["createdAt"] == created["updatedAt"]
     assert abs(_iso(created["createdAt"]) - datetime.now(UTC)) < timedelta(minutes=1)
@@ -266,30 +299,59 @@ def test_portfolio_lifecycle_with_versions_and_conflicts(local_stack: Any) -> No
     read = call(local_stack, "GET", f"/portfolios/{pid}")
     assert read.status == 200
     assert read.json == created
+    assert read.headers["ETag"] == '"1"'
 
-    update = {"name": name + " v2", "assets": {"MSFT": 1.0}, "version": 1}
+    replacement = {
+        "name": name + " v2",
+        "assets": {"MSFT": 0.5, "GOOGL": 0.5},
+        "analyses": [{"type": "hrp", "lookbackDays": 60}],
+    }
+    update = {"portfolio": replacement, "version": 1}
     answer = call(local_stack, "PUT", f"/portfolios/{pid}", body=update)
     assert answer.status == 200, str(answer)
+    assert answer.headers["ETag"] == '"2"'
     updated = answer.json
     assert updated["version"] == 2
-    assert updated["assets"] == {"MSFT": 1.0}
-    assert updated["description"] == ""  # PUT replaces the whole portfolio
+    # PUT replaces the whole portfolio: the description it left out is empty again.
+    assert updated["portfolio"] == {
+        **replacement,
+        "description": "",
+        "analyses": [{"type": "hrp", "lookbackDays": 60, "parameters": {}}],
+    }
     assert updated["createdAt"] == created["createdAt"]
     assert _iso(updated["updatedAt"]) >= _iso(created["updatedAt"])
     assert call(local_stack, "GET", f"/portfolios/{pid}").json == updated
 
-    # A stale version: 409, and nothing changes.
-    stale = call(local_stack, "PUT", f"/portfolios/{pid}", body={**update, "name": "lost"})
+    # Creating and updating requested a run of each analysis, at once.
+    local_stack.wait_idle()
+    requested = triggered_runs(local_stack, pid, "portfolio")
+    assert sorted(r["type"] for r in requested) == sorted(
+        [a["type"] for a in defaults] + ["hrp"]
+    )
+    assert all(r["status"] in ("succeeded", "failed") for r in requested), requested
+
+    # A stale version in the body: 409; a stale If-Match: 412. Nothing changes.
+    lost = {"portfolio": {**replacement, "name": "lost"}}
+    stale = call(local_stack, "PUT", f"/portfolios/{pid}", body={**lost, "version": 1})
     error = expect_error(stale, 409, "CONFLICT")
     assert any("current version is 2" in d for d in error["details"])
+    stale = call(local_stack, "PUT", f"/portfolios/{pid}", body=lost, headers={"If-Match": '"1"'})
+    error = expect_error(stale, 412, "PRECONDITION_FAILED")
+    assert any('current ETag is "2"' in d for d in error["details"]), error
     expect_error(call(local_stack, "DELETE", f"/portfolios/{pid}?version=1"), 409, "CONFLICT")
+    expect_error(
+        call(local_stack, "DELETE", f"/portfolios/{pid}", headers={"If-Match": '"1"'}),
+        412,
+        "PRECONDITION_FAILED",
+    )
     assert call(local_stack, "GET", f"/portfolios/{pid}").json == updated
 
-    # DELETE needs the version.
-    for query in ("", "?version=abc", "?version=0", "?version=-1"):
+    # A version that is no positive integer is refused, not ignored.
+    for query in ("?version=abc", "?version=0", "?version=-1", "?version=", "?version=1.0"):
         expect_error(
             call(local_stack, "DELETE", f"/portfolios/{pid}{query}"), 400, "VALIDATION_ERROR"
         )
+    assert call(local_stack, "GET", f"/portfolios/{pid}").json == updated
 
     deleted = call(local_stack, "DELETE", f"/portfolios/{pid}?version=2")
     assert deleted.status == 204
@@ -297,29 +359,169 @@ def test_portfolio_lifecycle_with_versions_and_conflicts(local_stack: Any) -> No
     expect_error(call(local_stack, "GET", f"/portfolios/{pid}"), 404, "NOT_FOUND")
     expect_error(call(local_stack, "PUT", f"/portfolios/{pid}", body=update), 404, "NOT_FOUND")
     expect_error(call(local_stack, "DELETE", f"/portfolios/{pid}?version=2"), 404, "NOT_FOUND")
+    expect_error(call(local_stack, "DELETE", f"/portfolios/{pid}"), 404, "NOT_FOUND")
     expect_error(call(local_stack, "GET", f"/portfolios/{pid}/runs"), 404, "NOT_FOUND")
+    expect_error(call(local_stack, "POST", f"/portfolios/{pid}/runs"), 404, "NOT_FOUND")
     listed = [p["id"] for page in _pages(local_stack, "/portfolios", DEV, 100) for p in page]
     assert pid not in listed
 
 
-def test_concurrent_updates_of_one_version_let_exactly_one_win(local_stack: Any) -> None:
+@pytest.mark.parametrize(
+    ("condition", "status", "code"),
+    [("version", 409, "CONFLICT"), ("If-Match", 412, "PRECONDITION_FAILED")],
+)
+def test_concurrent_updates_of_one_version_let_exactly_one_win(
+    local_stack: Any, condition: str, status: int, code: str
+) -> None:
     portfolio = _create(local_stack)
     pid = portfolio["id"]
-    statuses: list[int] = []
+    answers: list[Answer] = []
     barrier = threading.Barrier(4)
 
     def put(i: int) -> None:
-        body = {"name": f"writer {i}", "assets": {"AAPL": 1.0}, "version": 1}
+        body: dict[str, Any] = {"portfolio": _fields(name=f"writer {i}")}
+        headers = {"If-Match": '"1"'} if condition == "If-Match" else None
+        if condition == "version":
+            body["version"] = 1
         barrier.wait()
-        statuses.append(call(local_stack, "PUT", f"/portfolios/{pid}", body=body).status)
+        answers.append(call(local_stack, "PUT", f"/portfolios/{pid}", body=body, headers=headers))
 
     threads = [threading.Thread(target=put, args=(i,)) for i in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(statuses) == [200, 409, 409, 409]
-    assert call(local_stack, "GET", f"/portfolios/{pid}").json["version"] == 2
+    assert sorted(a.status for a in answers) == [200, status, status, status], answers
+    for answer in answers:
+        if answer.status != 200:
+            expect_error(answer, status, code)
+    (winner,) = [a.json for a in answers if a.status == 200]
+    assert _fresh(local_stack, pid) == (winner, '"2"')
+
+
+def test_unconditional_writes_apply_to_whatever_version_is_current(local_stack: Any) -> None:
+    """Neither If-Match nor version: PUT replaces and DELETE deletes the current version."""
+    portfolio = _create(local_stack)
+    pid = portfolio["id"]
+    first = call(local_stack, "PUT", f"/portfolios/{pid}", body={"portfolio": _fields(name="a")})
+    assert first.status == 200, str(first)
+    assert (first.json["version"], first.headers["ETag"]) == (2, '"2"')
+    second = call(local_stack, "PUT", f"/portfolios/{pid}", body={"portfolio": _fields(name="b")})
+    assert second.status == 200, str(second)
+    assert (second.json["version"], second.headers["ETag"]) == (3, '"3"')
+    assert _fresh(local_stack, pid) == (second.json, '"3"')
+    # "*" matches any current representation: as unconditional as no header at all.
+    star = call(
+        local_stack,
+        "PUT",
+        f"/portfolios/{pid}",
+        body={"portfolio": _fields(name="c")},
+        headers={"If-Match": "*"},
+    )
+    assert (star.status, star.json["version"]) == (200, 4), str(star)
+    # The current ETag (strong, or weak: compared by value) and the current body version
+    # are accepted as well.
+    conditions: list[tuple[dict[str, str] | None, int | None]] = [
+        ({"If-Match": '"4"'}, None),
+        (None, 5),
+        ({"If-Match": 'W/"6"'}, None),
+    ]
+    for headers, version in conditions:
+        body: dict[str, Any] = {"portfolio": _fields()}
+        if version is not None:
+            body["version"] = version
+        answer = call(local_stack, "PUT", f"/portfolios/{pid}", body=body, headers=headers)
+        assert answer.status == 200, str(answer)
+    assert _fresh(local_stack, pid)[1] == '"7"'
+    deleted = call(local_stack, "DELETE", f"/portfolios/{pid}")
+    assert deleted.status == 204, str(deleted)
+    expect_error(call(local_stack, "GET", f"/portfolios/{pid}"), 404, "NOT_FOUND")
+
+
+@pytest.mark.parametrize(
+    "value",
+    ['"abc"', "3", '"1", "2"', '"-1"', '"1.0"', '""', 'W/"x"', '"1 "', '"0_1"'],
+    ids=[
+        "not-a-number",
+        "unquoted",
+        "two-tags",
+        "negative",
+        "decimal",
+        "empty",
+        "weak-text",
+        "space",
+        "underscore",
+    ],
+)
+def test_an_if_match_that_is_no_etag_of_ours_is_400_and_changes_nothing(
+    local_stack: Any, value: str
+) -> None:
+    portfolio = _create(local_stack)
+    pid = portfolio["id"]
+    headers = {"If-Match": value}
+    body = {"portfolio": _fields(name="never")}
+    error = expect_error(
+        call(local_stack, "PUT", f"/portfolios/{pid}", body=body, headers=headers),
+        400,
+        "VALIDATION_ERROR",
+    )
+    assert "If-Match" in error["message"], error
+    expect_error(
+        call(local_stack, "DELETE", f"/portfolios/{pid}", headers=headers), 400, "VALIDATION_ERROR"
+    )
+    assert _fresh(local_stack, pid) == (portfolio, '"1"')
+
+
+def test_if_match_takes_precedence_over_a_body_version(local_stack: Any) -> None:
+    """Both given: the header decides (412 when it is stale, even with a current version)."""
+    portfolio = _create(local_stack)
+    pid = portfolio["id"]
+    body = {"portfolio": _fields(name="both"), "version": 1}
+    stale_header = call(
+        local_stack, "PUT", f"/portfolios/{pid}", body=body, headers={"If-Match": '"7"'}
+    )
+    expect_error(stale_header, 412, "PRECONDITION_FAILED")
+    assert _fresh(local_stack, pid) == (portfolio, '"1"')
+    answer = call(local_stack, "PUT", f"/portfolios/{pid}", body=body, headers={"If-Match": '"1"'})
+    assert answer.status == 200, str(answer)
+
+
+def test_unconditional_updates_keep_the_ticker_index_right(local_stack: Any) -> None:
+    """Racing unconditional PUTs of different tickers: every one is applied in turn, and the
+    ticker index (what the market-data fan-out reads) ends holding exactly the last one's."""
+    config = settings()
+    index = PortfolioRepository(config.portfolios_table, config.ticker_index_table)
+    tickers = unique_tickers("Q", 8, digits=4)
+    portfolio = _create(local_stack, assets={tickers[0]: 0.5, tickers[1]: 0.5})
+    pid = portfolio["id"]
+    barrier = threading.Barrier(4)
+    answers: list[Answer] = []
+
+    def put(i: int) -> None:
+        assets = {tickers[2 * i]: 0.5, tickers[2 * i + 1]: 0.5}
+        barrier.wait()
+        body = {"portfolio": _fields(name=f"writer {i}", assets=assets)}
+        answers.append(call(local_stack, "PUT", f"/portfolios/{pid}", body=body))
+
+    threads = [threading.Thread(target=put, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [a.status for a in answers] == [200] * 4, answers
+    # Each write was applied to the version before it: versions 2..5, none lost or doubled.
+    assert sorted(a.json["version"] for a in answers) == [2, 3, 4, 5]
+    final, tag = _fresh(local_stack, pid)
+    assert tag == '"5"'
+    last = max(answers, key=lambda a: a.json["version"]).json
+    assert final == last
+    held = set(final["portfolio"]["assets"])
+    for ticker in tickers:
+        holds = ("demo", pid) in index.holders(ticker)
+        assert holds == (ticker in held), (ticker, held)
+    # An unconditional delete leaves no index entry behind.
+    assert call(local_stack, "DELETE", f"/portfolios/{pid}").status == 204
+    assert not any(("demo", pid) in index.holders(t) for t in tickers)
 
 
 @pytest.mark.parametrize(
@@ -338,11 +540,11 @@ def test_concurrent_updates_of_one_version_let_exactly_one_win(local_stack: Any)
 def test_names_and_descriptions_are_stored_exactly_as_given(local_stack: Any, text: str) -> None:
     description = (text * (2000 // len(text) + 1))[:2000]
     created = _create(local_stack, name=text, description=description)
-    assert created["name"] == text
-    assert created["description"] == description
+    assert created["portfolio"]["name"] == text
+    assert created["portfolio"]["description"] == description
     answer = call(local_stack, "GET", f"/portfolios/{created['id']}")
-    assert answer.json["name"] == text
-    assert answer.json["description"] == description
+    assert answer.json["portfolio"]["name"] == text
+    assert answer.json["portfolio"]["description"] == description
     assert answer.headers["Content-Type"].startswith(JSON)
     assert answer.headers["X-Content-Type-Options"] == "nosniff"
 
@@ -375,9 +577,37 @@ def test_names_and_descriptions_are_stored_exactly_as_given(local_stack: Any, te
 def test_invalid_portfolios_are_400_naming_the_problem(
     local_stack: Any, fields: dict[str, Any], needle: str
 ) -> None:
-    body = {"name": "bad", "assets": {"AAPL": 1.0}, **fields}
+    portfolio = {"name": "bad", "assets": {"AAPL": 1.0}, "analyses": [], **fields}
     if fields.get("name", "") is None:
-        del body["name"]
+        del portfolio["name"]
+    pid = _create(local_stack)["id"]
+    for method, path, body in (
+        ("POST", "/portfolios", {"portfolio": portfolio}),
+        ("PUT", f"/portfolios/{pid}", {"portfolio": portfolio, "version": 1}),
+    ):
+        error = expect_error(call(local_stack, method, path, body=body), 400, "VALIDATION_ERROR")
+        assert any(needle in d for d in error["details"]), error
+    assert _fresh(local_stack, pid)[1] == '"1"'  # the refused PUT changed nothing
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        # The flat body of the old dialect: the portfolio's fields belong in "portfolio".
+        ({"name": "flat", "assets": {"AAPL": 0.5, "MSFT": 0.5}}, "portfolio: Field required"),
+        ({}, "portfolio: Field required"),
+        ({"portfolio": None}, "portfolio"),
+        ({"portfolio": [["AAPL", 1.0]]}, "portfolio"),
+        ({"portfolio": "AAPL"}, "portfolio"),
+        ({"portfolio": {"name": "x", "assets": {"AAPL": 1.0}}, "version": 1}, "version"),
+        ({"portfolio": {"name": "x", "assets": {"AAPL": 1.0}}, "id": "p-0123"}, "id"),
+        ({"portfolio": {"name": "x", "assets": {"AAPL": 1.0}}, "createdAt": "2024"}, "createdAt"),
+    ],
+    ids=["flat", "empty", "null", "list", "string", "version", "id", "createdAt"],
+)
+def test_a_create_body_must_be_the_plans_wrapped_portfolio(
+    local_stack: Any, body: dict[str, Any], needle: str
+) -> None:
     error = expect_error(
         call(local_stack, "POST", "/portfolios", body=body), 400, "VALIDATION_ERROR"
     )
@@ -394,15 +624,15 @@ def test_invalid_portfolios_are_400_naming_the_problem(
     ],
 )
 def test_weights_on_the_limits_are_accepted(local_stack: Any, assets: dict[str, float]) -> None:
-    assert _create(local_stack, assets=assets)["assets"] == assets
+    assert _create(local_stack, assets=assets)["portfolio"]["assets"] == assets
 
 
 def test_a_portfolio_holds_up_to_2000_assets(local_stack: Any) -> None:
     assets = {f"W{i:04d}": 1 / 2000 for i in range(2000)}
     created = _create(local_stack, assets=assets)
-    assert len(created["assets"]) == 2000
+    assert len(created["portfolio"]["assets"]) == 2000
     read = call(local_stack, "GET", f"/portfolios/{created['id']}").json
-    assert read["assets"] == created["assets"]
+    assert read["portfolio"]["assets"] == created["portfolio"]["assets"]
     # Runs have their own, smaller limit, answered as 422 naming it.
     error = expect_error(
         call(local_stack, "POST", "/optimization/hrp", body={"portfolioId": created["id"]}),
@@ -414,32 +644,71 @@ def test_a_portfolio_holds_up_to_2000_assets(local_stack: Any) -> None:
     assert deleted.status == 204, str(deleted)
 
 
-def test_ids_longer_than_64_characters_are_refused(local_stack: Any) -> None:
-    long_id = "p-" + "0" * 63
-    expect_error(call(local_stack, "GET", f"/portfolios/{long_id}"), 400, "VALIDATION_ERROR")
-    body = {"name": "x", "assets": {"AAPL": 1.0}, "version": 1}
-    expect_error(
-        call(local_stack, "PUT", f"/portfolios/{long_id}", body=body), 400, "VALIDATION_ERROR"
-    )
-    expect_error(
-        call(local_stack, "DELETE", f"/portfolios/{long_id}?version=1"), 400, "VALIDATION_ERROR"
-    )
-    assert call(local_stack, "GET", f"/runs/{'r-' + '0' * 63}").status in (400, 404)
-    assert call(local_stack, "GET", f"/portfolios/{long_id}/runs").status in (400, 404)
+def test_ids_that_are_no_ids_are_400_on_every_id_route_never_cut(local_stack: Any) -> None:
+    """1-64 of [A-Za-z0-9_-], on every route with {id}: anything else is a 400, never cut to
+    64 characters or otherwise bent into an id; exactly 64 characters is an id (unknown: 404)."""
+    routes = [(m, p) for m, p in _routes(local_stack) if "{id}" in p]
+    assert sorted(routes) == [
+        ("DELETE", "/portfolios/{id}"),
+        ("GET", "/portfolios/{id}"),
+        ("GET", "/portfolios/{id}/report"),
+        ("GET", "/portfolios/{id}/runs"),
+        ("GET", "/runs/{id}"),
+        ("GET", "/runs/{id}/report"),
+        ("POST", "/portfolios/{id}/runs"),
+        ("PUT", "/portfolios/{id}"),
+    ]
+    portfolio = _create(local_stack)
+    real = portfolio["id"]
+    refused = [
+        "p-" + "0" * 63,  # 65 characters
+        real + "0" * (65 - len(real)),  # the real id, padded past the limit
+        "r-" + "0" * 63,
+        "x" * 1000,
+        "p~1",
+        "p-1.json",
+        "p-1@acme",
+    ]
+    local_stack.wait_idle()
+    before = len(local_stack.runtime.calls("RunWorkerFunction"))
+    for method, path in routes:
+        body = {"portfolio": _fields()} if method == "PUT" else None
+        for bad in refused:
+            answer = call(local_stack, method, path.replace("{id}", bad), body=body)
+            error = expect_error(answer, 400, "VALIDATION_ERROR")
+            assert "64" in error["message"], error
+        at_limit = path.replace("{id}", "p-" + "0" * 62)
+        expect_error(call(local_stack, method, at_limit, body=body), 404, "NOT_FOUND")
+    local_stack.wait_idle()
+    assert len(local_stack.runtime.calls("RunWorkerFunction")) == before  # nothing recomputed
+    assert _fresh(local_stack, real) == (portfolio, '"1"')  # untouched
 
 
 def test_unknown_ids_are_404(local_stack: Any) -> None:
     missing = "p-0000000000000000"
     expect_error(call(local_stack, "GET", f"/portfolios/{missing}"), 404, "NOT_FOUND")
-    body = {"name": "x", "assets": {"AAPL": 1.0}, "version": 1}
+    body = {"portfolio": _fields(), "version": 1}
     expect_error(call(local_stack, "PUT", f"/portfolios/{missing}", body=body), 404, "NOT_FOUND")
+    body = {"portfolio": _fields()}
+    expect_error(call(local_stack, "PUT", f"/portfolios/{missing}", body=body), 404, "NOT_FOUND")
+    expect_error(
+        call(local_stack, "PUT", f"/portfolios/{missing}", body=body, headers={"If-Match": '"1"'}),
+        404,
+        "NOT_FOUND",
+    )
     expect_error(call(local_stack, "DELETE", f"/portfolios/{missing}?version=1"), 404, "NOT_FOUND")
+    expect_error(call(local_stack, "DELETE", f"/portfolios/{missing}"), 404, "NOT_FOUND")
     expect_error(call(local_stack, "GET", f"/portfolios/{missing}/runs"), 404, "NOT_FOUND")
+    expect_error(call(local_stack, "POST", f"/portfolios/{missing}/runs"), 404, "NOT_FOUND")
     expect_error(call(local_stack, "GET", "/runs/r-0000000000000000"), 404, "NOT_FOUND")
     for path in ("/optimization/risk-parity", "/monte-carlo/simulate"):
         expect_error(
             call(local_stack, "POST", path, body={"portfolioId": missing}), 404, "NOT_FOUND"
         )
+        # Inline returns do not make an unknown portfolio known: the run would be attached
+        # to it.
+        inline = {"portfolioId": missing, "returns": _inline(2, 5)}
+        expect_error(call(local_stack, "POST", path, body=inline), 404, "NOT_FOUND")
     body = {"portfolioId": missing, "paths": [[1.0, 1.1], [1.0, 0.9]]}
     expect_error(call(local_stack, "POST", "/monte-carlo/analyze", body=body), 404, "NOT_FOUND")
 
@@ -458,9 +727,9 @@ _BODY_ROUTES = [
 
 def _valid_body(path: str) -> dict[str, Any]:
     if path == "/portfolios":
-        return {"name": "body", "assets": {"AAPL": 1.0}}
+        return {"portfolio": {"name": "body", "assets": {"AAPL": 1.0}, "analyses": []}}
     if path == "/portfolios/{id}":
-        return {"name": "body", "assets": {"AAPL": 1.0}, "version": 1}
+        return {"portfolio": {"name": "body", "assets": {"AAPL": 1.0}, "analyses": []}, "version": 1}
     if path == "/monte-carlo/analyze":
         return {"paths": [[1.0, 1.01, 1.03], [1.0, 0.98, 0.97]]}
     return {"returns": _inline(2, 5)}
@@ -514,6 +783,52 @@ def test_bodies_must_be_small_strict_json_objects_without_unknown_fields(
     assert len(local_stack.runtime.calls(function)) == before + 1
 
 
+def _doubled(value: Any, path: tuple[str, ...]) -> str:
+    """``value`` as JSON text, the object at ``path`` (keys from the top) giving its first
+    key twice, with the same value both times."""
+    if not isinstance(value, dict):
+        return json.dumps(value)
+    pairs = [
+        f"{json.dumps(k)}: {_doubled(v, path[1:]) if path and k == path[0] else json.dumps(v)}"
+        for k, v in value.items()
+    ]
+    if not path:
+        pairs.insert(0, pairs[0])
+    return "{" + ", ".join(pairs) + "}"
+
+
+_DUPLICATED: dict[str, list[tuple[str, ...]]] = {
+    "/portfolios": [(), ("portfolio",), ("portfolio", "assets")],
+    "/portfolios/{id}": [(), ("portfolio",), ("portfolio", "assets")],
+    "/monte-carlo/analyze": [()],
+}
+
+
+@pytest.mark.parametrize(("method", "route"), _BODY_ROUTES, ids=[r for _, r in _BODY_ROUTES])
+def test_a_key_given_twice_in_a_body_is_400_not_guessed(
+    local_stack: Any, method: str, route: str
+) -> None:
+    """RFC 8259 leaves duplicate names undefined and parsers disagree on which one wins: a
+    body naming a key twice is refused, even when both values are the same."""
+    portfolio = _create(local_stack)
+    path = route.replace("{id}", portfolio["id"])
+    valid = _valid_body(route)
+    local_stack.wait_idle()
+    runs = len(local_stack.runtime.calls("RunWorkerFunction"))
+    for where in _DUPLICATED.get(route, [(), ("returns",)]):
+        raw = _doubled(valid, where)
+        assert json.loads(raw) == valid  # a last-wins parser would take it as the valid body
+        answer = call(local_stack, method, path, raw=raw.encode())
+        error = expect_error(answer, 400, "VALIDATION_ERROR")
+        assert any("duplicate key" in d for d in error["details"]), (where, error)
+    local_stack.wait_idle()
+    assert len(local_stack.runtime.calls("RunWorkerFunction")) == runs
+    assert _fresh(local_stack, portfolio["id"]) == (portfolio, '"1"')  # nothing written
+    # The same body with each key once is accepted.
+    answer = call(local_stack, method, path, body=valid)
+    assert answer.status == (200 if method == "PUT" else 201), str(answer)
+
+
 @pytest.mark.parametrize(
     ("route", "field", "value"),
     [
@@ -532,7 +847,7 @@ def test_snake_case_spellings_are_unknown_fields(
 
 
 def test_exactly_one_megabyte_is_accepted_and_one_byte_more_is_413(local_stack: Any) -> None:
-    body = json.dumps({"name": f"at-limit {_uid()}", "assets": {"AAPL": 1.0}}).encode()
+    body = json.dumps({"portfolio": _fields(name=f"at-limit {_uid()}")}).encode()
     answer = call(local_stack, "POST", "/portfolios", raw=body + b" " * (MB - len(body)))
     assert answer.status == 201, str(answer)
     answer = call(local_stack, "POST", "/portfolios", raw=body + b" " * (MB + 1 - len(body)))
@@ -559,7 +874,7 @@ def test_a_body_that_is_not_utf8_is_a_400_not_a_500(
 ) -> None:
     # Latin-1 bytes in a JSON string: API Gateway hands them over base64-encoded.
     path = route.replace("{id}", "p-0123456789abcdef")
-    raw = b'{"name": "caf\xe9", "assets": {"AAPL": 1.0}}'
+    raw = b'{"portfolio": {"name": "caf\xe9", "assets": {"AAPL": 1.0}}}'
     expect_error(call(local_stack, method, path, raw=raw), 400, "VALIDATION_ERROR")
 
 
@@ -567,24 +882,38 @@ def test_a_body_that_is_not_utf8_is_a_400_not_a_500(
 def test_tenants_cannot_reach_each_others_portfolios(local_stack: Any) -> None:
     mine = _create(local_stack, key=DEV)
     pid = mine["id"]
-    update = {"name": "hijacked", "assets": {"AAPL": 1.0}, "version": 1}
+    hijack = {"portfolio": _fields(name="hijacked")}
     expect_error(call(local_stack, "GET", f"/portfolios/{pid}", key=OTHER), 404, "NOT_FOUND")
-    expect_error(
-        call(local_stack, "PUT", f"/portfolios/{pid}", key=OTHER, body=update), 404, "NOT_FOUND"
-    )
-    expect_error(
-        call(local_stack, "DELETE", f"/portfolios/{pid}?version=1", key=OTHER), 404, "NOT_FOUND"
-    )
+    for body, headers in (
+        ({**hijack, "version": 1}, None),  # conditioned on the right version
+        (hijack, {"If-Match": '"1"'}),  # or on the right ETag
+        (hijack, None),  # or not at all
+    ):
+        answer = call(
+            local_stack, "PUT", f"/portfolios/{pid}", key=OTHER, body=body, headers=headers
+        )
+        expect_error(answer, 404, "NOT_FOUND")
+    for query, headers in (("?version=1", None), ("", {"If-Match": '"1"'}), ("", None)):
+        answer = call(
+            local_stack, "DELETE", f"/portfolios/{pid}{query}", key=OTHER, headers=headers
+        )
+        expect_error(answer, 404, "NOT_FOUND")
     expect_error(call(local_stack, "GET", f"/portfolios/{pid}/runs", key=OTHER), 404, "NOT_FOUND")
+    expect_error(call(local_stack, "POST", f"/portfolios/{pid}/runs", key=OTHER), 404, "NOT_FOUND")
     for path in ("/optimization/risk-parity", "/optimization/hrp", "/monte-carlo/simulate"):
         answer = call(local_stack, "POST", path, key=OTHER, body={"portfolioId": pid})
         expect_error(answer, 404, "NOT_FOUND")
+        # Inline returns with it: the run would be attached to the portfolio; still 404.
+        inline = {"portfolioId": pid, "returns": _inline(2, 10)}
+        expect_error(call(local_stack, "POST", path, key=OTHER, body=inline), 404, "NOT_FOUND")
     body = {"portfolioId": pid, "paths": [[1.0, 1.1], [1.0, 0.9]]}
     expect_error(
         call(local_stack, "POST", "/monte-carlo/analyze", key=OTHER, body=body), 404, "NOT_FOUND"
     )
-    # Untouched, and invisible in the other tenant's listing.
-    assert call(local_stack, "GET", f"/portfolios/{pid}").json == mine
+    # Untouched, with no run attached, and invisible in the other tenant's listing.
+    local_stack.wait_idle()
+    assert _fresh(local_stack, pid) == (mine, '"1"')
+    assert call(local_stack, "GET", f"/portfolios/{pid}/runs").json["items"] == []
     theirs = [p["id"] for page in _pages(local_stack, "/portfolios", OTHER, 100) for p in page]
     assert pid not in theirs
 
@@ -661,6 +990,34 @@ def test_portfolio_listing_paginates_across_three_pages(local_stack: Any) -> Non
             call(local_stack, "GET", f"/portfolios?{query}", key=OTHER), 400, "VALIDATION_ERROR"
         )
     assert call(local_stack, "GET", "/portfolios?limit=100", key=OTHER).status == 200
+    # Every item has the plan's shape, as GET answers it.
+    listed = {p["id"]: p for page in pages for p in page}
+    for pid in mine:
+        assert set(listed[pid]) == {"id", "portfolio", "version", "createdAt", "updatedAt"}
+        assert listed[pid] == _fresh(local_stack, pid, key=OTHER)[0]
+
+
+# Integers Python's int() would take but that are no ASCII decimal: Arabic-Indic and
+# Devanagari digits, a superscript, underscores, signs, spaces, exponents, full-width.
+_NOT_ASCII_INTEGERS = ["\u0661", "\u0967\u0966", "\u00b2", "0_1", "1_0", "+1", " 1", "1 ", "1e1", "\uff11"]
+
+
+@pytest.mark.parametrize("value", _NOT_ASCII_INTEGERS, ids=[ascii(v) for v in _NOT_ASCII_INTEGERS])
+def test_query_integers_are_ascii_digits_only(local_stack: Any, value: str) -> None:
+    portfolio = _create(local_stack)
+    pid = portfolio["id"]
+    for method, path in (
+        ("GET", f"/portfolios?limit={quote(value)}"),
+        ("GET", f"/portfolios/{pid}/runs?limit={quote(value)}"),
+        ("DELETE", f"/portfolios/{pid}?version={quote(value)}"),
+    ):
+        error = expect_error(call(local_stack, method, path), 400, "VALIDATION_ERROR")
+        assert "integer" in error["message"], error
+    assert _fresh(local_stack, pid) == (portfolio, '"1"')  # not deleted
+    # The ASCII spelling of the same numbers is fine.
+    assert call(local_stack, "GET", "/portfolios?limit=1").status == 200
+    expect_error(call(local_stack, "DELETE", f"/portfolios/{pid}?version=2"), 409, "CONFLICT")
+    assert call(local_stack, "DELETE", f"/portfolios/{pid}?version=1").status == 204
 
 
 # ------------------------------------------------------------------ runs
@@ -718,7 +1075,8 @@ def test_sync_run_from_the_lake_is_persisted_and_listed(local_stack: Any, lake: 
     assert listed["items"][0] == run
     assert listed["nextToken"] is None
 
-    # A narrower window reads fewer days; the default window (3 years to today) all of them.
+    # A narrower window reads fewer days; the default one (3 years back from the last day the
+    # lake holds for the tickers) all of them, and ends on that day.
     narrow = {**body, "start": lake.days[4].isoformat(), "end": lake.days[8].isoformat()}
     window = _submit(local_stack, "/optimization/hrp", narrow).json["dataWindow"]
     assert (window["start"], window["end"], window["observations"]) == (
@@ -728,6 +1086,7 @@ def test_sync_run_from_the_lake_is_persisted_and_listed(local_stack: Any, lake: 
     )
     default = _submit(local_stack, "/optimization/hrp", {"portfolioId": portfolio["id"]})
     assert default.json["dataWindow"]["observations"] == len(lake.days) - 1
+    assert default.json["dataWindow"]["end"] == lake.days[-1].isoformat()
 
     # The portfolio's own weights drive a simulation of it.
     simulated = _submit(
@@ -736,7 +1095,7 @@ def test_sync_run_from_the_lake_is_persisted_and_listed(local_stack: Any, lake: 
         {"portfolioId": portfolio["id"], "nPaths": 200, "horizonDays": 5, "seed": 3},
     )
     assert simulated.status == 201, str(simulated)
-    assert simulated.json["result"]["weights"] == pytest.approx(portfolio["assets"])
+    assert simulated.json["result"]["weights"] == pytest.approx(portfolio["portfolio"]["assets"])
 
 
 def test_a_window_without_data_fails_the_run_with_a_reason(local_stack: Any, lake: Lake) -> None:

@@ -1,0 +1,46 @@
+"""A run's result as callers get it, when it was too large for the run's DynamoDB item.
+
+The run worker keeps such a result whole in S3 (``core.lake.run_result_key``) and the item
+keeps everything but the bulk (statistics, weights, metrics). Answering a run then inlines
+the whole result when it fits a Lambda answer, and otherwise links the paths: a presigned,
+15-minute GET of the tenant's own result object, never its storage key.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from core.aws import client as aws_client
+from core.models import Run, SimulationRunResult
+
+__all__ = ["LINK_SECONDS", "MAX_INLINED_RESULT_BYTES", "answerable"]
+
+LINK_SECONDS = 900  # presigned links live at most 15 minutes
+MAX_INLINED_RESULT_BYTES = 5 * 1024 * 1024  # Lambda answers are capped at 6 MB
+
+
+def answerable(run: Run, bucket: str, s3: Any | None = None) -> Run:
+    """``run`` with its whole result inlined, or with ``trajectoriesUrl`` set when its paths
+    are too large to inline (statistics always present)."""
+    if not run.result_key:
+        return run
+    s3 = s3 or aws_client("s3")
+    size = int(s3.head_object(Bucket=bucket, Key=run.result_key)["ContentLength"])
+    if size <= MAX_INLINED_RESULT_BYTES:
+        body = s3.get_object(Bucket=bucket, Key=run.result_key)["Body"].read()
+        return run.with_result(json.loads(body))
+    if isinstance(run.result, SimulationRunResult):
+        url = s3.generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": bucket,
+                "Key": run.result_key,
+                "ResponseContentType": "application/json",
+                "ResponseContentDisposition": f'attachment; filename="{run.id}-result.json"',
+            },
+            ExpiresIn=LINK_SECONDS,
+        )
+        linked = run.result.model_copy(update={"trajectories_url": url})
+        return run.model_copy(update={"result": linked})
+    return run
