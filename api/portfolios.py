@@ -148,6 +148,8 @@ def update_portfolio(id: str) -> Response[Any]:
     data = json_body(app, PortfolioUpdate)
     expected, from_header = _expected_version(data.version)
     try:
+        if unrunnable_analyses(data.portfolio):
+            _repository().get(tenant, portfolio_id)  # a missing one is 404 before 422
         updated = _repository().update(tenant, portfolio_id, _runnable(data.portfolio), expected)
     except StaleVersionError as error:
         if from_header:

@@ -3,10 +3,11 @@
 Starts its own local stack and lands the sample prices (so runs have data), or targets a
 running one (``--url``/``--key``; the lake must already hold the sample tickers' prices).
 For ``--duration`` seconds, ``--clients`` threads each send a random mix of list, get,
-create, update (with the version they last read), delete (ditto), optimization runs
-(risk parity, HRP; answered synchronously, 201), simulation runs (half of them
-``Prefer: respond-async``, 202) and run reads. Then prints, per operation: count,
-throughput, p50/p95/p99 latency and answers by status.
+create, update (``If-Match`` with the ETag they last read: 412 when someone else wrote
+since), delete (ditto), optimization runs (risk parity, HRP; answered synchronously, 201),
+simulation runs (half of them ``Prefer: respond-async``, 202) and run reads. Bodies are the
+plan's: ``{"portfolio": {…}}``. Then prints, per operation: count, throughput, p50/p95/p99
+latency and answers by status.
 
 Then it checks what the clients were told against the data:
 
@@ -18,8 +19,9 @@ Then it checks what the clients were told against the data:
 - no 5xx answer at all.
 
 And a contention phase: ``--contenders`` clients race to update one portfolio at the same
-version, ``--rounds`` times: exactly one 200 per round, every other answer a 409 in the
-standard error envelope, and the final version is 1 + rounds.
+version, ``--rounds`` times, alternately by ``If-Match`` and by ``version`` in the body:
+exactly one 200 per round, every other answer a 412 PRECONDITION_FAILED (If-Match) or a
+409 CONFLICT (version) in the standard error envelope, and the final version is 1 + rounds.
 
 Prints PASS/FAIL per check and exits 1 on any FAIL.
 
@@ -68,6 +70,7 @@ class Answer:
     status: int
     body: Any
     seconds: float
+    headers: dict[str, str] = field(default_factory=dict)  # names in lower case
 
 
 class Client:
@@ -93,6 +96,7 @@ class Client:
             response = connection.getresponse()
             raw = response.read()
             status = response.status
+            headers = {name.lower(): value for name, value in response.getheaders()}
         except OSError as error:  # refused, reset, timed out: counted as status 0
             return Answer(0, {"error": str(error)}, time.perf_counter() - start)
         finally:
@@ -102,7 +106,7 @@ class Client:
             decoded = json.loads(raw) if raw else None
         except ValueError:
             decoded = raw[:200]
-        return Answer(status, decoded, seconds)
+        return Answer(status, decoded, seconds, headers)
 
 
 # ------------------------------------------------------------------ shared record
@@ -113,7 +117,8 @@ class Record:
     lock: threading.Lock = field(default_factory=threading.Lock)
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     statuses: dict[str, Counter[int]] = field(default_factory=lambda: defaultdict(Counter))
-    versions: dict[str, int] = field(default_factory=dict)  # live portfolio → version last seen
+    # live portfolio → (version, ETag) of the newest representation read
+    versions: dict[str, tuple[int, str]] = field(default_factory=dict)
     created: set[str] = field(default_factory=set)
     deleted: set[str] = field(default_factory=set)
     updates: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
@@ -134,30 +139,41 @@ def _assets(rng: random.Random) -> dict[str, float]:
     return {t: 1 / len(held) for t in held}
 
 
-def _pick(record: Record, rng: random.Random) -> tuple[str, int] | None:
+def _fields(rng: random.Random, name: str) -> dict[str, Any]:
+    """A ``portfolio`` object; no analyses, so writes request no runs of their own."""
+    return {"name": name, "assets": _assets(rng), "analyses": []}
+
+
+def _pick(record: Record, rng: random.Random) -> tuple[str, int, str] | None:
     with record.lock:
         if not record.versions:
             return None
         portfolio = rng.choice(sorted(record.versions))
-        return portfolio, record.versions[portfolio]
+        version, tag = record.versions[portfolio]
+        return portfolio, version, tag
 
 
-def _remember(record: Record, portfolio: dict[str, Any]) -> None:
+def _remember(record: Record, answer: Answer) -> None:
+    """Keep the answer's portfolio version and its ETag, unless an older one."""
+    portfolio = answer.body
+    version = int(portfolio["version"])
+    tag = answer.headers.get("etag", "")
+    assert tag == f'"{version}"', (tag, version)  # the ETag is the version
     with record.lock:
         if portfolio["id"] not in record.deleted:
-            current = record.versions.get(portfolio["id"], 0)
-            record.versions[portfolio["id"]] = max(current, int(portfolio["version"]))
+            current = record.versions.get(portfolio["id"], (0, ""))
+            record.versions[portfolio["id"]] = max(current, (version, tag))
 
 
 def one_request(client: Client, record: Record, rng: random.Random, op: str) -> None:
     """Send one request of kind ``op`` and note what it was told."""
     if op == "create":
-        body = {"name": f"load {rng.getrandbits(32):08x}", "assets": _assets(rng), "analyses": []}
+        body: dict[str, Any] = {"portfolio": _fields(rng, f"load {rng.getrandbits(32):08x}")}
         answer = client.call("POST", "/portfolios", body)
         if answer.status == 201:
             with record.lock:
                 record.created.add(answer.body["id"])
-            _remember(record, answer.body)
+            _remember(record, answer)
     elif op == "list":
         answer = client.call("GET", f"/portfolios?limit={rng.choice((10, 50, 100))}")
     elif op == "get-run":
@@ -170,29 +186,25 @@ def one_request(client: Client, record: Record, rng: random.Random, op: str) -> 
         picked = _pick(record, rng)
         if picked is None:
             return
-        portfolio, version = picked
+        portfolio, version, tag = picked
+        if_match = {"If-Match": tag}
         if op == "get":
             answer = client.call("GET", f"/portfolios/{portfolio}")
             if answer.status == 200:
-                _remember(record, answer.body)
+                _remember(record, answer)
         elif op == "update":
-            body = {
-                "name": f"load {rng.getrandbits(32):08x}",
-                "assets": _assets(rng),
-                "analyses": [],
-                "version": version,
-            }
-            answer = client.call("PUT", f"/portfolios/{portfolio}", body)
+            body = {"portfolio": _fields(rng, f"load {rng.getrandbits(32):08x}")}
+            answer = client.call("PUT", f"/portfolios/{portfolio}", body, if_match)
             if answer.status == 200:
                 with record.lock:
                     record.updates[portfolio].append(version)
-                _remember(record, answer.body)
-            elif answer.status == 409:  # someone else won: read it again next time
+                _remember(record, answer)
+            elif answer.status == 412:  # someone else won: read it again next time
                 fresh = client.call("GET", f"/portfolios/{portfolio}")
                 if fresh.status == 200:
-                    _remember(record, fresh.body)
+                    _remember(record, fresh)
         elif op == "delete":
-            answer = client.call("DELETE", f"/portfolios/{portfolio}?version={version}")
+            answer = client.call("DELETE", f"/portfolios/{portfolio}", headers=if_match)
             if answer.status == 204:
                 with record.lock:
                     record.deleted.add(portfolio)
@@ -359,22 +371,23 @@ def check_data(
     return checks
 
 
-def _race(url: str, key: str, portfolio: str, version: int, contenders: int) -> list[Answer]:
-    """``contenders`` threads PUT the portfolio at ``version``, released at once."""
+def _race(
+    url: str, key: str, portfolio: str, version: int, contenders: int, *, if_match: bool
+) -> list[Answer]:
+    """``contenders`` threads PUT the portfolio at ``version``, released at once; the
+    version goes in ``If-Match`` (as its ETag) or in the body."""
     barrier = threading.Barrier(contenders)
     answers: list[Answer] = []
     lock = threading.Lock()
 
     def put(index: int) -> None:
         client = Client(url, key)
-        body = {
-            "name": f"contender {index}",
-            "assets": _assets(random.Random(index)),
-            "analyses": [],
-            "version": version,
-        }
+        body: dict[str, Any] = {"portfolio": _fields(random.Random(index), f"contender {index}")}
+        headers = {"If-Match": f'"{version}"'} if if_match else None
+        if not if_match:
+            body["version"] = version
         barrier.wait()
-        answer = client.call("PUT", f"/portfolios/{portfolio}", body)
+        answer = client.call("PUT", f"/portfolios/{portfolio}", body, headers)
         with lock:
             answers.append(answer)
 
@@ -389,26 +402,30 @@ def _race(url: str, key: str, portfolio: str, version: int, contenders: int) -> 
 def contention(
     client: Client, url: str, key: str, contenders: int, rounds: int
 ) -> list[tuple[str, bool, str]]:
-    """``contenders`` clients update one portfolio at the same version, ``rounds`` times."""
+    """``contenders`` clients update one portfolio at the same version, ``rounds`` times:
+    even rounds by ``If-Match`` (losers 412), odd rounds by ``version`` (losers 409)."""
     rng = random.Random(0)
-    created = client.call(
-        "POST", "/portfolios", {"name": "contended", "assets": _assets(rng), "analyses": []}
-    )
+    created = client.call("POST", "/portfolios", {"portfolio": _fields(rng, "contended")})
     assert created.status == 201, created
     portfolio = created.body["id"]
     winners_per_round: list[int] = []
     bad: list[str] = []
     latencies: list[float] = []
     for round_no in range(rounds):
-        version = client.call("GET", f"/portfolios/{portfolio}").body["version"]
-        answers = _race(url, key, portfolio, version, contenders)
+        read = client.call("GET", f"/portfolios/{portfolio}")
+        version = read.body["version"]
+        if read.headers.get("etag") != f'"{version}"':
+            bad.append(f"round {round_no}: ETag {read.headers.get('etag')!r} for v{version}")
+        by_etag = round_no % 2 == 0
+        answers = _race(url, key, portfolio, version, contenders, if_match=by_etag)
         latencies += [a.seconds for a in answers]
         winners_per_round.append(sum(1 for a in answers if a.status == 200))
+        status, code = (412, "PRECONDITION_FAILED") if by_etag else (409, "CONFLICT")
         for answer in answers:
             if answer.status == 200:
                 continue
             error = answer.body.get("error", {}) if isinstance(answer.body, dict) else {}
-            if answer.status != 409 or error.get("code") != "CONFLICT" or not error.get("message"):
+            if answer.status != status or error.get("code") != code or not error.get("message"):
                 bad.append(f"round {round_no}: {answer.status} {str(answer.body)[:120]}")
     final = client.call("GET", f"/portfolios/{portfolio}").body["version"]
     print(
@@ -424,7 +441,7 @@ def contention(
             str(winners_per_round),
         ),
         (
-            "contention: every loser got 409 CONFLICT in the envelope",
+            "contention: every loser got 412 (If-Match) or 409 (version) in the envelope",
             not bad,
             "; ".join(bad[:3]) or "all",
         ),

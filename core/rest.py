@@ -234,9 +234,9 @@ def etag(version: int) -> str:
 def if_match(app: APIGatewayRestResolver) -> int | None:
     """The version an ``If-Match`` header requires, or None when the header is absent or ``*``.
 
-    Only tags this API issued (``"N"``; a weak ``W/"N"`` is compared weakly, i.e. by
-    value, which a version number allows) are understood; several tags are a list of
-    acceptable versions of which we accept only one, since a portfolio has one current
+    Only tags shaped like the ones this API issues (``"N"``) are understood. A weak
+    ``W/"N"`` never matches (If-Match compares strongly), so it asks for version 0, which no
+    portfolio has (412). A list of several tags is refused: a portfolio has one current
     version. Anything else is a 400.
     """
     raw = app.current_event.headers.get("if-match")
@@ -250,13 +250,16 @@ def if_match(app: APIGatewayRestResolver) -> int | None:
     )
     if len(tags) != 1:
         raise bad
-    tag = tags[0].removeprefix("W/")
+    tag = tags[0]
+    weak = tag.startswith("W/")
+    tag = tag.removeprefix("W/")
     if len(tag) < 3 or tag[0] != '"' or tag[-1] != '"':
         raise bad
     number = tag[1:-1]
     if not (number.isascii() and number.isdigit()) or len(number) > 12:
         raise bad
-    return int(number)
+    # If-Match compares strongly (RFC 9110, 13.1.1): a weak tag never matches (412).
+    return 0 if weak else int(number)
 
 
 _tenants: dict[str, TenantResolver] = {}

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 __all__ = [
     "MAX_PRICE",
     "MIN_DATE",
+    "MIN_PRICE",
     "REASONS",
     "TICKER_PATTERN",
     "DateColumn",
@@ -35,6 +36,7 @@ __all__ = [
     "check_volume",
     "code_of",
     "first_problem",
+    "local_time_zone_error",
 ]
 
 IntArray: TypeAlias = npt.NDArray[np.int64]
@@ -56,6 +58,9 @@ class RejectReason(StrEnum):
     """``date``, ``ticker`` or ``close`` empty (or null in Parquet)."""
     BAD_DATE = "BAD_DATE"
     """Not an ISO ``YYYY-MM-DD`` calendar date, or before 1900-01-01."""
+    DATE_HAS_TIME = "DATE_HAS_TIME"
+    """A date-time (Parquet timestamp or ISO text) whose time of day is not midnight in its
+    own zone: which calendar day it means is not ours to guess."""
     FUTURE_DATE = "FUTURE_DATE"
     """After the validation day (UTC)."""
     BAD_TICKER = "BAD_TICKER"
@@ -67,13 +72,17 @@ class RejectReason(StrEnum):
     NON_POSITIVE_PRICE = "NON_POSITIVE_PRICE"
     """A price ≤ 0."""
     PRICE_OUT_OF_RANGE = "PRICE_OUT_OF_RANGE"
-    """A price above 1e9."""
+    """A price outside [``MIN_PRICE``, ``MAX_PRICE``] = [1e-6, 1e9]."""
     BAD_VOLUME = "BAD_VOLUME"
     """Volume not an integer ≥ 0 (``1200.0`` is fine)."""
     INCONSISTENT_OHLC = "INCONSISTENT_OHLC"
     """``low > min(open, close)`` or ``high < max(open, close)``."""
     DUPLICATE_KEY = "DUPLICATE_KEY"
     """The same ``(ticker, date)`` appears on several rows of the file."""
+    IMPLAUSIBLE_MOVE = "IMPLAUSIBLE_MOVE"
+    """The day's move against the ticker's previous available close (or the move of the
+    next close against this one) is outside [``MIN_DAY_MOVE``, ``MAX_DAY_MOVE``], and no
+    correction accepts it (decided at landing, against the lake: :mod:`ingest.plausibility`)."""
 
 
 REASONS: Final[tuple[RejectReason, ...]] = tuple(RejectReason)
@@ -87,6 +96,7 @@ def code_of(reason: RejectReason) -> int:
 OK: Final = 0
 _MISSING: Final = code_of(RejectReason.MISSING_VALUE)
 _BAD_DATE: Final = code_of(RejectReason.BAD_DATE)
+_HAS_TIME: Final = code_of(RejectReason.DATE_HAS_TIME)
 _FUTURE: Final = code_of(RejectReason.FUTURE_DATE)
 _BAD_TICKER: Final = code_of(RejectReason.BAD_TICKER)
 _BAD_NUMBER: Final = code_of(RejectReason.BAD_NUMBER)
@@ -98,11 +108,18 @@ _BAD_VOLUME: Final = code_of(RejectReason.BAD_VOLUME)
 MIN_DATE: Final = date(1900, 1, 1)
 _EPOCH: Final = date(1970, 1, 1)
 MIN_DAY: Final = (MIN_DATE - _EPOCH).days
+MIN_PRICE: Final = 1e-6
 MAX_PRICE: Final = 1e9
 OHLC_REL_TOL: Final = 1e-9
 
 TICKER_PATTERN: Final = r"^[A-Z][A-Z0-9]{0,9}(?:[.\-][A-Z0-9]{1,4})?$"
 _ISO_DATE: Final = r"^\d{4}-\d{2}-\d{2}$"
+# ISO 8601 / RFC 3339 date-times: a time of day and an optional zone (Z or a UTC offset).
+_TIME_OF_DAY: Final = r"(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,9})?)?"
+_ZONE: Final = r"(?:[Zz]|[+-](?:[01]\d|2[0-3])(?::?[0-5]\d)?)?"
+_ISO_DATE_TIME: Final = rf"^\d{{4}}-\d{{2}}-\d{{2}}[Tt ]{_TIME_OF_DAY}{_ZONE}$"
+_ISO_MIDNIGHT: Final = rf"^\d{{4}}-\d{{2}}-\d{{2}}[Tt ]00:00(?::00(?:\.0{{1,9}})?)?{_ZONE}$"
+_ISO_DATE_CHARS: Final = 10
 # Exactly the finite and non-finite spellings pyarrow's string→float64 cast accepts,
 # so that the cast of the matching strings cannot fail.
 _NUMBER: Final = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
@@ -187,9 +204,10 @@ class DateColumn:
     Attributes
     ----------
     days : numpy.ndarray
-        Days since 1970-01-01 where ``parsed`` (0 elsewhere).
+        Days since 1970-01-01 where ``parsed`` (0 elsewhere): the calendar day in the
+        value's own zone (see :func:`check_dates`).
     parsed : numpy.ndarray
-        A calendar date was read (it may still be out of range).
+        A calendar date was read (it may still be out of range or carry a time of day).
     status : numpy.ndarray
         Per-row status code.
     """
@@ -199,25 +217,60 @@ class DateColumn:
     status: CodeArray
 
 
-def _iso_dates(values: pa.Array) -> tuple[IntArray, BoolArray, BoolArray]:
-    """Parse distinct ISO date strings: (days, parsed, empty)."""
+def _iso_dates(values: pa.Array) -> tuple[IntArray, BoolArray, BoolArray, BoolArray]:
+    """Parse distinct ISO date or date-time strings: (days, parsed, empty, has_time).
+
+    A date-time's day is the ``YYYY-MM-DD`` it is written with: that is the calendar day
+    in its own zone (``2025-01-06T00:00:00+09:00`` is 2025-01-06, never UTC's 01-05).
+    ``has_time``: a well-formed date-time whose time of day is not midnight.
+    """
     trimmed, empty = _trimmed(values)
-    iso = pc.match_substring_regex(trimmed, _ISO_DATE)
-    stamps = pc.strptime(
-        pc.if_else(iso, trimmed, pa.scalar(None, pa.string())),
-        format="%Y-%m-%d",
-        unit="s",
-        error_is_null=True,
+    is_date = pc.match_substring_regex(trimmed, _ISO_DATE)
+    is_date_time = pc.match_substring_regex(trimmed, _ISO_DATE_TIME)
+    null = pa.scalar(None, pa.string())
+    day_text = pc.if_else(
+        is_date,
+        trimmed,
+        pc.if_else(is_date_time, pc.utf8_slice_codeunits(trimmed, 0, _ISO_DATE_CHARS), null),
     )
+    stamps = pc.strptime(day_text, format="%Y-%m-%d", unit="s", error_is_null=True)
     # strptime rolls 2024-02-30 over to 2024-03-01: a round trip catches that.
-    parsed = _np_bool(pc.equal(pc.strftime(stamps, format="%Y-%m-%d"), trimmed))
+    parsed = _np_bool(pc.equal(pc.strftime(stamps, format="%Y-%m-%d"), day_text))
     seconds = pc.fill_null(pc.cast(stamps, pa.int64()), 0).to_numpy(zero_copy_only=False)
     days = np.where(parsed, np.asarray(seconds, dtype=np.int64) // 86_400, 0)
-    return days, parsed, empty
+    has_time = _np_bool(is_date_time) & ~_matches(trimmed, _ISO_MIDNIGHT)
+    return days, parsed, empty, has_time
 
 
-def _typed_days(array: pa.Array) -> IntArray:
-    """Days since the epoch of a date32/date64/timestamp array (UTC, floor)."""
+def local_time_zone_error(data_type: pa.DataType) -> str | None:
+    """Why a zone-aware timestamp type cannot be read as local dates (None: it can).
+
+    Parameters
+    ----------
+    data_type : pyarrow.DataType
+        A column's type; only timestamps with a zone are checked.
+
+    Returns
+    -------
+    str or None
+        The time-zone database's complaint about the zone (unknown name, bad offset).
+    """
+    if not pa.types.is_timestamp(data_type) or not data_type.tz:
+        return None
+    try:
+        pc.local_timestamp(pa.array([0], data_type))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+        return str(error)
+    return None
+
+
+def _typed_days(array: pa.Array) -> tuple[IntArray, BoolArray]:
+    """Calendar days of a date32/date64/timestamp array, and which carry a time of day.
+
+    A naive timestamp's day is its own (wall-clock) day; a zone-aware one is first
+    converted to the wall clock of *its own* zone (its storage is UTC), so a Tokyo
+    midnight stays on its Tokyo day. Either is flagged when it is not at midnight.
+    """
     t = array.type
     if pa.types.is_date32(t):
         raw = pc.cast(array, pa.int32())
@@ -226,15 +279,25 @@ def _typed_days(array: pa.Array) -> IntArray:
         raw = pc.cast(array, pa.int64())
         unit = 86_400_000
     else:
-        # The storage of a timestamp is UTC whatever its zone (naive ones taken as UTC).
-        raw = array.view(pa.int64())
+        # The storage of a zone-aware timestamp is UTC: its wall clock in its own zone
+        # first (a zone the database lacks refuses the file up front, see _readers).
+        wall_clock = pc.local_timestamp(array) if t.tz else array
+        raw = wall_clock.view(pa.int64())
         unit = _DAY_UNITS[t.unit]
     ints = np.asarray(pc.fill_null(raw, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
-    return ints // unit
+    has_time = np.zeros(len(ints), dtype=np.bool_)
+    if pa.types.is_timestamp(t):
+        has_time = ints % unit != 0
+    return ints // unit, has_time
 
 
 def check_dates(array: pa.Array, today_day: int) -> DateColumn:
     """Parse and check the ``date`` column.
+
+    A price's date is a calendar day in the file's own terms: ``YYYY-MM-DD`` text or a
+    date column as it is; a date-time (a Parquet timestamp, or ISO text such as
+    ``2025-01-06T00:00:00+09:00``) is the day of its wall clock in its own zone (a naive
+    one: as written), never converted to UTC, and must be at midnight.
 
     Parameters
     ----------
@@ -246,26 +309,31 @@ def check_dates(array: pa.Array, today_day: int) -> DateColumn:
     Returns
     -------
     DateColumn
-        MISSING_VALUE when empty or null, BAD_DATE when not an ISO calendar date or
-        before 1900-01-01, FUTURE_DATE when after ``today_day``.
+        MISSING_VALUE when empty or null, BAD_DATE when not an ISO calendar date (or
+        date-time) or before 1900-01-01, DATE_HAS_TIME when a date-time is not at
+        midnight in its own zone, FUTURE_DATE when after ``today_day``.
     """
     n = len(array)
+    has_time = np.zeros(n, np.bool_)
     if pa.types.is_null(array.type):
         days, parsed, missing = np.zeros(n, np.int64), np.zeros(n, np.bool_), np.ones(n, np.bool_)
     elif _is_string(array):
         values, indices = _encode(array)
-        d_days, d_parsed, d_empty = _iso_dates(values)
+        d_days, d_parsed, d_empty, d_has_time = _iso_dates(values)
         # One extra slot at the end stands for null.
         days = np.append(d_days, 0)[indices]
         parsed = np.append(d_parsed, False)[indices]
         missing = np.append(d_empty, True)[indices]
+        has_time = np.append(d_has_time, False)[indices]
     else:
         missing = ~_np_bool(pc.is_valid(array))
         parsed = ~missing
-        days = np.where(parsed, _typed_days(array), 0)
+        typed_days, typed_has_time = _typed_days(array)
+        days = np.where(parsed, typed_days, 0)
+        has_time = parsed & typed_has_time
     status = np.select(
-        [missing, ~parsed | (days < MIN_DAY), days > today_day],
-        [_MISSING, _BAD_DATE, _FUTURE],
+        [missing, ~parsed | (days < MIN_DAY), has_time, days > today_day],
+        [_MISSING, _BAD_DATE, _HAS_TIME, _FUTURE],
         OK,
     ).astype(np.int8)
     return DateColumn(days=days, parsed=parsed, status=status)
@@ -343,7 +411,7 @@ def check_price(array: pa.Array | None, n: int, *, required: bool) -> NumberColu
     -------
     NumberColumn
         Status in priority order: MISSING_VALUE, BAD_NUMBER, NON_FINITE_PRICE,
-        NON_POSITIVE_PRICE, PRICE_OUT_OF_RANGE.
+        NON_POSITIVE_PRICE, PRICE_OUT_OF_RANGE (outside [1e-6, 1e9]).
     """
     if array is None or pa.types.is_null(array.type):
         present = np.zeros(n, dtype=np.bool_)
@@ -364,7 +432,7 @@ def check_price(array: pa.Array | None, n: int, *, required: bool) -> NumberColu
                 present & ~numeric,
                 numeric & ~finite,
                 finite & (values <= 0),
-                finite & (values > MAX_PRICE),
+                finite & ((values < MIN_PRICE) | (values > MAX_PRICE)),
             ],
             [_MISSING, _BAD_NUMBER, _NON_FINITE, _NON_POSITIVE, _OUT_OF_RANGE],
             OK,

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from ingest._checks import local_time_zone_error
 from ingest.exceptions import FileRejectCode, FileRejectedError
 
 __all__ = [
@@ -565,6 +566,19 @@ def _open_parquet(handle: SourceHandle, batch_rows: int) -> Reader:
                 f"Parquet column(s) with unusable type: {', '.join(bad)}; expected date: "
                 "date/timestamp/string, ticker: string, prices and volume: numbers or strings",
             )
+        if "date" in raw_by_name:
+            date_type = schema.field(raw_by_name["date"]).type
+            if pa.types.is_dictionary(date_type):
+                date_type = date_type.value_type
+            zone_error = local_time_zone_error(date_type)
+            if zone_error is not None:
+                # A day is read in the timestamp's own zone; one we cannot resolve would
+                # leave every date a guess.
+                raise FileRejectedError(
+                    FileRejectCode.BAD_COLUMN_TYPE,
+                    f"the date column ({date_type}) has a time zone the time-zone database "
+                    f"cannot resolve ({zone_error[:200]})",
+                )
     except FileRejectedError:
         native.close()
         raise

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import re
 import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -28,14 +27,24 @@ import pyarrow.parquet as pq
 from core.aws import client as aws_client
 from core.bus import DetailType, EventBus, Source
 from core.settings import max_ingest_file_bytes
+from core.text_safety import TERMINAL_UNSAFE
+from ingest.corrections import (
+    is_corrections_key,
+    parse_corrections,
+    read_split_ratios,
+    store_corrections,
+)
 from ingest.exceptions import FileRejectCode, FileRejectedError
 from ingest.lake import PartitionStore, PartitionWrite, table_to_parquet, years_of
+from ingest.plausibility import implausible_moves
+from ingest.price_history import read_price_neighbourhood
 from ingest.schemas import PRICE_SCHEMA, PRICES_PREFIX, QUARANTINE_PREFIX, RAW_PRICES_PREFIX
 from ingest.validation import (
     REPORT_VERSION,
     ValidatedPrices,
     quarantine_csv,
     quarantine_report,
+    quarantine_rows,
     validate_prices,
 )
 
@@ -49,6 +58,7 @@ __all__ = [
 ]
 
 CHANGES_PREFIX = "tmp/changes/"
+MAX_CORRECTIONS_FILE_BYTES = 1 << 20  # 10,000 corrections fit in well under 1 MiB
 _VALUE_COLUMNS = ("close", "open", "high", "low", "volume")
 
 
@@ -221,10 +231,6 @@ def _with_lineage(good: pa.Table, source: SourceObject, source_time: datetime) -
     )
 
 
-# Control characters (tab and newline included) and bidi overrides: never in a key we copy.
-_UNSAFE_KEY_CHAR = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
 def _unsafe_key(key: str) -> str | None:
     """Why ``key`` must not be copied into other keys or lineage (None: it is safe).
 
@@ -234,7 +240,7 @@ def _unsafe_key(key: str) -> str | None:
     """
     if any(part in (".", "..") for part in key.split("/")):
         return "it has a '.' or '..' path segment"
-    bad = _UNSAFE_KEY_CHAR.search(key)
+    bad = TERMINAL_UNSAFE.search(key)  # control characters (tab, LF) and bidi overrides
     if bad is not None:
         return f"it contains the control character U+{ord(bad.group()):04X}"
     return None
@@ -299,6 +305,51 @@ def _rejected(
     return result
 
 
+def _check_day_moves(s3: Any, bucket: str, validated: ValidatedPrices) -> ValidatedPrices:
+    """Quarantine the good rows whose day move is implausible (:mod:`ingest.plausibility`).
+
+    Judged against the lake as read now: a landing of the same ticker's neighbouring dates
+    racing this one is not seen (the returns stay right either way: they are derived from
+    whatever prices the lake ends with).
+    """
+    if validated.table.num_rows == 0:
+        return validated
+    store = PartitionStore(bucket, PRICES_PREFIX, PRICE_SCHEMA, s3=s3)
+    neighbourhood = read_price_neighbourhood(store, validated.table.select(["ticker", "date"]))
+    rejections = implausible_moves(
+        validated.table, neighbourhood.closes, lambda: read_split_ratios(s3, bucket)
+    )
+    return quarantine_rows(validated, rejections)
+
+
+def _land_corrections(
+    s3: Any, source: SourceObject, result: LandingResult, body: bytes, source_time: datetime
+) -> LandingResult:
+    """A corrections file: checked all or nothing, merged into the corrections object.
+
+    Nothing is curated and nothing announced: a correction only changes how later
+    landings judge a day's move (:mod:`ingest.corrections`).
+    """
+    try:
+        corrections = parse_corrections(
+            body,
+            source_key=source.key,
+            source_version=source.version_id,
+            source_time=source_time,
+        )
+    except FileRejectedError as rejection:
+        return _rejected(s3, source, result, rejection)
+    write = store_corrections(s3, source.bucket, corrections)
+    result.rows_read = result.rows_accepted = corrections.num_rows
+    result.rejected_counts = {}
+    result.partitions_written = [write.key] if write.written else []
+    result.tickers = sorted(set(corrections["ticker"].to_pylist()))
+    result.first_date = pc.min(corrections["date"]).as_py().isoformat()
+    result.last_date = pc.max(corrections["date"]).as_py().isoformat()
+    result.reason = f"corrections file: {corrections.num_rows} correction(s) stored"
+    return result
+
+
 def land_price_file(
     source: SourceObject,
     *,
@@ -306,7 +357,12 @@ def land_price_file(
     s3: Any | None = None,
     today: date | None = None,
 ) -> LandingResult:
-    """Validate one raw price file and merge its good rows into ``curated/prices``."""
+    """Validate one raw price file and merge its good rows into ``curated/prices``.
+
+    Rows pass the field checks (:func:`ingest.validation.validate_prices`), then the
+    day-move rule against the lake (:mod:`ingest.plausibility`). A key under
+    ``raw/prices/_corrections/`` is a corrections file instead (:mod:`ingest.corrections`).
+    """
     s3 = s3 or aws_client("s3")
     get_args: dict[str, Any] = {"Bucket": source.bucket, "Key": source.key}
     if source.version_id:
@@ -330,6 +386,16 @@ def land_price_file(
                 f"the file has {size:,} bytes; the ingest limit is {limit:,}",
             )
             return _rejected(s3, source, result, refusal)
+        if is_corrections_key(source.key):
+            if size > MAX_CORRECTIONS_FILE_BYTES:
+                answer["Body"].close()
+                refusal = FileRejectedError(
+                    FileRejectCode.FILE_TOO_LARGE,
+                    f"the corrections file has {size:,} bytes; the limit is "
+                    f"{MAX_CORRECTIONS_FILE_BYTES:,}",
+                )
+                return _rejected(s3, source, result, refusal)
+            return _land_corrections(s3, source, result, answer["Body"].read(), source_time)
         for chunk in answer["Body"].iter_chunks(1 << 20):
             spool.write(chunk)
         spool.seek(0)
@@ -338,6 +404,7 @@ def land_price_file(
         except FileRejectedError as rejection:
             return _rejected(s3, source, result, rejection)
 
+    validated = _check_day_moves(s3, source.bucket, validated)
     result.rows_read = validated.rows_read
     result.rows_accepted = validated.table.num_rows
     result.rows_rejected = validated.rows_rejected

@@ -39,6 +39,9 @@ class FileRejectCode(StrEnum):
     """Bigger than the ingest limit (refused before it is downloaded)."""
     UNSAFE_KEY = "UNSAFE_KEY"
     """An object key with a ``.``/``..`` segment or a control character (not read)."""
+    BAD_CORRECTIONS = "BAD_CORRECTIONS"
+    """A corrections file (``raw/prices/_corrections/``) with a bad header or row: it is
+    all or nothing, so none of it is stored."""
 
 
 class IngestError(Exception):

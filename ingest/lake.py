@@ -25,6 +25,7 @@ from botocore.exceptions import ClientError
 
 from core.aws import client as aws_client
 from core.aws import is_missing_object
+from core.lake import partition_year
 from ingest.exceptions import IngestError
 from ingest.schemas import ROW_GROUP_ROWS, partition_key
 
@@ -144,6 +145,22 @@ class PartitionStore:
         body = answer["Body"].read()
         table = pq.read_table(io.BytesIO(body), columns=columns)
         return table, str(answer["ETag"])
+
+    def years(self) -> list[int]:
+        """The years that have a partition, ascending (one listing of the dataset's prefix).
+
+        Objects under the prefix that are not partitions (``_corrections/``, say) are
+        ignored, as Hive, Athena and pyarrow ignore ``_``-prefixed paths.
+        """
+        found: set[int] = set()
+        for page in self._s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.prefix
+        ):
+            for entry in page.get("Contents", []):
+                year = partition_year(self.prefix, str(entry["Key"]))
+                if year is not None:
+                    found.add(year)
+        return sorted(found)
 
     def read_years(self, years: Iterable[int], filter_tickers: list[str] | None = None) -> pa.Table:
         """Rows of several partitions (optionally only some tickers), as one table."""

@@ -1,13 +1,14 @@
 """Daily returns for exactly the tickers and dates whose prices changed.
 
 For a changed price of ticker *i* on day *d*, two returns change: the one *on* d (close_d /
-close_prev − 1) and the one on the ticker's next trading day after d (whose previous close
-is close_d). Both are recomputed from the curated prices around them and merged into
+close_prev − 1) and the one on the ticker's next available close after d (whose previous
+close is close_d). Both are recomputed from the curated prices around them and merged into
 ``curated/returns``; every other return is left as it was.
 
 .. math:: r^{simple}_t = P_t / P_{t^-} - 1, \\qquad r^{log}_t = \\ln(P_t / P_{t^-})
 
-where :math:`t^-` is the ticker's previous trading day in the lake.
+where :math:`t^-` is the ticker's previous available close in the lake, wherever it lies
+(the day before, or years before: :mod:`ingest.price_history` finds it).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingest.lake import PartitionStore, PartitionWrite, years_of
+from ingest.price_history import read_price_neighbourhood
 from ingest.schemas import PRICE_SCHEMA, PRICES_PREFIX, RETURNS_PREFIX, RETURNS_SCHEMA
 
 __all__ = ["ReturnsUpdate", "affected_returns", "daily_returns", "update_returns"]
@@ -74,8 +76,10 @@ def daily_returns(prices: pa.Table) -> pa.Table:
 def affected_returns(prices: pa.Table, changed: pa.Table) -> pa.Table:
     """The returns a set of changed ``(ticker, date)`` prices touch, recomputed.
 
-    ``prices`` must hold, for every changed ticker, the trading days around each changed
-    date (the caller loads the neighbouring years).
+    ``prices`` must hold, for every changed ticker, its previous and next close around
+    each changed date and every close in between (the caller reads them with
+    :func:`ingest.price_history.read_price_neighbourhood`); closes of other spans may be
+    missing, since only returns on or right after a changed date are kept.
     """
     returns = daily_returns(prices)
     if returns.num_rows == 0 or changed.num_rows == 0:
@@ -129,16 +133,13 @@ def update_returns(changed: pa.Table, bucket: str, s3: Any | None = None) -> Ret
     update = ReturnsUpdate()
     if changed.num_rows == 0:
         return update
-    tickers = sorted(set(changed["ticker"].to_pylist()))
-    years = years_of(changed["date"])
     prices_store = PartitionStore(bucket, PRICES_PREFIX, PRICE_SCHEMA, s3=s3)
-    # Neighbouring years hold the previous close of early-January changes and the next
-    # trading day of late-December ones.
-    window = range(int(years.min()) - 1, int(years.max()) + 2)
+    changed = changed.select(["ticker", "date"])
 
     def recompute() -> pa.Table:
-        prices = prices_store.read_years(window, filter_tickers=tickers)
-        return affected_returns(prices.select(["date", "ticker", "close"]), changed)
+        # The previous and next close of each changed date, however many years away.
+        prices = read_price_neighbourhood(prices_store, changed).closes
+        return affected_returns(prices, changed)
 
     fresh = recompute()
     if fresh.num_rows == 0:

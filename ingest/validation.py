@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final, Literal
 
@@ -32,9 +32,11 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from core.text_safety import spreadsheet_safe
 from ingest._checks import (
     MAX_PRICE,
     MIN_DATE,
+    MIN_PRICE,
     REASONS,
     DateColumn,
     NumberColumn,
@@ -71,6 +73,7 @@ __all__ = [
     "detect_format",
     "quarantine_csv",
     "quarantine_report",
+    "quarantine_rows",
     "validate_prices",
 ]
 
@@ -87,7 +90,6 @@ _MIN_DAY: Final = (MIN_DATE - _EPOCH).days
 _CHECKED: Final[tuple[str, ...]] = (*KNOWN_COLUMNS, "ohlc")
 _OHLC_CODE: Final = code_of(RejectReason.INCONSISTENT_OHLC)
 _FUTURE_CODE: Final = code_of(RejectReason.FUTURE_DATE)
-_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 _OTHER_ROWS_SHOWN: Final = 10
 _DAY_MASK: Final = 0xFFFFFFFF
 
@@ -140,6 +142,10 @@ class ValidatedPrices:
         Header columns that are not price fields (not validated, not curated).
     file_format : {"csv", "parquet"}
         Format the file was read as.
+    record_numbers : numpy.ndarray
+        The 1-based record number of each row of :attr:`table` (int64, aligned).
+    max_rejected_details : int
+        The cap :attr:`rejected` was kept under (and :func:`quarantine_rows` keeps).
     """
 
     table: pa.Table
@@ -149,6 +155,8 @@ class ValidatedPrices:
     columns: tuple[str, ...]
     ignored_columns: tuple[str, ...]
     file_format: Literal["csv", "parquet"]
+    record_numbers: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    max_rejected_details: int = 10_000
 
     @property
     def rows_rejected(self) -> int:
@@ -398,7 +406,15 @@ class _Validation:
             case RejectReason.BAD_DATE if date_parsed:
                 return f"date {value!r} is before {MIN_DATE.isoformat()}"
             case RejectReason.BAD_DATE:
-                return f"date {value!r} is not a calendar date in ISO form YYYY-MM-DD"
+                return (
+                    f"date {value!r} is not a calendar date in ISO form YYYY-MM-DD "
+                    "(or a date-time YYYY-MM-DDThh:mm[:ss] with an optional zone)"
+                )
+            case RejectReason.DATE_HAS_TIME:
+                return (
+                    f"date {value!r} has a time of day: a price's date is a calendar day, "
+                    "so a date-time must be at midnight in its own time zone"
+                )
             case RejectReason.FUTURE_DATE:
                 return f"date {value!r} is after today ({self.today.isoformat()}, UTC)"
             case RejectReason.BAD_TICKER:
@@ -414,7 +430,10 @@ class _Validation:
             case RejectReason.NON_POSITIVE_PRICE:
                 return f"{column} {value!r} is not positive"
             case RejectReason.PRICE_OUT_OF_RANGE:
-                return f"{column} {value!r} is above the maximum price {MAX_PRICE:,.0f}"
+                return (
+                    f"{column} {value!r} is outside the plausible price range "
+                    f"[{MIN_PRICE:g}, {MAX_PRICE:,.0f}]"
+                )
             case RejectReason.BAD_VOLUME:
                 return f"volume {value!r} is not a whole number >= 0"
             case RejectReason.INCONSISTENT_OHLC:
@@ -481,15 +500,17 @@ class _Validation:
                 good_pos=good_pos,
                 reread=reread,
             )
+        kept = order[good_sorted & ~dup_sorted]
+        record_numbers = _concat(self.key_rows)[kept]
         self.key_rows = []
-        take = pa.array(good_pos[order[good_sorted & ~dup_sorted]])
+        take = pa.array(good_pos[kept])
         del keys, key_good, order, sorted_keys, same, dup_sorted, good_sorted, good_pos
         # One column at a time, dropping its chunks once gathered: the peak is the
         # output table plus about two columns.
         columns = []
-        for i, field in enumerate(VALIDATED_SCHEMA):
+        for i, column_field in enumerate(VALIDATED_SCHEMA):
             chunks, self.good[i] = self.good[i], []
-            column = pa.concat_arrays(chunks) if chunks else pa.array([], field.type)
+            column = pa.concat_arrays(chunks) if chunks else pa.array([], column_field.type)
             del chunks
             columns.append(column.take(take))
             del column
@@ -504,6 +525,8 @@ class _Validation:
             columns=self.columns,
             ignored_columns=ignored_columns,
             file_format=self.fmt,
+            record_numbers=record_numbers,
+            max_rejected_details=self.cap,
         )
 
     def _detail_duplicates(
@@ -553,9 +576,9 @@ class _Validation:
         """Values of good rows rebuilt from their parsed fields (source not re-readable)."""
         take = pa.array(positions)
         texts = {
-            field.name: _as_text(pa.chunked_array(chunks, field.type).take(take).combine_chunks())
-            for field, chunks in zip(VALIDATED_SCHEMA, self.good, strict=True)
-            if field.name in self.columns
+            spec.name: _as_text(pa.chunked_array(chunks, spec.type).take(take).combine_chunks())
+            for spec, chunks in zip(VALIDATED_SCHEMA, self.good, strict=True)
+            if spec.name in self.columns
         }
         return [{c: texts[c][k] for c in self.columns if c in texts} for k in range(len(positions))]
 
@@ -597,6 +620,61 @@ def _values_of_rows(
         if batch.num_rows and batch.rows[-1] >= last:
             break
     return [found.get(int(r), {}) for r in wanted]
+
+
+# --------------------------------------------------------------------------- later checks
+
+
+def quarantine_rows(
+    result: ValidatedPrices, rejections: Mapping[int, tuple[RejectReason, str]]
+) -> ValidatedPrices:
+    """Move good rows to the rejected ones (checks made after validation, at landing).
+
+    Parameters
+    ----------
+    result : ValidatedPrices
+        Outcome of :func:`validate_prices`.
+    rejections : mapping of int to (RejectReason, str)
+        Position in :attr:`ValidatedPrices.table` → reason and message.
+
+    Returns
+    -------
+    ValidatedPrices
+        The same file's outcome with those rows rejected: counts updated, details kept
+        under the same cap (lowest record numbers first). Their values are rendered from
+        the parsed fields (ignored columns absent), as for a non-seekable source.
+    """
+    if not rejections:
+        return result
+    positions = np.array(sorted(rejections), dtype=np.int64)
+    keep = np.ones(result.table.num_rows, dtype=np.bool_)
+    keep[positions] = False
+    rows = result.table.take(pa.array(positions))
+    texts = {
+        name: _as_text(rows[name].combine_chunks())
+        for name in VALIDATED_SCHEMA.names
+        if name in result.columns
+    }
+    details = [
+        RejectedRow(
+            int(result.record_numbers[position]),
+            rejections[int(position)][0],
+            rejections[int(position)][1],
+            {name: texts[name][k] for name in result.columns if name in texts},
+        )
+        for k, position in enumerate(positions.tolist())
+    ]
+    counts = dict(result.rejected_counts)
+    for reason, _ in rejections.values():
+        counts[str(reason)] += 1
+    kept_details = sorted([*result.rejected, *details], key=lambda r: r.row)
+    return replace(
+        result,
+        table=result.table.filter(pa.array(keep)),
+        record_numbers=result.record_numbers[keep],
+        rejected=tuple(kept_details[: result.max_rejected_details]),
+        rejected_counts=counts,
+    )
 
 
 # --------------------------------------------------------------------------- reports
@@ -649,9 +727,8 @@ def quarantine_report(
 
 
 def _cell(value: object) -> str:
-    """A CSV cell safe to open in a spreadsheet (OWASP CSV injection: leading quote)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    """A CSV cell safe to open in a spreadsheet (:func:`core.text_safety.spreadsheet_safe`)."""
+    return spreadsheet_safe("" if value is None else str(value))
 
 
 def quarantine_csv(rejected: Sequence[RejectedRow], columns: Sequence[str]) -> bytes:
@@ -669,8 +746,9 @@ def quarantine_csv(rejected: Sequence[RejectedRow], columns: Sequence[str]) -> b
     -------
     bytes
         RFC 4180 CSV (CRLF, fields with commas/quotes/newlines quoted). A cell that
-        starts with ``= + - @`` TAB or CR gets a leading single quote so that a
-        spreadsheet shows it as text instead of evaluating it (``-1`` too).
+        starts with TAB, CR or LF, or whose first visible character (NFKC-normalised,
+        so full-width forms count) is ``= + - @``, gets a leading single quote so that a
+        spreadsheet shows it as text instead of evaluating it (``-1`` and ``" =1"`` too).
     """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")

@@ -178,10 +178,16 @@ def _rows(count: int) -> str:
     return f"{count:,} row" if count == 1 else f"{count:,} rows"
 
 
+def _printable(text: str) -> str:
+    """``text`` safe for a terminal: a refusal's message may quote the file's own bytes."""
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
 def describe_outcome(obj: RawObject, outcome: LandingOutcome) -> list[str]:
     """The lines ``stratigos ingest`` prints for one file's outcome."""
+    reason = _printable(outcome.reason) if outcome.reason else None
     if outcome.file_rejected:
-        head = f"{obj.name}: file rejected, nothing curated ({outcome.reason or 'no reason'})"
+        head = f"{obj.name}: file rejected, nothing curated ({reason or 'no reason given'})"
     else:
         reasons = ", ".join(
             f"{count:,} {reason}" for reason, count in sorted(outcome.rejected_counts.items())
@@ -192,7 +198,9 @@ def describe_outcome(obj: RawObject, outcome: LandingOutcome) -> list[str]:
         head = f"{obj.name}: {_rows(outcome.rows_accepted)} accepted, {quarantined}"
         if outcome.status == "unchanged" and outcome.rows_accepted:
             head += "; the lake already held them (nothing changed)"
-    lines = [head]
+        if reason:  # e.g. what a corrections file did
+            head += f"; {reason}"
+    lines = [_printable(head)]
     if outcome.quarantine_key:
-        lines.append(f"  quarantine report: s3://{obj.bucket}/{outcome.quarantine_key}")
+        lines.append(_printable(f"  quarantine report: s3://{obj.bucket}/{outcome.quarantine_key}"))
     return lines

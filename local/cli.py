@@ -200,7 +200,10 @@ def _await_landings(
         )
     except KeyboardInterrupt:
         waiting.clear()
-        print("stratigos: stopped waiting; the files are landed and the stack goes on with them")
+        print(
+            "stratigos: stopped waiting; the files are landed and the stack goes on with them",
+            file=sys.stderr,
+        )
         return 130
     waiting.clear()
     if late:
@@ -304,6 +307,7 @@ def _parser() -> argparse.ArgumentParser:
         "--timeout",
         type=float,
         default=_INGEST_TIMEOUT_S,
+        metavar="SECONDS",
         help=f"seconds to wait for the files' outcomes (default {_INGEST_TIMEOUT_S:g})",
     )
     ingest.add_argument(

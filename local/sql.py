@@ -40,6 +40,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from core.aws import client_config
 from core.settings import env_name
+from core.text_safety import TERMINAL_UNSAFE, spreadsheet_safe
 
 if TYPE_CHECKING:
     import duckdb
@@ -92,11 +93,6 @@ _SIMPLE_TYPES: Final[dict[str, pa.DataType]] = {
     "timestamp": pa.timestamp("us"),
     "binary": pa.binary(),
 }
-# Cells a spreadsheet would evaluate as a formula (OWASP CSV injection).
-_FORMULA_PREFIXES: Final = ("=", "+", "-", "@", "\t", "\r")
-# Shown escaped in the table format: a terminal would act on them (ESC sequences, bidi
-# overrides that reorder the line) or they would break the one-row-per-line layout.
-_TERMINAL_UNSAFE: Final = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _NAMED_ESCAPES: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _TABLE_MAX_DECIMALS: Final = 6
 
@@ -436,8 +432,9 @@ def format_result(table: pa.Table, fmt: OutputFormat = "table") -> str:
 
     ``table``: a header, a dashed rule, right-aligned numbers (floats to a shared number of
     decimals per column, at most six), ``NULL`` for nulls, and a row count.
-    ``csv``: CRLF rows with a header; nulls are empty; text cells starting with
-    ``= + - @`` (or tab/CR) get a leading ``'`` so spreadsheets do not run them.
+    ``csv``: CRLF rows with a header; nulls are empty; text cells a spreadsheet could run
+    (``core.text_safety.spreadsheet_safe``: ``= + - @`` after leading whitespace, full-width
+    forms included, or a leading tab/CR/LF) get a leading ``'``.
     ``json``: ``[{column: value}, …]`` with ISO dates and timestamps, NaN/±inf as null.
     """
     names = _unique_names(table.column_names)
@@ -542,7 +539,8 @@ def _text_cell(value: Any) -> str:
         return "\\x" + value.hex()
     text = str(value).replace("\\", "\\\\")
     # One row per line, and nothing a terminal would run: control characters are escaped.
-    return _TERMINAL_UNSAFE.sub(_escape_char, text)
+    # (core.text_safety.TERMINAL_UNSAFE: ESC sequences, bidi overrides, line breaks.)
+    return TERMINAL_UNSAFE.sub(_escape_char, text)
 
 
 def _escape_char(match: re.Match[str]) -> str:
@@ -562,7 +560,7 @@ def _format_csv(names: list[str], columns: list[list[Any]], num_rows: int) -> st
 
 
 def _csv_text(text: str) -> str:
-    return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
+    return spreadsheet_safe(text)  # the one formula-injection rule (core.text_safety)
 
 
 def _csv_cell(value: Any) -> str:

@@ -85,7 +85,7 @@ def existing(fuzz_stack: Any) -> dict[str, str]:
     headers = {**KEY, "Content-Type": "application/json"}
     portfolio = requests.post(
         f"{base}/portfolios",
-        json={"name": "fuzz", "assets": {"FUZZA": 0.5, "FUZZB": 0.5}},
+        json={"portfolio": {"name": "fuzz", "assets": {"FUZZA": 0.5, "FUZZB": 0.5}}},
         headers=headers,
         timeout=30,
     )

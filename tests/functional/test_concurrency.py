@@ -18,7 +18,8 @@ import pytest
 from stack_client import DEV, OTHER, send
 
 from compute.handlers import recompute_run_id
-from core.models import AnalysisSpec, PortfolioCreate, PortfolioUpdate
+from core.exceptions import NotFoundError
+from core.models import AnalysisSpec, PortfolioFields
 from core.repositories import PortfolioRepository
 from core.settings import settings
 
@@ -64,23 +65,42 @@ def _together(jobs: list[Callable[[], Any]]) -> list[Any]:
 
 
 def _create(stack: Any, name: str, key: str = DEV) -> dict[str, Any]:
-    status, body = _call(
-        stack, "POST", "/portfolios", {"name": name, "assets": {"AAPL": 0.5, "MSFT": 0.5}}, key=key
-    )
+    # No analyses: creates and updates here would otherwise each request runs of them.
+    fields = {"name": name, "assets": {"AAPL": 0.5, "MSFT": 0.5}, "analyses": []}
+    status, body = _call(stack, "POST", "/portfolios", {"portfolio": fields}, key=key)
     assert status == 201, body
     return dict(body)
 
 
-def _update(version: int, index: int) -> dict[str, Any]:
+def _fields(index: int) -> dict[str, Any]:
     return {
         "name": f"contender {index}",
         "assets": {"AAPL": 0.4, "MSFT": 0.6} if index % 2 else {"AAPL": 0.6, "MSFT": 0.4},
-        "version": version,
+        "analyses": [],
     }
 
 
+def _update(version: int, index: int) -> dict[str, Any]:
+    return {"portfolio": _fields(index), "version": version}
+
+
+def _conditional_put(
+    stack: Any, path: str, version: int, index: int, condition: str
+) -> tuple[int, Any]:
+    """PUT conditioned on ``version``: in the body (409 when stale) or as If-Match (412)."""
+    if condition == "If-Match":
+        return _call(
+            stack, "PUT", path, {"portfolio": _fields(index)}, headers={"If-Match": f'"{version}"'}
+        )
+    return _call(stack, "PUT", path, _update(version, index))
+
+
+@pytest.mark.parametrize(
+    ("condition", "status", "code"),
+    [("version", 409, "CONFLICT"), ("If-Match", 412, "PRECONDITION_FAILED")],
+)
 def test_ten_clients_updating_one_portfolio_exactly_one_wins_each_version(
-    local_stack: Any,
+    local_stack: Any, condition: str, status: int, code: str
 ) -> None:
     portfolio = _create(local_stack, f"race {uuid.uuid4().hex[:6]}")
     path = f"/portfolios/{portfolio['id']}"
@@ -89,25 +109,43 @@ def test_ten_clients_updating_one_portfolio_exactly_one_wins_each_version(
         version = 1 + round_no
         answers = _together(
             [
-                lambda i=i, v=version: _call(local_stack, "PUT", path, _update(v, i))
+                lambda i=i, v=version: _conditional_put(local_stack, path, v, i, condition)
                 for i in range(10)
             ]
         )
-        winners = [body for status, body in answers if status == 200]
-        losers = [(status, body) for status, body in answers if status != 200]
+        winners = [body for answered, body in answers if answered == 200]
+        losers = [(answered, body) for answered, body in answers if answered != 200]
         assert len(winners) == 1, answers
         assert winners[0]["version"] == version + 1
         assert len(losers) == 9
-        for status, body in losers:
-            assert status == 409, body
-            assert body["error"]["code"] == "CONFLICT"
+        for answered, body in losers:
+            assert answered == status, body
+            assert body["error"]["code"] == code
             assert body["error"]["message"]
             assert isinstance(body["error"]["details"], list)
-        status, current = _call(local_stack, "GET", path)
-        assert status == 200
+        answered, current = _call(local_stack, "GET", path)
+        assert answered == 200
         assert current["version"] == version + 1
-        assert current["name"] == winners[0]["name"]  # the winner's body, nobody else's
-        assert current["assets"] == winners[0]["assets"]
+        # The winner's body, nobody else's.
+        assert current["portfolio"] == winners[0]["portfolio"]
+
+
+def test_ten_unconditional_writers_are_each_applied_once_in_some_order(
+    local_stack: Any,
+) -> None:
+    """Neither If-Match nor version: every PUT succeeds, each on the version before it (no
+    write lost, none half-applied), and the portfolio ends as one of them wrote it."""
+    portfolio = _create(local_stack, f"last writer {uuid.uuid4().hex[:6]}")
+    path = f"/portfolios/{portfolio['id']}"
+    answers = _together(
+        [lambda i=i: _call(local_stack, "PUT", path, {"portfolio": _fields(i)}) for i in range(10)]
+    )
+    assert [status for status, _ in answers] == [200] * 10, answers
+    assert sorted(body["version"] for _, body in answers) == list(range(2, 12))
+    status, current = _call(local_stack, "GET", path)
+    assert status == 200
+    (last,) = [body for _, body in answers if body["version"] == 11]
+    assert current == last
 
 
 def test_concurrent_requests_of_two_tenants_never_see_each_others_body_or_key(
@@ -122,7 +160,7 @@ def test_concurrent_requests_of_two_tenants_never_see_each_others_body_or_key(
 
     made = _together([lambda i=i: create(i) for i in range(16)])
     for key, name, portfolio in made:
-        assert portfolio["name"] == name
+        assert portfolio["portfolio"]["name"] == name
         other = OTHER if key == DEV else DEV
         assert _call(local_stack, "GET", f"/portfolios/{portfolio['id']}", key=key)[0] == 200
         assert _call(local_stack, "GET", f"/portfolios/{portfolio['id']}", key=other)[0] == 404
@@ -134,14 +172,25 @@ def test_concurrent_creates_and_deletes_lose_nothing(local_stack: Any) -> None:
     jobs: list[Callable[[], Any]] = [
         lambda i=i: _create(local_stack, f"{stem} new {i}") for i in range(8)
     ]
+    # Half of them by version, half unconditionally.
     jobs += [
-        lambda p=p: _call(local_stack, "DELETE", f"/portfolios/{p['id']}?version=1") for p in doomed
+        lambda p=p, i=i: _call(
+            local_stack, "DELETE", f"/portfolios/{p['id']}" + ("?version=1" if i % 2 else "")
+        )
+        for i, p in enumerate(doomed)
     ]
-    # Two clients delete the same portfolio: one 204, the other 404 (or 409), never both 204.
+    # Clients delete the same portfolio: one 204, the others 404 (or 409/412 for a version
+    # or ETag no longer there), never two 204s; conditioned or not.
     contested = _create(local_stack, f"{stem} contested")
+    contest_paths = [
+        (f"/portfolios/{contested['id']}?version=1", None),
+        (f"/portfolios/{contested['id']}", {"If-Match": '"1"'}),
+        (f"/portfolios/{contested['id']}", None),
+        (f"/portfolios/{contested['id']}", None),
+    ]
     jobs += [
-        lambda: _call(local_stack, "DELETE", f"/portfolios/{contested['id']}?version=1")
-        for _ in range(2)
+        lambda path=path, headers=headers: _call(local_stack, "DELETE", path, headers=headers)
+        for path, headers in contest_paths
     ]
     results = _together(jobs)
     created = results[:8]
@@ -149,7 +198,7 @@ def test_concurrent_creates_and_deletes_lose_nothing(local_stack: Any) -> None:
     assert all(status == 204 for status, _ in deletions), deletions
     contest = sorted(status for status, _ in results[8 + len(doomed) :])
     assert contest[0] == 204
-    assert contest[1] in (404, 409), contest
+    assert all(status in (404, 409, 412) for status in contest[1:]), contest
 
     names: set[str] = set()
     token = None
@@ -157,11 +206,13 @@ def test_concurrent_creates_and_deletes_lose_nothing(local_stack: Any) -> None:
         path = "/portfolios?limit=100" + (f"&nextToken={token}" if token else "")
         status, page = _call(local_stack, "GET", path)
         assert status == 200, page
-        names |= {p["name"] for p in page["items"] if p["name"].startswith(stem)}
+        names |= {
+            p["portfolio"]["name"] for p in page["items"] if p["portfolio"]["name"].startswith(stem)
+        }
         token = page.get("nextToken")
         if not token:
             break
-    assert names == {p["name"] for p in created}
+    assert names == {p["portfolio"]["name"] for p in created}
     for portfolio in [*doomed, contested]:
         assert _call(local_stack, "GET", f"/portfolios/{portfolio['id']}")[0] == 404
 
@@ -207,7 +258,7 @@ def test_a_run_whose_portfolio_was_deleted_before_the_worker_ends_failed(
     """A recompute (or an accepted async run) reaching the worker after its portfolio was
     deleted ends ``failed`` at once instead of being retried into the dead-letter queue."""
     portfolio = _create(local_stack, f"deleted before run {uuid.uuid4().hex[:6]}")
-    assert _call(local_stack, "DELETE", f"/portfolios/{portfolio['id']}?version=1")[0] == 204
+    assert _call(local_stack, "DELETE", f"/portfolios/{portfolio['id']}")[0] == 204
     analysis = AnalysisSpec(type="risk-parity", lookback_days=60)
     run_id = recompute_run_id("demo", portfolio["id"], analysis, "test-version")
     event = {
@@ -260,15 +311,23 @@ class _HeldIndexRepository(PortfolioRepository):
         super()._index(tenant, portfolio_id, add, remove)
 
 
+@pytest.mark.parametrize(
+    ("first_expects", "second_expects"),
+    [(1, 2), (None, None), (1, None), (None, 2)],
+    ids=["both-versioned", "both-unconditional", "then-unconditional", "then-versioned"],
+)
 def test_the_ticker_index_ends_matching_the_portfolio_when_index_writes_land_out_of_order(
-    local_stack: Any,
+    local_stack: Any, first_expects: int | None, second_expects: int | None
 ) -> None:
     """v1→v2 writes its index entries only after v2→v3 has finished: fan-out must still
-    find the portfolio by exactly the tickers of v3."""
+    find the portfolio by exactly the tickers of v3, whether the writes named the version
+    they expected (If-Match / version) or were unconditional."""
     config = settings()
     tenant = "index-race"
     plain = PortfolioRepository(config.portfolios_table, config.ticker_index_table)
-    created = plain.create(tenant, PortfolioCreate(name="race", assets={"XA": 0.5, "YB": 0.5}))
+    created = plain.create(
+        tenant, PortfolioFields(name="race", assets={"XA": 0.5, "YB": 0.5}, analyses=[])
+    )
     held, release = threading.Event(), threading.Event()
     slow = _HeldIndexRepository(
         config.portfolios_table, config.ticker_index_table, held=held, release=release
@@ -278,7 +337,8 @@ def test_the_ticker_index_ends_matching_the_portfolio_when_index_writes_land_out
         args=(
             tenant,
             created.id,
-            PortfolioUpdate(name="race", assets={"YB": 0.5, "ZC": 0.5}, version=1),
+            PortfolioFields(name="race", assets={"YB": 0.5, "ZC": 0.5}, analyses=[]),
+            first_expects,
         ),
     )
     first.start()
@@ -286,7 +346,8 @@ def test_the_ticker_index_ends_matching_the_portfolio_when_index_writes_land_out
     plain.update(
         tenant,
         created.id,
-        PortfolioUpdate(name="race", assets={"XA": 0.5, "YB": 0.5}, version=2),
+        PortfolioFields(name="race", assets={"XA": 0.5, "YB": 0.5}, analyses=[]),
+        second_expects,
     )
     release.set()
     first.join(30)
@@ -297,5 +358,10 @@ def test_the_ticker_index_ends_matching_the_portfolio_when_index_writes_land_out
 
     assert plain.get(tenant, created.id).version == 3
     assert [holders(t) for t in ("XA", "YB", "ZC")] == [True, True, False]
-    plain.delete(tenant, created.id, 3)
+    if second_expects is None:
+        plain.delete(tenant, created.id)  # unconditional: whatever version is stored
+    else:
+        plain.delete(tenant, created.id, 3)
     assert not any(holders(t) for t in ("XA", "YB", "ZC"))
+    with pytest.raises(NotFoundError):
+        plain.get(tenant, created.id)

@@ -138,12 +138,15 @@ def test_every_event_of_the_chain_delivered_twice_changes_nothing(local_stack: A
         f"{stack.api_url}/portfolios",
         "POST",
         {
-            "name": f"order {uuid.uuid4().hex[:6]}",
-            "assets": {a: 0.5, b: 0.5},
-            "analyses": [{"type": "risk-parity", "lookbackDays": 60}],
+            "portfolio": {
+                "name": f"order {uuid.uuid4().hex[:6]}",
+                "assets": {a: 0.5, b: 0.5},
+                "analyses": [{"type": "risk-parity", "lookbackDays": 60}],
+            }
         },
     )
     assert status == 201, portfolio
+    stack.wait_idle()  # the run its creation requested ends (failed: no data yet) first
     start = date.today() - timedelta(days=45)
     days = [
         start + timedelta(days=i) for i in range(45) if (start + timedelta(days=i)).weekday() < 5
@@ -171,14 +174,17 @@ def test_every_event_of_the_chain_delivered_twice_changes_nothing(local_stack: A
                 )
         return tables
 
-    def runs() -> list[tuple[str, str]]:
+    def runs() -> list[tuple[str, str, str]]:
         status, page = http_json(f"{stack.api_url}/portfolios/{portfolio['id']}/runs?limit=100")
         assert status == 200, page
-        return [(r["id"], r["status"]) for r in page["items"]]
+        return [(r["id"], r["status"], r["parameters"]["trigger"]) for r in page["items"]]
 
     before, runs_before = snapshot(), runs()
-    assert len(runs_before) == 1, runs_before
-    assert runs_before[0][1] == "succeeded", runs_before
+    # The landing's recompute, and the run the portfolio's creation requested.
+    assert [(status, trigger) for _, status, trigger in runs_before] == [
+        ("succeeded", "market-data"),
+        ("failed", "portfolio"),
+    ], runs_before
     # Every event the landing caused, in the order it was handled, delivered once more.
     chain = [c for c in stack.runtime.calls() if c.started_at >= first.started_at and c.ok]
     mine = [

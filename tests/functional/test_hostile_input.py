@@ -96,8 +96,15 @@ class World:
 
 
 def _create(stack: Any, key: str = DEV, **fields: Any) -> dict[str, Any]:
-    body = {"name": f"hostile {uuid.uuid4().hex[:8]}", "assets": {"ZZHIA": 0.5, "ZZHIB": 0.5}}
-    answer = call(stack, "POST", "/portfolios", key=key, body={**body, **fields})
+    # No analyses: a create would request runs of them, and the World snapshots here must
+    # change only by what each test does.
+    portfolio = {
+        "name": f"hostile {uuid.uuid4().hex[:8]}",
+        "assets": {"ZZHIA": 0.5, "ZZHIB": 0.5},
+        "analyses": [],
+        **fields,
+    }
+    answer = call(stack, "POST", "/portfolios", key=key, body={"portfolio": portfolio})
     assert answer.status == 201, str(answer)
     created: dict[str, Any] = answer.json
     return created
@@ -165,9 +172,7 @@ def test_a_large_body_under_the_gateway_limit_is_refused_by_the_function(
     portfolio = victim["portfolio"]
     before = World.take(local_stack)
     body = {
-        "name": "big",
-        "description": "",
-        "assets": {"AAPL": 1.0},
+        "portfolio": {"name": "big", "description": "", "assets": {"AAPL": 1.0}, "analyses": []},
         "version": portfolio["version"],
         "padding": "x" * (5 * MB),
     }
@@ -201,11 +206,8 @@ HOSTILE_BODIES: list[tuple[str, bytes, bytes, str]] = [
 
 def _hostile_body(description: bytes, weight: bytes, version: int | None) -> bytes:
     tail = b"" if version is None else b', "version": %d' % version
-    return b'{"name": "hostile", "description": %s, "assets": {"AAPL": %s}%s}' % (
-        description,
-        weight,
-        tail,
-    )
+    portfolio = b'{"name": "hostile", "description": %s, "assets": {"AAPL": %s}, "analyses": []}'
+    return b'{"portfolio": %s%s}' % (portfolio % (description, weight), tail)
 
 
 @pytest.mark.parametrize(
@@ -270,13 +272,15 @@ def test_control_and_bidi_override_characters_in_text_are_400(
 ) -> None:
     portfolio = victim["portfolio"]
     before = World.take(local_stack)
-    body: dict[str, Any] = {"name": "ok", "description": "", "assets": {"AAPL": 1.0}, field: text}
+    fields = {"name": "ok", "description": "", "assets": {"AAPL": 1.0}, "analyses": [], field: text}
+    body: dict[str, Any] = {"portfolio": fields}
     path = "/portfolios"
     if method == "PUT":
         body["version"] = portfolio["version"]
         path = f"/portfolios/{portfolio['id']}"
     error = expect_error(call(local_stack, method, path, body=body), 400, "VALIDATION_ERROR")
-    assert any(d.startswith(field) and "control" in d for d in error["details"]), error
+    where = f"portfolio.{field}"
+    assert any(d.startswith(where) and "control" in d for d in error["details"]), error
     before.assert_unchanged(local_stack)
 
 
@@ -292,34 +296,42 @@ def test_control_and_bidi_override_characters_in_text_are_400(
 )
 def test_unicode_text_round_trips_intact_through_put_and_list(local_stack: Any, text: str) -> None:
     created = _create(local_stack, name=text[:200], description=text)
-    body = {"name": text[:200], "description": text * 2, "assets": {"AAPL": 1.0}, "version": 1}
+    fields = {"name": text[:200], "description": text * 2, "assets": {"AAPL": 1.0}, "analyses": []}
+    body = {"portfolio": fields, "version": 1}
     updated = call(local_stack, "PUT", f"/portfolios/{created['id']}", body=body)
     assert updated.status == 200, str(updated)
     listed = _portfolios(local_stack, DEV)[created["id"]]
-    assert listed["name"] == text[:200]
-    assert listed["description"] == text * 2
+    assert listed["portfolio"]["name"] == text[:200]
+    assert listed["portfolio"]["description"] == text * 2
     assert call(local_stack, "GET", f"/portfolios/{created['id']}").json == updated.json
 
 
 # ------------------------------------------------------------------ ids, paths and tenants
 TRAVERSALS: list[tuple[str, str, int, str]] = [
-    # (method, path with {pid}/{rid} of the victim, status, code)
+    # (method, path with {pid}/{rid} of the victim, status, code): a path the gateway routes
+    # nowhere is a 404; an id that reaches a function but is no id ("..") is a 400.
     ("GET", "/portfolios/..%2f..%2fportfolios", 404, "NOT_FOUND"),
     ("GET", "/portfolios/%2e%2e%2f%2e%2e%2f{pid}", 404, "NOT_FOUND"),
-    ("GET", "/portfolios/%2e%2e", 404, "NOT_FOUND"),
-    ("GET", "/portfolios/..", 404, "NOT_FOUND"),
+    ("GET", "/portfolios/%2e%2e", 400, "VALIDATION_ERROR"),
+    ("GET", "/portfolios/..", 400, "VALIDATION_ERROR"),
     ("GET", "/portfolios/..%5c..%5c{pid}", 404, "NOT_FOUND"),
     ("GET", "/portfolios/{pid}%2f..%2f..%2f{pid}", 404, "NOT_FOUND"),
     ("GET", "/portfolios/{pid}%00", 404, "NOT_FOUND"),
     ("PUT", "/portfolios/..%2f{pid}", 404, "NOT_FOUND"),
-    ("PUT", "/portfolios/%2e%2e", 404, "NOT_FOUND"),
+    ("PUT", "/portfolios/%2e%2e", 400, "VALIDATION_ERROR"),
     ("DELETE", "/portfolios/..%2f{pid}?version=1", 404, "NOT_FOUND"),
-    ("DELETE", "/portfolios/%2e%2e?version=1", 404, "NOT_FOUND"),
-    ("GET", "/portfolios/%2e%2e/runs", 404, "NOT_FOUND"),
-    ("GET", "/portfolios/%2e%2e/report", 404, "NOT_FOUND"),
-    ("GET", "/runs/%2e%2e", 404, "NOT_FOUND"),
+    ("DELETE", "/portfolios/%2e%2e?version=1", 400, "VALIDATION_ERROR"),
+    # Unconditional deletes and recomputes: no version stands between them and the victim.
+    ("DELETE", "/portfolios/..%2f{pid}", 404, "NOT_FOUND"),
+    ("DELETE", "/portfolios/%2e%2e", 400, "VALIDATION_ERROR"),
+    ("DELETE", "/portfolios/{pid}%00", 404, "NOT_FOUND"),
+    ("POST", "/portfolios/..%2f{pid}/runs", 404, "NOT_FOUND"),
+    ("POST", "/portfolios/%2e%2e/runs", 400, "VALIDATION_ERROR"),
+    ("GET", "/portfolios/%2e%2e/runs", 400, "VALIDATION_ERROR"),
+    ("GET", "/portfolios/%2e%2e/report", 400, "VALIDATION_ERROR"),
+    ("GET", "/runs/%2e%2e", 400, "VALIDATION_ERROR"),
     ("GET", "/runs/..%2f{rid}", 404, "NOT_FOUND"),
-    ("GET", "/runs/%2e%2e/report", 404, "NOT_FOUND"),
+    ("GET", "/runs/%2e%2e/report", 400, "VALIDATION_ERROR"),
     ("GET", "/runs/..%2f..%2freports%2f{rid}/report", 404, "NOT_FOUND"),
     ("GET", "/runs/{rid}%0d%0aSet-Cookie:x/report", 404, "NOT_FOUND"),
     (
@@ -341,7 +353,10 @@ def test_path_traversal_in_ids_is_refused_and_touches_nothing(
     target = path.format(pid=victim["portfolio"]["id"], rid=victim["run"]["id"])
     body = None
     if method == "PUT":
-        body = {"name": "hijacked", "assets": {"AAPL": 1.0}, "version": 1}
+        body = {
+            "portfolio": {"name": "hijacked", "assets": {"AAPL": 0.5, "MSFT": 0.5}},
+            "version": 1,
+        }
     expect_error(call(local_stack, method, target, body=body), status, code)
     before.assert_unchanged(local_stack)
 
@@ -368,8 +383,19 @@ def _as_missing(error: dict[str, Any], real: str, missing: str) -> dict[str, Any
 
 CROSS_TENANT = [
     ("GET", "/portfolios/{pid}", None),
-    ("PUT", "/portfolios/{pid}", {"name": "x", "assets": {"AAPL": 1.0}, "version": 1}),
+    (
+        "PUT",
+        "/portfolios/{pid}",
+        {"portfolio": {"name": "x", "assets": {"AAPL": 0.5, "MSFT": 0.5}}},
+    ),
+    (
+        "PUT",
+        "/portfolios/{pid}",
+        {"portfolio": {"name": "x", "assets": {"AAPL": 0.5, "MSFT": 0.5}}, "version": 1},
+    ),
+    ("DELETE", "/portfolios/{pid}", None),
     ("DELETE", "/portfolios/{pid}?version=1", None),
+    ("POST", "/portfolios/{pid}/runs", None),
     ("GET", "/portfolios/{pid}/runs", None),
     ("GET", "/portfolios/{pid}/report", None),
     ("GET", "/runs/{rid}", None),
@@ -379,11 +405,18 @@ CROSS_TENANT = [
     ("POST", "/optimization/efficient-frontier", {"portfolioId": "{pid}"}),
     ("POST", "/monte-carlo/simulate", {"portfolioId": "{pid}"}),
     ("POST", "/monte-carlo/analyze", {"portfolioId": "{pid}", "paths": [[1.0, 1.1], [1.0, 0.9]]}),
+    (
+        "POST",
+        "/optimization/risk-parity",
+        {"portfolioId": "{pid}", "returns": {"AAPL": [0.01, 0.0, 0.02], "MSFT": [0.0, 0.01, 0.0]}},
+    ),
 ]
 
 
 @pytest.mark.parametrize(
-    ("method", "path", "body"), CROSS_TENANT, ids=[f"{m} {p}" for m, p, _ in CROSS_TENANT]
+    ("method", "path", "body"),
+    CROSS_TENANT,
+    ids=[f"{m} {p}" + (f" {'+'.join(sorted(b))}" if b else "") for m, p, b in CROSS_TENANT],
 )
 def test_another_tenants_ids_answer_exactly_like_missing_ones(
     local_stack: Any, victim: dict[str, Any], method: str, path: str, body: Any
@@ -734,3 +767,35 @@ def test_formula_cells_are_quarantined_and_escaped_in_the_exported_rows_csv(
         prefix + "rows.csv",
     }
     assert before.demo == World.take(local_stack).demo
+
+
+# Issue 14: what the first prefix rule missed (leading space, full-width forms, a leading LF).
+DISGUISED_FORMULAS = [
+    " =1+1",
+    "\uff1d1+1",  # full-width =
+    "\n=1+1",
+    "\u3000@SUM(1+1)",  # ideographic space, then @
+    "\uff0bcmd|' /C calc'!A0",  # full-width +
+]
+
+
+def test_disguised_formula_cells_are_escaped_in_the_exported_rows_csv(local_stack: Any) -> None:
+    day = _day()
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["date", "ticker", "close", "note"])
+    for formula in DISGUISED_FORMULAS:
+        writer.writerow([day, formula, "1.0", formula])  # BAD_TICKER
+    landing = _land(
+        local_stack, f"raw/prices/hostile-{uuid.uuid4().hex[:8]}/g.csv", out.getvalue().encode()
+    )
+    result = landing.result
+    assert result["rejected_counts"]["BAD_TICKER"] == len(DISGUISED_FORMULAS), result
+    prefix = result["quarantine_key"].removesuffix("report.json")
+    exported = (
+        local_stack.client("s3")
+        .get_object(Bucket=local_stack.bucket, Key=prefix + "rows.csv")["Body"]
+        .read()
+    )
+    rows = list(csv.reader(io.StringIO(exported.decode("utf-8"), newline="")))
+    assert [row[3:] for row in rows[1:]] == [["'" + f, "1.0", "'" + f] for f in DISGUISED_FORMULAS]

@@ -54,9 +54,17 @@ def test_create_read_list_and_update_in_the_plans_shape(local_stack: Any) -> Non
     read = call(local_stack, "GET", f"/portfolios/{body['id']}")
     assert read.status == 200
     assert read.json == body
-    listed = call(local_stack, "GET", "/portfolios?limit=100")
-    assert body["id"] in {item["id"] for item in listed.json["items"]}
-    assert all("portfolio" in item for item in listed.json["items"])
+    listed, token = [], ""
+    while True:  # every page: the tenant may hold more than one page of portfolios
+        page = call(
+            local_stack, "GET", "/portfolios?limit=100" + (f"&nextToken={token}" * bool(token))
+        )
+        listed += page.json["items"]
+        token = page.json.get("nextToken") or ""
+        if not token:
+            break
+    assert body["id"] in {item["id"] for item in listed}
+    assert all("portfolio" in item for item in listed)
 
     # PUT as the plan writes it: no version, no If-Match (an unconditional replace).
     changed = {"portfolio": {**sent, "assets": {"AAPL": 0.5, "MSFT": 0.5}}}

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from stack_client import api_fetch, price_csv
+from stack_client import api_fetch, price_csv, triggered_runs
 
 pytestmark = pytest.mark.functional
 
@@ -24,30 +24,40 @@ def reported(local_stack: Any) -> dict[str, Any]:
         f"{local_stack.api_url}/portfolios",
         "POST",
         {
-            "name": "<script>alert(1)</script>",
-            "assets": dict.fromkeys(tickers, 1 / 3),
-            "analyses": [
-                {"type": "efficient-frontier", "lookbackDays": 90, "parameters": {"nPoints": 10}},
-                {
-                    "type": "simulate",
-                    "lookbackDays": 90,
-                    "parameters": {"nPaths": 500, "horizonDays": 21, "seed": 1},
-                },
-            ],
+            "portfolio": {
+                "name": "<script>alert(1)</script>",
+                "assets": dict.fromkeys(tickers, 1 / 3),
+                "analyses": [
+                    {
+                        "type": "efficient-frontier",
+                        "lookbackDays": 90,
+                        "parameters": {"nPoints": 10},
+                    },
+                    {
+                        "type": "simulate",
+                        "lookbackDays": 90,
+                        "parameters": {"nPaths": 500, "horizonDays": 21, "seed": 1},
+                    },
+                ],
+            }
         },
     )
     assert status == 201, body
     portfolio = json.loads(body)
+    # Its analyses were requested at once, before any data: those runs fail first.
+    local_stack.wait_idle()
+    failed = triggered_runs(local_stack, portfolio["id"], "portfolio")
+    assert sorted(r["status"] for r in failed) == ["failed", "failed"], failed
     local_stack.client("s3").put_object(
         Bucket=local_stack.bucket,
         Key=f"raw/prices/{stem}.csv",
         Body=price_csv(tickers, 60, spread=5, stride=3, modulus=11, shift=0, decimals=2),
     )
     local_stack.wait_idle()
-    status, _, body = api_fetch(f"{local_stack.api_url}/portfolios/{portfolio['id']}/runs")
-    runs = json.loads(body)["items"]
+    runs = triggered_runs(local_stack, portfolio["id"], "market-data")
+    assert sorted(r["type"] for r in runs) == ["efficient-frontier", "simulate"], runs
     assert {r["status"] for r in runs} == {"succeeded"}, runs
-    return {"portfolio": portfolio, "runs": runs, "tickers": tickers}
+    return {"portfolio": portfolio, "runs": runs, "failed": failed, "tickers": tickers}
 
 
 def test_run_report_links_open_and_show_the_portfolio(local_stack: Any, reported: Any) -> None:
@@ -89,6 +99,8 @@ def test_portfolio_report_puts_the_latest_runs_side_by_side(
     text = page.decode()
     for run in reported["runs"]:
         assert run["type"] in text or run["id"] in text
+    for run in reported["failed"]:  # the latest succeeded run of each type, not a failed one
+        assert run["id"] not in text
 
 
 def test_reports_belong_to_their_tenant(local_stack: Any, reported: Any) -> None:
@@ -112,7 +124,9 @@ def test_asking_before_the_report_exists_is_a_clear_409(local_stack: Any) -> Non
     run = json.loads(body)
     status, _, body = api_fetch(f"{local_stack.api_url}/runs/{run['id']}/report")
     assert status == 409
-    assert "queued" in json.loads(body)["error"]["message"]
+    error = json.loads(body)["error"]
+    assert error["code"] == "NOT_READY", error  # worth asking again, unlike NO_SUCCESSFUL_RUN
+    assert "queued" in error["message"]
     local_stack.wait_idle()
     status, _, body = api_fetch(f"{local_stack.api_url}/runs/{run['id']}/report")
     assert status == 200, body
@@ -120,9 +134,48 @@ def test_asking_before_the_report_exists_is_a_clear_409(local_stack: Any) -> Non
     status, _, body = api_fetch(
         f"{local_stack.api_url}/portfolios",
         "POST",
-        {"name": "fresh", "assets": {"QQA": 1.0}, "analyses": []},
+        {"portfolio": {"name": "fresh", "assets": {"QQA": 1.0}, "analyses": []}},
     )
+    assert status == 201, body
     fresh = json.loads(body)["id"]
     status, _, body = api_fetch(f"{local_stack.api_url}/portfolios/{fresh}/report")
     assert status == 409
-    assert json.loads(body)["error"]["code"] == "CONFLICT"
+    error = json.loads(body)["error"]
+    assert error["code"] == "NOT_READY", error  # not NO_SUCCESSFUL_RUN: none ran at all
+    assert "no runs yet" in error["message"], error
+
+
+def test_a_portfolio_whose_runs_all_failed_says_so_and_a_success_ends_it(
+    local_stack: Any,
+) -> None:
+    """409 NO_SUCCESSFUL_RUN, never "rendered shortly", until a run succeeds."""
+    stem = uuid.uuid4().hex[:3].upper()
+    tickers = [f"R{stem}{c}" for c in "XY"]  # no data yet: its runs fail
+    status, _, body = api_fetch(
+        f"{local_stack.api_url}/portfolios",
+        "POST",
+        {
+            "portfolio": {
+                "name": "all failed",
+                "assets": dict.fromkeys(tickers, 0.5),
+                "analyses": [{"type": "risk-parity", "lookbackDays": 60}],
+            }
+        },
+    )
+    assert status == 201, body
+    pid = json.loads(body)["id"]
+    local_stack.wait_idle()
+    status, _, body = api_fetch(f"{local_stack.api_url}/portfolios/{pid}/report")
+    assert status == 409, body
+    error = json.loads(body)["error"]
+    assert error["code"] == "NO_SUCCESSFUL_RUN", error
+    assert "rendered shortly" not in json.dumps(error)
+    # Data lands: the recompute succeeds and the report is there.
+    local_stack.client("s3").put_object(
+        Bucket=local_stack.bucket,
+        Key=f"raw/prices/{stem}-xy.csv",
+        Body=price_csv(tickers, 40, spread=5, stride=3, modulus=11, shift=0, decimals=2),
+    )
+    local_stack.wait_idle()
+    status, _, body = api_fetch(f"{local_stack.api_url}/portfolios/{pid}/report")
+    assert status == 200, body

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -105,7 +106,9 @@ class NonSeekable(io.RawIOBase):
         ("2024/01/03,AAPL,10,,,,", RejectReason.BAD_DATE, ["'2024/01/03'"]),
         ("03-01-2024,AAPL,10,,,,", RejectReason.BAD_DATE, ["'03-01-2024'"]),
         ("2024-1-3,AAPL,10,,,,", RejectReason.BAD_DATE, ["'2024-1-3'"]),
-        ("2024-01-03T00:00,AAPL,10,,,,", RejectReason.BAD_DATE, ["'2024-01-03T00:00'"]),
+        ("2024-01-03T25:00,AAPL,10,,,,", RejectReason.BAD_DATE, ["'2024-01-03T25:00'"]),
+        ("2024-01-03T09:30,AAPL,10,,,,", RejectReason.DATE_HAS_TIME, ["'2024-01-03T09:30'"]),
+        ("2024-01-03T00:00:01Z,AAPL,10,,,,", RejectReason.DATE_HAS_TIME, ["time of day"]),
         ("1899-12-31,AAPL,10,,,,", RejectReason.BAD_DATE, ["'1899-12-31'", "before 1900-01-01"]),
         ("2025-01-01,AAPL,10,,,,", RejectReason.FUTURE_DATE, ["'2025-01-01'", "2024-12-31"]),
         ("2024-01-03,aapl,10,,,,", RejectReason.BAD_TICKER, ["'aapl'", "upper-case"]),
@@ -597,15 +600,26 @@ def test_parquet_typed_columns() -> None:
 @pytest.mark.parametrize(
     ("stamps", "type_", "expected"),
     [
-        # 23:30 in New York on Jan 2 is Jan 3 in UTC.
+        # Midnight in New York is 05:00 UTC: still Jan 2, the day in the file's own zone.
         (
-            [datetime(2024, 1, 3, 4, 30, tzinfo=UTC)],
+            [datetime(2024, 1, 2, 5, 0, tzinfo=UTC)],
             pa.timestamp("us", tz="America/New_York"),
-            date(2024, 1, 3),
+            date(2024, 1, 2),
         ),
-        ([datetime(2024, 1, 2, 23, 59, 59)], pa.timestamp("ns"), date(2024, 1, 2)),
+        # Midnight in Tokyo is 15:00 UTC the day before: never floored to UTC's day.
+        (
+            [datetime(2024, 1, 1, 15, 0, tzinfo=UTC)],
+            pa.timestamp("us", tz="Asia/Tokyo"),
+            date(2024, 1, 2),
+        ),
+        (
+            [datetime(2024, 1, 1, 14, 0, tzinfo=UTC)],
+            pa.timestamp("s", tz="+10:00"),
+            date(2024, 1, 2),
+        ),
+        ([datetime(2024, 1, 2, 0, 0)], pa.timestamp("ns"), date(2024, 1, 2)),
         ([datetime(2024, 1, 2, 0, 0)], pa.timestamp("s", tz="UTC"), date(2024, 1, 2)),
-        ([datetime(2024, 1, 2, 12, 0)], pa.timestamp("ms"), date(2024, 1, 2)),
+        ([datetime(2024, 1, 2, 0, 0)], pa.timestamp("ms"), date(2024, 1, 2)),
         ([date(2024, 1, 2)], pa.date64(), date(2024, 1, 2)),
         (["2024-01-02"], pa.string(), date(2024, 1, 2)),
         ([" 2024-01-02 "], pa.large_string(), date(2024, 1, 2)),
@@ -615,6 +629,100 @@ def test_parquet_date_types(stamps: list[Any], type_: pa.DataType, expected: dat
     table = pa.table({"date": pa.array(stamps, type_), "ticker": ["AAPL"], "close": [10.0]})
     result = run(parquet_bytes(table), filename="p.parquet")
     assert result.table["date"].to_pylist() == [expected]
+
+
+def test_zone_aware_parquet_dates_are_their_own_zones_days() -> None:
+    """The issue's probe: Tokyo closes for Jan 6/7/8 used to land as Jan 5/6/7."""
+    tokyo = ZoneInfo("Asia/Tokyo")
+    days = [datetime(2025, 1, d, tzinfo=tokyo) for d in (6, 7, 8)]
+    table = pa.table(
+        {
+            "date": pa.array(days, pa.timestamp("us", tz="Asia/Tokyo")),
+            "ticker": ["AAPL"] * 3,
+            "close": [1.0, 2.0, 3.0],
+        }
+    )
+    result = run(parquet_bytes(table), filename="p.parquet", today=date(2025, 2, 1))
+    assert result.table["date"].to_pylist() == [date(2025, 1, d) for d in (6, 7, 8)]
+
+
+@pytest.mark.parametrize(
+    ("stamp", "type_"),
+    [
+        (datetime(2024, 1, 2, 9, 30), pa.timestamp("ms")),
+        (datetime(2024, 1, 2, 23, 59, 59), pa.timestamp("ns")),
+        # Midnight UTC is 09:00 in Tokyo: a time of day in the file's own zone.
+        (datetime(2024, 1, 2, 0, 0, tzinfo=UTC), pa.timestamp("us", tz="Asia/Tokyo")),
+        (datetime(2024, 1, 2, 0, 0, 0, 1), pa.timestamp("us")),
+    ],
+)
+def test_parquet_timestamps_with_a_time_of_day_are_quarantined(
+    stamp: datetime, type_: pa.DataType
+) -> None:
+    table = pa.table({"date": pa.array([stamp], type_), "ticker": ["AAPL"], "close": [10.0]})
+    result = run(parquet_bytes(table), filename="p.parquet")
+    assert rejected(result) == [(1, RejectReason.DATE_HAS_TIME)]
+    assert "time of day" in result.rejected[0].message
+    assert result.table.num_rows == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2025-01-06T00:00:00+09:00", date(2025, 1, 6)),  # the day it is written with
+        ("2025-01-06T00:00:00-05:00", date(2025, 1, 6)),
+        ("2025-01-06T00:00:00Z", date(2025, 1, 6)),
+        ("2025-01-06 00:00", date(2025, 1, 6)),
+        ("2025-01-06T00:00:00.000000+0900", date(2025, 1, 6)),
+    ],
+)
+def test_csv_date_times_at_midnight_are_the_day_they_are_written_with(
+    text: str, expected: date
+) -> None:
+    result = run(csv_of(f"{text},AAPL,10,,,,"), today=date(2025, 2, 1))
+    assert result.table["date"].to_pylist() == [expected]
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("2025-01-05T15:00:00Z", RejectReason.DATE_HAS_TIME),  # Tokyo's midnight, in UTC
+        ("2025-01-06T09:30:00+09:00", RejectReason.DATE_HAS_TIME),
+        ("2025-01-06T00:00:00+25:00", RejectReason.BAD_DATE),
+        ("2025-01-06T00:60", RejectReason.BAD_DATE),
+        ("2025-02-30T00:00", RejectReason.BAD_DATE),
+    ],
+)
+def test_csv_date_times_off_midnight_or_malformed_are_quarantined(
+    text: str, reason: RejectReason
+) -> None:
+    result = run(csv_of(f"{text},AAPL,10,,,,"), today=date(2025, 2, 1))
+    assert rejected(result) == [(1, reason)]
+
+
+def test_a_parquet_time_zone_the_database_lacks_refuses_the_file() -> None:
+    table = pa.table(
+        {
+            "date": pa.array([0], pa.timestamp("s", tz="Nowhere/Atlantis")),
+            "ticker": ["AAPL"],
+            "close": [10.0],
+        }
+    )
+    with pytest.raises(FileRejectedError) as raised:
+        run(parquet_bytes(table), filename="p.parquet")
+    assert raised.value.code == FileRejectCode.BAD_COLUMN_TYPE
+    assert "Nowhere/Atlantis" in raised.value.message
+
+
+def test_prices_below_the_plausible_minimum_are_out_of_range() -> None:
+    """The issue's probe: a close of 1e-300 then 100 made a return of 1e+302."""
+    result = run(csv_of("2024-01-02,AAPL,1e-300,,,,", "2024-01-03,AAPL,100,,,,"))
+    assert rejected(result) == [(1, RejectReason.PRICE_OUT_OF_RANGE)]
+    assert "[1e-06, 1,000,000,000]" in result.rejected[0].message
+    assert run(csv_of("2024-01-02,AAPL,0.000001,,,,")).table.num_rows == 1
+    assert rejected(run(csv_of("2024-01-02,AAPL,10,,,0.0000009,"))) == [
+        (1, RejectReason.PRICE_OUT_OF_RANGE)
+    ]
 
 
 def test_parquet_dates_before_1900_and_in_the_future() -> None:
