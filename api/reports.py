@@ -14,10 +14,10 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from api.runs import reported
 from core.aws import client as aws_client
 from core.exceptions import ConflictError, NoSuccessfulRunError, NotReadyError
 from core.lake import REPORT_MANIFEST, report_prefix
+from core.lifecycle import as_reported
 from core.models import RunStatus
 from core.repositories import PortfolioRepository, RunRepository
 from core.rest import json_response, logger, path_id, request_tenant, rest_resolver
@@ -84,7 +84,7 @@ def _links(prefix: str, download_stem: str) -> dict[str, Any]:
 @bind(app, "GetRunReport")
 def get_run_report(id: str) -> Response[Any]:
     tenant = request_tenant(app)
-    run = reported(RunRepository(settings().runs_table).get(tenant, path_id(id, "run id")))
+    run = as_reported(RunRepository(settings().runs_table).get(tenant, path_id(id, "run id")))
     if run.status is RunStatus.FAILED:
         raise NoSuccessfulRunError(
             f"Run {run.id} failed; a report exists only for a succeeded run.",
@@ -120,7 +120,7 @@ def _why_no_report(tenant: str, portfolio_id: str) -> ConflictError:
     runs, _ = RunRepository(settings().runs_table).list_for_portfolio(
         tenant, portfolio_id, limit=100
     )
-    states = [reported(run) for run in runs]
+    states = [as_reported(run) for run in runs]
     if any(run.status is not RunStatus.FAILED for run in states):
         return NotReadyError(
             "The portfolio's report is being rendered.",

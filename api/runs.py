@@ -5,48 +5,29 @@ Imports neither numpy, pandas nor pyarrow.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from core.models import Run, RunError, RunPage, RunStatus
+from core.lifecycle import as_reported
+from core.models import RunPage
 from core.repositories import PortfolioRepository, RunRepository
 from core.rest import json_response, logger, path_id, query_int, request_tenant, rest_resolver
 from core.routes import bind
 from core.run_results import answerable
 from core.settings import settings
 
-__all__ = ["RUN_DEADLINE", "app", "handler", "reported"]
+__all__ = ["app", "handler"]
 
 app = rest_resolver()
-# The longest a run may stay unfinished: the run worker's timeout (300 s) plus its two
-# retries with Lambda's backoff, rounded up. Past it, a run reads as failed.
-RUN_DEADLINE = timedelta(minutes=20)
-
-
-def reported(run: Run, now: datetime | None = None) -> Run:
-    """A run as callers see it: never ``queued``/``running`` forever."""
-    now = now or datetime.now(UTC)
-    if run.status in (RunStatus.QUEUED, RunStatus.RUNNING) and now - run.created_at > RUN_DEADLINE:
-        return run.model_copy(
-            update={
-                "status": RunStatus.FAILED,
-                "error": RunError(
-                    code="TIMED_OUT",
-                    message=f"The run did not finish within {RUN_DEADLINE.seconds // 60} minutes.",
-                ),
-            }
-        )
-    return run
 
 
 @bind(app, "GetRun")
 def get_run(id: str) -> Response[Any]:
     tenant = request_tenant(app)
     run = RunRepository(settings().runs_table).get(tenant, path_id(id, "run id"))
-    return json_response(200, answerable(reported(run), settings().bucket))
+    return json_response(200, answerable(as_reported(run), settings().bucket))
 
 
 @bind(app, "ListPortfolioRuns")
@@ -62,7 +43,7 @@ def list_portfolio_runs(id: str) -> Response[Any]:
     items, next_token = RunRepository(config.runs_table).list_for_portfolio(
         tenant, portfolio_id, limit, token
     )
-    return json_response(200, RunPage(items=[reported(r) for r in items], next_token=next_token))
+    return json_response(200, RunPage(items=[as_reported(r) for r in items], next_token=next_token))
 
 
 @logger.inject_lambda_context

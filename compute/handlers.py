@@ -24,7 +24,8 @@ from core.aws import client as aws_client
 from core.bus import DetailType, EventBus, Source
 from core.exceptions import ConflictError, NotFoundError, StratigosError, UnprocessableError
 from core.lake import RUN_REQUESTS_PREFIX, run_result_key
-from core.models import AnalysisSpec, Run, RunError, RunStatus, RunType
+from core.lifecycle import RunLifecycle
+from core.models import AnalysisSpec, Run, RunStatus, RunType
 from core.recompute import recompute_requests, recompute_run_id
 from core.repositories import PortfolioRepository, RunRepository, new_id
 from core.rest import json_body, json_response, request_tenant, rest_resolver
@@ -78,6 +79,16 @@ def _store_result(config: Settings, tenant: str, run: Run, result: dict[str, Any
     return run.with_result(summary).model_copy(update={"result_key": key})
 
 
+def _results_writer(
+    config: Settings, tenant: str, result: dict[str, Any], data_version: str | None
+) -> Callable[[Run], object]:
+    from compute.results import write_results
+
+    return lambda done: write_results(
+        done, tenant, result, bucket=config.bucket, data_version=data_version
+    )
+
+
 def _complete(
     config: Settings,
     tenant: str,
@@ -89,11 +100,9 @@ def _complete(
 ) -> Run:
     """Execute a queued/running run and persist how it ended (never left running)."""
     from compute.exceptions import ComputeError
-    from compute.results import write_results
     from compute.runner import execute, load_inputs
 
-    runs = RunRepository(config.runs_table)
-    before = run.status
+    lifecycle = RunLifecycle(RunRepository(config.runs_table))
     try:
         inputs = None
         if run.type is not RunType.ANALYZE:
@@ -101,42 +110,25 @@ def _complete(
             window = inputs.window.model_copy(update={"data_version": data_version})
             run = run.model_copy(update={"data_window": window})
         result = execute(run.type, request, inputs, weights)
-        run = _store_result(config, tenant, run, result)
-        run = run.model_copy(update={"status": RunStatus.SUCCEEDED, "finished_at": _now()})
+        computed = _store_result(config, tenant, run, result)
         # The Parquet results (run_index last: the commit marker) are durable before the run
         # item says succeeded and before RunCompleted is announced.
-        write_results(run, tenant, result, bucket=config.bucket, data_version=data_version)
-    except (ClientError, BotoCoreError):
+        writer = _results_writer(config, tenant, result, data_version)
+        run = lifecycle.succeed(tenant, computed, before_recorded=writer)
+    except (ClientError, BotoCoreError, ConflictError):
         # An AWS call still failing after botocore's retries is not the run's fault: the run
         # keeps its status and the caller's retry (Lambda's, or the worker the API hands it
-        # to) runs it again, overwriting the same result keys.
+        # to) runs it again, overwriting the same result keys. A conflict: another delivery
+        # moved the run first.
         raise
-    except (ComputeError, StratigosError) as error:
-        code = (
-            getattr(error, "code", "COMPUTE_ERROR")
-            if isinstance(error, StratigosError)
-            else ("COMPUTE_ERROR")
-        )
-        message = error.message if isinstance(error, StratigosError) else str(error)
-        run = run.model_copy(
-            update={
-                "status": RunStatus.FAILED,
-                "error": RunError(code=code, message=message[:1000]),
-                "finished_at": _now(),
-            }
-        )
+    except StratigosError as error:
+        return lifecycle.fail(tenant, run, error.code, error.message)
+    except ComputeError as error:
+        return lifecycle.fail(tenant, run, "COMPUTE_ERROR", str(error))
     except Exception as error:
         logger.exception("run failed unexpectedly", extra={"run_id": run.id})
-        run = run.model_copy(
-            update={
-                "status": RunStatus.FAILED,
-                "error": RunError(code="INTERNAL_ERROR", message=type(error).__name__),
-                "finished_at": _now(),
-            }
-        )
-    runs.save(tenant, run, expected=before)
-    if run.status is RunStatus.SUCCEEDED:
-        _announce(config, tenant, run)
+        return lifecycle.fail(tenant, run, "INTERNAL_ERROR", type(error).__name__)
+    _announce(config, tenant, run)
     return run
 
 
@@ -208,15 +200,9 @@ def _submit(run_type: RunType) -> Response[Any]:
         request,
         window_days=explicit.days + 1 if explicit else 0,
     )
-    run = Run(
-        id=new_id("r"),
-        portfolio_id=request.portfolio_id,
-        type=run_type,
-        parameters=_parameters(request),
-        status=RunStatus.QUEUED,
-        created_at=_now(),
+    run = RunLifecycle(RunRepository(config.runs_table)).submit(
+        tenant, new_id("r"), run_type, _parameters(request), request.portfolio_id
     )
-    RunRepository(config.runs_table).create(tenant, run)
     prefer = _app.current_event.headers.get("prefer", "")
     if "respond-async" not in (prefer or "").lower() and is_quick(run_type, request, assets):
         try:
@@ -294,21 +280,18 @@ def run_requested(event: EventBridgeEvent, context: LambdaContext) -> dict[str, 
     config = settings()
     detail = dict(event.detail)
     tenant, run_id = str(detail["tenant"]), str(detail["runId"])
-    runs = RunRepository(config.runs_table)
+    lifecycle = RunLifecycle(RunRepository(config.runs_table))
     if "analysis" in detail:
         analysis, request = _recompute_request(detail)
-        runs.create(
+        run = lifecycle.submit(
             tenant,
-            Run(
-                id=run_id,
-                portfolio_id=request.portfolio_id,
-                type=RunType(analysis.type),
-                parameters={**_parameters(request), "trigger": detail.get("trigger")},
-                status=RunStatus.QUEUED,
-                created_at=_now(),
-            ),
+            run_id,
+            RunType(analysis.type),
+            {**_parameters(request), "trigger": detail.get("trigger")},
+            request.portfolio_id,
         )
-    run = runs.get(tenant, run_id)
+    else:
+        run = lifecycle.runs.get(tenant, run_id)
     if run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED):
         if run.status is RunStatus.SUCCEEDED:
             # A delivery that crashed between saving the run and announcing it is only
@@ -333,25 +316,18 @@ def run_requested(event: EventBridgeEvent, context: LambdaContext) -> dict[str, 
             )
         except NotFoundError:
             # Deleted after the run was accepted: retrying cannot help; end the run failed.
-            gone = run.model_copy(
-                update={
-                    "status": RunStatus.FAILED,
-                    "error": RunError(
-                        code="NOT_FOUND",
-                        message=f"Portfolio {request.portfolio_id} was deleted before the run.",
-                    ),
-                    "finished_at": _now(),
-                }
+            gone = lifecycle.fail(
+                tenant,
+                run,
+                "NOT_FOUND",
+                f"Portfolio {request.portfolio_id} was deleted before the run.",
             )
-            runs.save(tenant, gone, expected=run.status)
             return {"runId": run_id, "status": str(gone.status)}
     if run.status is RunStatus.QUEUED:
-        running = run.model_copy(update={"status": RunStatus.RUNNING})
         try:
-            runs.save(tenant, running, expected=RunStatus.QUEUED)
+            run = lifecycle.start(tenant, run)
         except ConflictError:
             return {"runId": run_id, "status": "duplicate", "skipped": True}
-        run = running
     run = _complete(config, tenant, run, request, weights, data_version=detail.get("dataVersion"))
     return {"runId": run_id, "status": str(run.status)}
 
