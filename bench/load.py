@@ -25,8 +25,15 @@ exactly one 200 per round, every other answer a 412 PRECONDITION_FAILED (If-Matc
 
 Prints PASS/FAIL per check and exits 1 on any FAIL.
 
-Run: ``.venv/bin/python bench/load.py [--clients 50] [--duration 60] [--seed 1]``
-or against a running stack: ``stratigos local up`` then
+``--recording on`` runs the stack with a data directory, as ``stratigos local up`` does
+(every write journalled before moto applies it, :mod:`local._journal`); after the checks it
+stops the stack, starts it again on the same directory, reports the journal's size and the
+replay's time, and runs the data checks again on the restarted stack. ``--recording
+compare`` runs the bench twice, off then on, each in its own process, and prints the two
+side by side: the journal's write overhead.
+
+Run: ``.venv/bin/python bench/load.py [--clients 50] [--duration 60] [--seed 1]
+[--recording off|on|compare]`` or against a running stack: ``stratigos local up`` then
 ``.venv/bin/python bench/load.py --url http://127.0.0.1:3000 --key dev-key``.
 """
 
@@ -36,7 +43,10 @@ import argparse
 import http.client
 import json
 import random
+import shutil
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
@@ -450,7 +460,32 @@ def contention(
 
 
 # ------------------------------------------------------------------ main
-def _run(args: argparse.Namespace, url: str, key: str) -> int:
+RESULT_PREFIX = "BENCH-RESULT "  # one JSON line for --recording compare
+
+
+def _print_checks(checks: list[tuple[str, bool, str]]) -> None:
+    print("\n| check | result | detail |\n|---|---|---|")
+    for name, ok, detail in checks:
+        print(f"| {name} | {'PASS' if ok else 'FAIL'} | {detail} |")
+
+
+def _summary(record: Record, elapsed: float) -> dict[str, Any]:
+    """Throughput and latencies, all requests and the writes (create, update, delete)."""
+    everything = [s for v in record.latencies.values() for s in v]
+    writes = [s for op in ("create", "update", "delete") for s in record.latencies.get(op, [])]
+    return {
+        "requests": len(everything),
+        "elapsed_s": round(elapsed, 1),
+        "per_s": round(len(everything) / elapsed, 1),
+        **{f"p{q}_ms": round(1000 * _percentile(everything, q)) for q in (50, 95, 99)},
+        "writes": len(writes),
+        **{f"write_p{q}_ms": round(1000 * _percentile(writes, q)) for q in (50, 95, 99)},
+    }
+
+
+def _run(
+    args: argparse.Namespace, url: str, key: str
+) -> tuple[int, Record, Client, dict[str, Any]]:
     record = Record()
     client = Client(url, key)
     # A starting set of portfolios so updates, reads and runs have targets from the start.
@@ -463,12 +498,88 @@ def _run(args: argparse.Namespace, url: str, key: str) -> int:
         url, key, clients=args.clients, duration=args.duration, seed=args.seed, record=record
     )
     print_tables(record, elapsed, args.clients)
+    summary = _summary(record, elapsed)
     checks = check_data(client, record, args.run_deadline)
     checks += contention(client, url, key, args.contenders, args.rounds)
-    print("\n| check | result | detail |\n|---|---|---|")
-    for name, ok, detail in checks:
-        print(f"| {name} | {'PASS' if ok else 'FAIL'} | {detail} |")
-    return 0 if all(ok for _, ok, _ in checks) else 1
+    _print_checks(checks)
+    return (0 if all(ok for _, ok, _ in checks) else 1), record, client, summary
+
+
+def _restart(options: Any, record: Record, run_deadline: float) -> tuple[bool, dict[str, Any]]:
+    """Start a stack again on ``options.data_dir`` (moto emptied first: a new process's
+    state), time the replay, and check the data against what the clients were told."""
+    from moto.moto_api._internal.models import moto_api_backend
+
+    from local.stack import LocalStack
+
+    moto_api_backend.reset()  # what a new process starts with
+    journal = options.data_dir / "requests.jsonl"
+    size = journal.stat().st_size
+    started = time.perf_counter()
+    with LocalStack(options) as stack:
+        up_s = time.perf_counter() - started
+        resumed = stack.resumed
+        assert resumed is not None
+        print(
+            f"\n## restart on the data directory\n\njournal {size / 1e6:.1f} MB, "
+            f"{resumed.writes:,} writes ({resumed.refused} refused the first time, skipped): "
+            f"replayed in {resumed.seconds:.1f} s; stack up in {up_s:.1f} s; "
+            f"{len(resumed.diverged)} replayed differently"
+        )
+        checks = check_data(Client(stack.api_url, "dev-key"), record, run_deadline)
+        checks = [(f"after restart: {name}", ok, detail) for name, ok, detail in checks]
+        checks.append(
+            ("after restart: every write replayed as first applied", not resumed.diverged, "")
+        )
+        _print_checks(checks)
+        stack.wait_idle(timeout_s=600)
+    return all(ok for _, ok, _ in checks), {
+        "journal_mb": round(size / 1e6, 1),
+        "journal_writes": resumed.writes,
+        "replay_s": round(resumed.seconds, 2),
+        "restart_s": round(up_s, 2),
+    }
+
+
+def _compare(args: argparse.Namespace) -> int:
+    """The bench twice, recording off then on, each in its own process; side by side."""
+    results: dict[str, dict[str, Any]] = {}
+    code = 0
+    for mode in ("off", "on"):
+        argv = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            *("--clients", str(args.clients), "--duration", str(args.duration)),
+            *("--seed", str(args.seed), "--run-deadline", str(args.run_deadline)),
+            *("--contenders", str(args.contenders), "--rounds", str(args.rounds)),
+            *("--recording", mode),
+        ]
+        print(f"\n# recording {mode}\n", flush=True)
+        child = subprocess.run(argv, capture_output=True, text=True, check=False)
+        print(child.stdout, child.stderr[-2000:] if child.returncode else "", flush=True)
+        code = code or child.returncode
+        lines = [line for line in child.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
+        if lines:
+            results[mode] = json.loads(lines[-1][len(RESULT_PREFIX) :])
+    if len(results) == 2:
+        off, on = results["off"], results["on"]
+        print(
+            f"\n## recording off vs on ({args.clients} clients, {args.duration:.0f} s)\n\n"
+            "| recording | requests/s | p50 ms | p95 ms | p99 ms | writes | write p50 ms | "
+            "write p95 ms | write p99 ms | journal | replay |\n"
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        )
+        for mode, row in (("off", off), ("on", on)):
+            journal = "—"
+            if mode == "on":
+                journal = f"{row['journal_mb']} MB, {row['journal_writes']:,} writes"
+            replay = f"{row['replay_s']} s" if mode == "on" else "—"
+            print(
+                f"| {mode} | {row['per_s']} | {row['p50_ms']} | {row['p95_ms']} | "
+                f"{row['p99_ms']} | {row['writes']:,} | {row['write_p50_ms']} | "
+                f"{row['write_p95_ms']} | {row['write_p99_ms']} | {journal} | {replay} |"
+            )
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -481,29 +592,69 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--contenders", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--run-deadline", type=float, default=300.0, help="seconds")
+    parser.add_argument(
+        "--recording",
+        choices=("off", "on", "compare"),
+        default="off",
+        help="off: memory only; on: a data directory, then a restart on it; compare: both",
+    )
+    parser.add_argument(
+        "--data-dir", type=Path, help="--recording on: the data directory (default: a temp one)"
+    )
     args = parser.parse_args(argv)
     if args.url:
-        return _run(args, args.url.rstrip("/"), args.key)
+        return _run(args, args.url.rstrip("/"), args.key)[0]
+    if args.recording == "compare":
+        return _compare(args)
 
     from local.stack import LocalStack, LocalStackOptions
 
+    scratch = None
+    data_dir = None
+    if args.recording == "on":
+        data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="stratigos-bench-"))
+        scratch = None if args.data_dir else data_dir
     options = LocalStackOptions(
-        api_port=0, state_file=None, environment_overrides={"POWERTOOLS_LOG_LEVEL": "ERROR"}
+        api_port=0,
+        state_file=None,
+        environment_overrides={"POWERTOOLS_LOG_LEVEL": "ERROR"},
+        data_dir=data_dir,
+        fresh=True,
     )
-    with LocalStack(options) as stack:
-        started = time.perf_counter()
-        s3 = stack.client("s3")
-        for path in sample_files():  # what the demo lands: three years of sample prices
-            s3.put_object(
-                Bucket=stack.bucket, Key=f"raw/prices/{path.name}", Body=path.read_bytes()
+    try:
+        with LocalStack(options) as stack:
+            started = time.perf_counter()
+            s3 = stack.client("s3")
+            for path in sample_files():  # what the demo lands: three years of sample prices
+                s3.put_object(
+                    Bucket=stack.bucket, Key=f"raw/prices/{path.name}", Body=path.read_bytes()
+                )
+            stack.wait_idle(timeout_s=600)
+            landed = time.perf_counter() - started
+            print(f"local stack up, sample prices landed in {landed:.1f} s")
+            code, record, _, summary = _run(args, stack.api_url, "dev-key")
+            stack.wait_idle(timeout_s=600)
+            dead = len(stack.dispatcher.dead_lettered) if stack.dispatcher else 0
+            print(f"\ndead-lettered events: {dead}")
+        summary.update(recording=args.recording == "on", landed_s=round(landed, 1))
+        if data_dir is not None:
+            restarted, figures = _restart(
+                LocalStackOptions(
+                    api_port=0,
+                    state_file=None,
+                    environment_overrides={"POWERTOOLS_LOG_LEVEL": "ERROR"},
+                    data_dir=data_dir,
+                ),
+                record,
+                args.run_deadline,
             )
-        stack.wait_idle(timeout_s=600)
-        print(f"local stack up, sample prices landed in {time.perf_counter() - started:.1f} s")
-        code = _run(args, stack.api_url, "dev-key")
-        stack.wait_idle(timeout_s=600)
-        dead = len(stack.dispatcher.dead_lettered) if stack.dispatcher else 0
-        print(f"\ndead-lettered events: {dead}")
+            summary.update(figures)
+            code = code or (0 if restarted else 1)
+        print(RESULT_PREFIX + json.dumps(summary))
         return code if dead == 0 else 1
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -2,20 +2,37 @@
 
 Constructors elsewhere take a client or a session so tests can point them anywhere; this
 module is where the defaults live. ``AWS_ENDPOINT_URL`` (honoured by boto3 itself) points
-every client at the local stack.
+every client at the local stack. :func:`register_client_handler` puts a botocore event
+handler on every client made here (the platform registers none; the tests' fault injection
+does).
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import threading
+import weakref
+from collections.abc import Callable
 from typing import Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-__all__ = ["client", "client_config", "is_local_endpoint", "is_missing_object"]
+__all__ = [
+    "client",
+    "client_config",
+    "is_local_endpoint",
+    "is_missing_object",
+    "register_client_handler",
+]
+
+# Every client made here (weakly: a client dropped by its owner is not kept alive), and the
+# event handlers each one gets: (event name, unique id) -> handler.
+_clients: weakref.WeakSet[Any] = weakref.WeakSet()
+_handlers: dict[tuple[str, str], Callable[..., Any]] = {}
+_handlers_lock = threading.Lock()
 
 
 def is_local_endpoint() -> bool:
@@ -47,7 +64,9 @@ def client(service: str, session: boto3.session.Session | None = None) -> Any:
     otherwise be paid on every request of a warm Lambda. botocore clients are thread-safe.
     """
     if session is not None:
-        return session.client(service, config=client_config(service))  # type: ignore[call-overload]
+        return _with_handlers(
+            session.client(service, config=client_config(service))  # type: ignore[call-overload]
+        )
     return _default_client(
         service,
         os.environ.get("AWS_ENDPOINT_URL", ""),
@@ -60,9 +79,47 @@ def client(service: str, session: boto3.session.Session | None = None) -> Any:
 def _default_client(service: str, endpoint: str, region: str, access_key: str) -> Any:
     # The arguments only key the cache; boto3 reads the same values from the environment.
     del endpoint, region, access_key
-    return boto3.session.Session().client(  # type: ignore[call-overload]
-        service, config=client_config(service)
+    return _with_handlers(
+        boto3.session.Session().client(  # type: ignore[call-overload]
+            service, config=client_config(service)
+        )
     )
+
+
+def register_client_handler(event_name: str, handler: Callable[..., Any], unique_id: str) -> None:
+    """Register a botocore event handler on every client :func:`client` has made or will make.
+
+    botocore's event system is per client (``client.meta.events``): a handler registered on
+    a session reaches only the clients that session creates afterwards, and the clients
+    cached here live as long as the process. This reaches them all, through botocore's
+    public ``register``, for instrumentation of a whole process (the tests' fault
+    injection). ``unique_id`` makes registering the same handler again harmless.
+
+    Parameters
+    ----------
+    event_name : str
+        A botocore event, e.g. ``before-send`` or ``after-call.s3.PutObject``.
+    handler : callable
+        Called with the event's keyword arguments, as botocore documents for the event.
+    unique_id : str
+        Identifies the registration (botocore's ``unique_id``: one handler per id and
+        client, whatever the event, so each event needs an id of its own).
+    """
+    with _handlers_lock:
+        _handlers[(event_name, unique_id)] = handler
+        clients = list(_clients)
+    for made in clients:
+        made.meta.events.register(event_name, handler, unique_id=unique_id)
+
+
+def _with_handlers(made: Any) -> Any:
+    """Track a new client and give it every registered handler."""
+    with _handlers_lock:
+        _clients.add(made)
+        handlers = list(_handlers.items())
+    for (event_name, unique_id), handler in handlers:
+        made.meta.events.register(event_name, handler, unique_id=unique_id)
+    return made
 
 
 def is_missing_object(error: ClientError, s3: Any, bucket: str, key: str) -> bool:

@@ -1,7 +1,9 @@
 """ingest: landing, validation, curated Parquet, returns, market-data queries.
 
-May import core, awswrangler, pyarrow and pandas. Lambda entries are in
-``ingest.handlers``; the lake layout is in ``ingest.schemas``.
+May import core, pyarrow and pandas, and awswrangler where it is the best tool (no module
+needs it today: the Glue tables are declared in template.yaml, not registered at run time).
+Lambda entries are in ``ingest.handlers``; the lake layout and the curated datasets' Glue
+tables are in ``ingest.schemas``.
 """
 
 from __future__ import annotations

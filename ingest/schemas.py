@@ -6,10 +6,15 @@ row groups of ``ROW_GROUP_ROWS`` rows. Why (figures in docs/INGEST.md): the two 
 queries are "one ticker over ten years" (reads ≤ 11 small files, row groups pruned by
 ticker statistics) and "all tickers on one day" (reads one file); per-ticker partitions
 would make the second read thousands of objects, per-day partitions the first.
+
+Glue: template.yaml declares one table per dataset of :data:`CURATED_DATASETS` (columns equal
+to the Arrow schema, ``year`` projected), so no writer registers a table or a partition
+(tests/unit/platform/test_glue_tables.py checks the two agree).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final
 
 import pyarrow as pa
@@ -19,10 +24,12 @@ from core.lake import (
     QUARANTINE_PREFIX,
     RAW_PRICES_PREFIX,
     RETURNS_PREFIX,
+    athena_type_name,
     partition_key,
 )
 
 __all__ = [
+    "CURATED_DATASETS",
     "PRICES_PREFIX",
     "PRICES_TABLE",
     "PRICE_SCHEMA",
@@ -32,6 +39,7 @@ __all__ = [
     "RETURNS_SCHEMA",
     "RETURNS_TABLE",
     "ROW_GROUP_ROWS",
+    "CuratedDataset",
     "partition_key",
 ]
 
@@ -70,4 +78,37 @@ RETURNS_SCHEMA: Final = pa.schema(
         pa.field("prev_date", pa.date32(), nullable=False),
         pa.field("computed_at", pa.timestamp("ms", tz="UTC"), nullable=False),
     ]
+)
+
+
+@dataclass(frozen=True)
+class CuratedDataset:
+    """One curated dataset: its Glue table, S3 prefix, Arrow schema and description.
+
+    ``year`` (the partition) is not a column of the files: it is the folder name.
+    """
+
+    table: str
+    prefix: str
+    schema: pa.Schema
+    description: str
+
+    def glue_columns(self) -> list[tuple[str, str]]:
+        """``(name, Athena type)`` of each column, as the Glue table declares them."""
+        return [(field.name, athena_type_name(str(field.type))) for field in self.schema]
+
+
+CURATED_DATASETS: Final = (
+    CuratedDataset(
+        PRICES_TABLE,
+        PRICES_PREFIX,
+        PRICE_SCHEMA,
+        "Validated daily prices, one row per (ticker, date); corrections replace rows.",
+    ),
+    CuratedDataset(
+        RETURNS_TABLE,
+        RETURNS_PREFIX,
+        RETURNS_SCHEMA,
+        "Daily simple and log returns between consecutive closes of each ticker.",
+    ),
 )

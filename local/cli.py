@@ -1,7 +1,8 @@
 """``stratigos``: the operator CLI (local stack, demo, ingest, sql, replay, layers).
 
 Subcommands find a running ``stratigos local up`` through its state file
-(``.stratigos/local.json`` in the working directory).
+(``.stratigos/local.json`` in the working directory); the stack keeps its data in
+``.stratigos/`` too (``--data-dir``), so a restart resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -19,11 +20,18 @@ from typing import TYPE_CHECKING, Any
 from core.lake import RAW_PRICES_PREFIX
 from core.settings import env_name
 from local.stack import (
+    DEFAULT_DATA_DIR,
+    NOT_RUNNING,
+    STATE_FILE,
+    DataDirectoryError,
+    JournalError,
     LocalStack,
     LocalStackOptions,
     PortUnavailableError,
+    StackNotRunningError,
     StackState,
     parse_keys,
+    process_alive,
 )
 
 if TYPE_CHECKING:
@@ -47,7 +55,13 @@ def _cmd_local_up(args: argparse.Namespace) -> int:
     from local._activity import log_to_stream
 
     keys = parse_keys(os.environ.get("STRATIGOS_LOCAL_KEYS"))
-    options = LocalStackOptions(api_port=args.port, aws_port=args.aws_port, keys=keys)
+    options = LocalStackOptions(
+        api_port=args.port,
+        aws_port=args.aws_port,
+        keys=keys,
+        data_dir=Path(args.data_dir),
+        fresh=args.fresh,
+    )
     stopped = threading.Event()
     log_to_stream(sys.stderr, quiet=args.quiet)
 
@@ -61,7 +75,7 @@ def _cmd_local_up(args: argparse.Namespace) -> int:
     stack = LocalStack(options)
     try:
         stack.start()
-    except PortUnavailableError as error:
+    except (PortUnavailableError, DataDirectoryError, JournalError) as error:
         print(f"stratigos: {error}", file=sys.stderr)
         return 2
     try:
@@ -72,6 +86,8 @@ def _cmd_local_up(args: argparse.Namespace) -> int:
         for key, tenant in keys.items():
             print(f"  API key:      {key}  (tenant {tenant})")
         print(f"  State file:   {options.state_file}")
+        for line in _data_lines(stack, args):
+            print(line)
         print("Point the AWS CLI or any SDK at it:")
         print(
             f"  export AWS_ENDPOINT_URL={stack.endpoint_url} AWS_ACCESS_KEY_ID=testing "
@@ -96,6 +112,39 @@ def _cmd_local_up(args: argparse.Namespace) -> int:
     return 0
 
 
+def _restart_command(data_dir: Path | str | None) -> str:
+    """The command that resumes a stack kept in ``data_dir``."""
+    if data_dir is None or Path(data_dir).resolve() == DEFAULT_DATA_DIR.resolve():
+        return "stratigos local up"
+    return f"stratigos local up --data-dir {data_dir}"
+
+
+def _data_lines(stack: LocalStack, args: argparse.Namespace) -> list[str]:
+    """Where `local up` keeps its data, and what it found there."""
+    where = stack.options.data_dir.resolve() if stack.options.data_dir else None
+    if where is None:
+        return ["  Data:         in memory only (gone when the stack stops)"]
+    resumed = stack.resumed
+    if args.fresh:
+        found = "started empty (--fresh): what was kept there is gone"
+    elif resumed is None:
+        found = "nothing kept there yet: started empty"
+    else:
+        found = f"resumed: {resumed.writes:,} kept writes replayed in {resumed.seconds:.1f} s"
+    lines = [
+        f"  Data:         {where}  ({found})",
+        f"                every write is kept there; `{_restart_command(args.data_dir)}` "
+        "resumes it after a stop or a crash (kill -9), --fresh starts empty",
+    ]
+    if resumed is not None and resumed.diverged:
+        print(
+            f"stratigos: {len(resumed.diverged)} kept write(s) replayed differently "
+            f"(first: {resumed.diverged[0]})",
+            file=sys.stderr,
+        )
+    return lines
+
+
 def _cmd_local_tick(args: argparse.Namespace) -> int:
     from local.dispatcher import find_schedule, fire_schedule
 
@@ -108,9 +157,39 @@ def _cmd_local_tick(args: argparse.Namespace) -> int:
     return 0
 
 
+def _answers(endpoint_url: str) -> bool:
+    """Whether something accepts connections at ``endpoint_url``'s host and port."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(endpoint_url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), 2):
+            return True
+    except OSError:
+        return False
+
+
 def _cmd_local_status(args: argparse.Namespace) -> int:
-    state = StackState.read()
-    print(f"local stack (pid {state.pid}): API {state.api_url}, AWS {state.endpoint_url}")
+    """0: running; 1: a stale state file (the stack is gone); 2: no stack."""
+    state = StackState.load()
+    restart = _restart_command(state.data_dir)
+    if not process_alive(state.pid):
+        print(
+            f"stratigos: stale state file {STATE_FILE}: the local stack (pid {state.pid}) is "
+            f"gone; `{restart}` starts it again with its data",
+            file=sys.stderr,
+        )
+        return 1
+    if not _answers(state.endpoint_url):
+        print(
+            f"stratigos: the local stack (pid {state.pid}) does not answer at "
+            f"{state.endpoint_url}; stop it and run `{restart}`",
+            file=sys.stderr,
+        )
+        return 1
+    data = f"data {state.data_dir}" if state.data_dir else "data in memory only"
+    print(f"local stack (pid {state.pid}): API {state.api_url}, AWS {state.endpoint_url}, {data}")
     return 0
 
 
@@ -292,11 +371,22 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="no line per function invocation and dead letter on stderr",
     )
+    up.add_argument(
+        "--data-dir",
+        default=str(DEFAULT_DATA_DIR),
+        metavar="DIR",
+        help=f"where the stack keeps its data across restarts (default {DEFAULT_DATA_DIR}/)",
+    )
+    up.add_argument(
+        "--fresh", action="store_true", help="forget what the data directory kept; start empty"
+    )
     up.set_defaults(func=_cmd_local_up)
     tick = local_commands.add_parser("tick", help="fire a schedule now, e.g. Nightly")
     tick.add_argument("name", help="the Schedule event's name in template.yaml (any case)")
     tick.set_defaults(func=_cmd_local_tick)
-    status = local_commands.add_parser("status", help="where the running local stack is")
+    status = local_commands.add_parser(
+        "status", help="where the running local stack is (exit 1: it is gone, 2: none)"
+    )
     status.set_defaults(func=_cmd_local_status)
 
     ingest = commands.add_parser("ingest", help="land vendor price files (CSV/Parquet)")
@@ -342,13 +432,31 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``stratigos`` console script."""
+    from botocore.exceptions import ConnectionClosedError, EndpointConnectionError
+
     args = _parser().parse_args(argv)
     try:
         return int(args.func(args))
+    except StackNotRunningError:
+        print(f"stratigos: {NOT_RUNNING}", file=sys.stderr)
+        return 2
     except (FileNotFoundError, LookupError) as error:
         message = error.args[0] if isinstance(error, LookupError) and error.args else error
         print(f"stratigos: {message}", file=sys.stderr)
         return 2
+    except (EndpointConnectionError, ConnectionClosedError) as error:
+        # The local stack went away while the command talked to it (a deployed
+        # endpoint's failure is not ours to rename).
+        if not _is_loopback(str(error.kwargs.get("endpoint_url", ""))):
+            raise
+        print(f"stratigos: {NOT_RUNNING}", file=sys.stderr)
+        return 2
+
+
+def _is_loopback(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1")
 
 
 if __name__ == "__main__":

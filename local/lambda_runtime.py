@@ -92,8 +92,9 @@ class LambdaRuntime:
                 event, LocalLambdaContext(spec, self.context)
             )
         except BaseException as error:
-            # Whatever ends a handler (even a simulated process death, local.faults) is its
-            # invocation's error, as in Lambda; only Ctrl-C stops the local stack itself.
+            # Whatever ends a handler is its invocation's error, as in Lambda, even a
+            # BaseException: the tests' simulated process death (tests.support.faults'
+            # InjectedCrash) is one. Only Ctrl-C stops the local stack itself.
             if isinstance(error, KeyboardInterrupt):
                 raise
             record.error = str(error) or type(error).__name__

@@ -4,15 +4,20 @@ Buckets (with encryption, public-access block, versioning, lifecycle, EventBridg
 notifications and policy), DynamoDB tables (keys, GSIs, TTL, PITR), SQS queues, event
 buses, the Glue database and its tables, and the Athena workgroup; then one SQS queue per
 rule or schedule as the rule's target, so moto itself matches each rule's pattern.
+
+A resource that already exists (a restart over a data directory replayed it) is kept as it
+is, contents and configuration: provisioning creates only what is missing.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 from core.aws import client as aws_client
 from core.settings import env_name
@@ -32,6 +37,17 @@ class ProvisionedStack:
 def rule_queue_name(stack_name: str, rule: RuleSpec) -> str:
     """SQS queue standing in for the rule's Lambda target (SQS names ≤ 80 characters)."""
     return f"{stack_name}-target-{rule.rule_name}"[:80]
+
+
+def _exists(read: Callable[..., Any], request: dict[str, Any], *missing: str) -> bool:
+    """Whether ``read(**request)`` finds the resource (False: it failed with a ``missing``)."""
+    try:
+        read(**request)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in missing:
+            return False
+        raise
+    return True
 
 
 def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
@@ -160,33 +176,49 @@ def provision(
     athena = aws_client("athena", session)
     region = template.context.region
 
+    existing_buckets: set[str] = set()
     for props in template.resources_of("AWS::S3::Bucket").values():
-        _create_bucket(s3, props, region)
+        name = str(props["BucketName"])
+        if _exists(s3.head_bucket, {"Bucket": name}, "404", "NoSuchBucket"):
+            existing_buckets.add(name)
+        else:
+            _create_bucket(s3, props, region)
     for props in template.resources_of("AWS::S3::BucketPolicy").values():
         policy = local_bucket_policy(props["PolicyDocument"])
-        if policy["Statement"]:
+        if policy["Statement"] and props["Bucket"] not in existing_buckets:
             s3.put_bucket_policy(Bucket=props["Bucket"], Policy=json.dumps(policy))
     for props in template.resources_of("AWS::DynamoDB::Table").values():
-        _create_table(dynamodb, props)
+        table_name = str(props["TableName"])
+        if not _exists(
+            dynamodb.describe_table, {"TableName": table_name}, "ResourceNotFoundException"
+        ):
+            _create_table(dynamodb, props)
 
     dead_letters: dict[str, str] = {}
     for logical, props in template.resources_of("AWS::SQS::Queue").items():
-        attributes = {
+        attributes: dict[str, str] = {
             key: str(props[key]).lower() if isinstance(props[key], bool) else str(props[key])
             for key in ("MessageRetentionPeriod", "SqsManagedSseEnabled", "VisibilityTimeout")
             if key in props
         }
-        url = sqs.create_queue(QueueName=props["QueueName"], Attributes=attributes)["QueueUrl"]
-        dead_letters[template.get_att(logical, "Arn")] = url
+        dead_letters[template.get_att(logical, "Arn")] = _queue(sqs, props["QueueName"], attributes)
 
     for props in template.resources_of("AWS::Events::EventBus").values():
-        events.create_event_bus(Name=props["Name"])
+        bus = str(props["Name"])
+        if not _exists(events.describe_event_bus, {"Name": bus}, "ResourceNotFoundException"):
+            events.create_event_bus(Name=bus)
     for props in template.resources_of("AWS::Glue::Database").values():
-        glue.create_database(DatabaseInput=props["DatabaseInput"])
+        database = str(props["DatabaseInput"]["Name"])
+        if not _exists(glue.get_database, {"Name": database}, "EntityNotFoundException"):
+            glue.create_database(DatabaseInput=props["DatabaseInput"])
     for props in template.resources_of("AWS::Glue::Table").values():
         # CatalogId is the account, implicit locally.
-        glue.create_table(DatabaseName=props["DatabaseName"], TableInput=props["TableInput"])
+        where = {"DatabaseName": props["DatabaseName"], "Name": props["TableInput"]["Name"]}
+        if not _exists(glue.get_table, where, "EntityNotFoundException"):
+            glue.create_table(DatabaseName=props["DatabaseName"], TableInput=props["TableInput"])
     for props in template.resources_of("AWS::Athena::WorkGroup").values():
+        if "WorkGroup" in athena.get_work_group(WorkGroup=props["Name"]):
+            continue
         config = props.get("WorkGroupConfiguration", {})
         athena.create_work_group(
             Name=props["Name"],
@@ -196,12 +228,15 @@ def provision(
 
     rule_queues: dict[str, str] = {}
     for rule in template.rules():
-        queue_name = rule_queue_name(template.context.stack_name, rule)
-        url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
+        url = _queue(sqs, rule_queue_name(template.context.stack_name, rule), {})
+        rule_queues[rule.rule_name] = url
+        name = f"{template.context.stack_name}-{rule.rule_name}"[:64]
+        on_bus = {} if rule.kind == "Schedule" else {"EventBusName": rule.bus_name}
+        if _exists(events.describe_rule, {"Name": name, **on_bus}, "ResourceNotFoundException"):
+            continue
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]
-        name = f"{template.context.stack_name}-{rule.rule_name}"[:64]
         if rule.kind == "Schedule":
             # moto never fires schedules, and it treats a pattern-less rule as matching every
             # event, so the schedule gets no target: `stratigos local tick` fills its queue.
@@ -218,13 +253,23 @@ def provision(
                 EventBusName=rule.bus_name,
                 Targets=[{"Id": "local-dispatcher", "Arn": arn}],
             )
-        rule_queues[rule.rule_name] = url
 
     if api_keys:
         table = template.shared_environment()[env_name("api_keys_table")]
         for key_id, tenant in api_keys.items():
-            dynamodb.put_item(
-                TableName=table,
-                Item={"apiKeyId": {"S": key_id}, "tenantId": {"S": tenant}},
-            )
+            item = {"apiKeyId": {"S": key_id}, "tenantId": {"S": tenant}}
+            kept = dynamodb.get_item(TableName=table, Key={"apiKeyId": item["apiKeyId"]})
+            if kept.get("Item") != item:
+                dynamodb.put_item(TableName=table, Item=item)
     return ProvisionedStack(rule_queues=rule_queues, dead_letter_queues=dead_letters)
+
+
+def _queue(sqs: Any, name: str, attributes: dict[str, str]) -> str:
+    """The URL of queue ``name``, created with ``attributes`` if it does not exist."""
+    try:
+        return str(sqs.get_queue_url(QueueName=name)["QueueUrl"])
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code")
+        if code not in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
+            raise
+    return str(sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"])

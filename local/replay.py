@@ -169,15 +169,21 @@ class LambdaReplayTarget:
         return f"invoked {letter.function_name} (async)"
 
 
-def _pattern_accepts(pattern: dict[str, Any] | None, event: dict[str, Any]) -> bool:
-    """The ``source`` and ``detail-type`` parts of an event pattern (enough to pick a rule)."""
+def _local_bus_accepts(pattern: dict[str, Any] | None, event: dict[str, Any]) -> bool:
+    """Whether the local stack's EventBridge delivers ``event`` by a rule with ``pattern``.
+
+    Asked of the matcher that routes every event of the local bus: moto's own
+    ``EventPattern``, with EventBridge's whole pattern language (nested ``detail``,
+    ``prefix``, ``anything-but``, …). EventBridge's ``TestEventPattern`` API would be the
+    same question, but moto (5.2.5) answers it 200 with no ``Result``. A rule without a
+    pattern (a schedule) accepts nothing here.
+    """
     if not pattern:
         return False
-    for field_name in ("source", "detail-type"):
-        allowed = pattern.get(field_name)
-        if allowed is not None and event.get(field_name) not in allowed:
-            return False
-    return True
+    from moto.events.models import EventPattern  # the local stack's EventBridge
+
+    message: Any = event  # moto types it as its own TypedDict of an event
+    return bool(EventPattern.load(json.dumps(pattern)).matches_event(message))
 
 
 class LocalReplayTarget:
@@ -199,7 +205,7 @@ class LocalReplayTarget:
         if event.get("detail-type") == "Scheduled Event":
             chosen = [rule for rule in rules if rule.kind == "Schedule"]
         else:
-            chosen = [rule for rule in rules if _pattern_accepts(rule.pattern, event)]
+            chosen = [rule for rule in rules if _local_bus_accepts(rule.pattern, event)]
         if not chosen:
             raise LookupError(f"no rule of {spec.logical_id} accepts this event")
         return chosen[0]

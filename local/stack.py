@@ -4,6 +4,11 @@
 to AWS), creates what template.yaml declares, seeds the API keys, starts the event
 dispatcher and the local REST API, and writes a state file so other ``stratigos``
 commands find it.
+
+With a data directory (``stratigos local up`` always has one; in-process stacks only when
+given one) every write moto applies is journalled there first and replayed on the next
+start (:mod:`local._journal`): a restart, even after ``kill -9``, has everything that was
+acknowledged. Without one, state lives in memory and ends with the process.
 """
 
 from __future__ import annotations
@@ -22,6 +27,14 @@ import boto3
 
 from core.aws import client as aws_client
 from core.settings import env_name
+from local._journal import (
+    DataDirectory,
+    DataDirectoryError,
+    JournalError,
+    JournalingApp,
+    ReplayReport,
+    replay,
+)
 from local._ports import LocalMotoServer, PortUnavailableError, listening_socket
 from local.apigateway import LocalApiServer, api_key_id
 from local.dispatcher import EventDispatcher, fire_schedule
@@ -30,16 +43,24 @@ from local.provision import ProvisionedStack, provision
 from local.template import DEFAULT_TEMPLATE, StackContext, Template, TemplateError
 
 __all__ = [
+    "DEFAULT_DATA_DIR",
     "DEFAULT_KEYS",
+    "NOT_RUNNING",
+    "DataDirectoryError",
+    "JournalError",
     "LocalStack",
     "LocalStackOptions",
     "PortUnavailableError",
+    "StackNotRunningError",
     "StackState",
     "parse_keys",
+    "process_alive",
 ]
 
 DEFAULT_KEYS: dict[str, str] = {"dev-key": "demo"}
-STATE_FILE = Path(".stratigos") / "local.json"
+DEFAULT_DATA_DIR = Path(".stratigos")
+STATE_FILE = DEFAULT_DATA_DIR / "local.json"
+NOT_RUNNING = "the local stack is not running (start it with `stratigos local up`)"
 _LOCAL_CREDENTIALS = {  # nosec B105
     # moto's dummy credentials for the loopback endpoint; nothing real.
     "AWS_ACCESS_KEY_ID": "testing",
@@ -77,6 +98,42 @@ class LocalStackOptions:
     retry_base_delay_s: float = 0.05
     # Applied over the template's variables, e.g. a quieter POWERTOOLS_LOG_LEVEL for the demo.
     environment_overrides: dict[str, str] = field(default_factory=dict)
+    # Where state persists (journal + lock); None: memory only, gone with the process.
+    data_dir: Path | None = None
+    # Forget what data_dir kept and start empty.
+    fresh: bool = False
+
+
+class StackNotRunningError(FileNotFoundError):
+    """No running local stack: no state file, or one whose process is gone (``stale``)."""
+
+    def __init__(self, state_file: Path, pid: int | None = None) -> None:
+        self.state_file, self.pid = state_file, pid
+        super().__init__(NOT_RUNNING)
+
+    @property
+    def stale(self) -> bool:
+        return self.pid is not None
+
+    def __str__(self) -> str:
+        return NOT_RUNNING
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie (killed, not yet reaped)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's: it exists
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # no procfs (macOS): kill(0) is all there is
+        return True
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
 @dataclass(frozen=True)
@@ -90,15 +147,36 @@ class StackState:
     keys: dict[str, str]
     template_path: str
     pid: int
+    data_dir: str | None = None  # where its state persists; None: memory only
+
+    @classmethod
+    def load(cls, path: Path = STATE_FILE) -> StackState:
+        """The state file as written, whether or not its process still runs.
+
+        Raises
+        ------
+        StackNotRunningError
+            There is no state file.
+        """
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise StackNotRunningError(path) from None
+        return cls(**data)
 
     @classmethod
     def read(cls, path: Path = STATE_FILE) -> StackState:
-        if not path.exists():
-            raise FileNotFoundError(
-                f"no local stack found ({path} is missing); start one with `stratigos local up`"
-            )
-        data = json.loads(path.read_text())
-        return cls(**data)
+        """The running stack's state.
+
+        Raises
+        ------
+        StackNotRunningError
+            There is no state file, or its process is gone (killed: a stale file).
+        """
+        state = cls.load(path)
+        if not process_alive(state.pid):
+            raise StackNotRunningError(path, state.pid)
+        return state
 
     def template(self) -> Template:
         return Template.load(
@@ -186,6 +264,9 @@ class LocalStack:
         self.dispatcher: EventDispatcher | None = None
         self.api: LocalApiServer | None = None
         self._wrote_state_file = False
+        self.data: DataDirectory | None = None
+        # What the start replayed from the data directory (None: nothing kept, or none).
+        self.resumed: ReplayReport | None = None
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> Self:
@@ -195,6 +276,10 @@ class LocalStack:
         ------
         PortUnavailableError
             The API port or moto's port is taken; checked before anything starts.
+        DataDirectoryError
+            Another stack runs on the data directory.
+        JournalError
+            The data directory's journal cannot be replayed.
         """
         try:
             self._start()
@@ -215,8 +300,15 @@ class LocalStack:
         moto_socket = listening_socket(
             opts.host, opts.aws_port, server="moto, the AWS endpoint", option="--aws-port"
         )
+        if opts.data_dir is not None:
+            self.data = DataDirectory(opts.data_dir)
+            self.data.acquire()
+            if opts.fresh:
+                self.data.clear()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request log lines
         self._moto = LocalMotoServer(moto_socket)
+        if self.data is not None:
+            self._resume(self._moto, self.data)
         self._moto.start()
         self.endpoint_url = f"http://{opts.host}:{self._moto.port}"
         environ = {
@@ -245,6 +337,16 @@ class LocalStack:
             opts.state_file.write_text(json.dumps(self.state().__dict__, indent=2))
             self._wrote_state_file = True
 
+    def _resume(self, moto: LocalMotoServer, data: DataDirectory) -> None:
+        """Replay what ``data`` kept into moto (not serving yet), then journal every write."""
+        # werkzeug's server calls ``server.app`` per request: the journal goes in front.
+        journaling = JournalingApp(moto._server.app, data.journal)
+        moto._server.app = journaling
+        if not data.empty:
+            self.resumed = replay(journaling.app, data.journal, f"{self.options.host}:{moto.port}")
+        data.journal.open()
+        journaling.recording = True
+
     def stop(self) -> None:
         state_file = self.options.state_file  # first: no command should find a dying stack
         if state_file and self._wrote_state_file:
@@ -256,6 +358,9 @@ class LocalStack:
             self.dispatcher.stop()
         if self._moto:
             self._moto.stop()
+        if self.data:  # after moto: no write comes in unjournalled
+            self.data.release()
+            self.data = None
         if self._environ:
             self._environ.__exit__(None, None, None)
             self._environ = None
@@ -281,6 +386,7 @@ class LocalStack:
             keys=dict(self.options.keys),
             template_path=str(self.options.template_path),
             pid=os.getpid(),
+            data_dir=str(self.options.data_dir.resolve()) if self.options.data_dir else None,
         )
 
     @property

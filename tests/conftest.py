@@ -12,6 +12,18 @@ import pytest
 EVENTS_DIR = Path(__file__).parent / "events"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Fault injection's handlers go on every AWS client, so install them before any exists.
+
+    They do nothing until a test activates an injector (tests.support.faults); installed
+    later, clients that libraries made earlier (Powertools' idempotency table) would miss
+    them.
+    """
+    from tests.support.faults import install
+
+    install()
+
+
 @pytest.fixture
 def load_event() -> Any:
     """Load ``tests/events/<name>.json``."""

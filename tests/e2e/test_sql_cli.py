@@ -1,7 +1,8 @@
 """`stratigos sql` as a user runs it, against a `stratigos local up` in another process.
 
 ``sql`` is not wired into ``local.cli`` yet, so the command runs through ``local.sql.main``
-(the same parser and command the CLI will use).
+(the same parser and command the CLI will use). The Glue tables are the template's, created
+when the stack comes up.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from core.settings import env_name
-from ingest.catalog import DATASETS, register_dataset
 from ingest.schemas import PRICE_SCHEMA, PRICES_PREFIX, partition_key
 from local.stack import StackState
 
@@ -96,11 +96,10 @@ def stack_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             ]
             buffer = io.BytesIO()
             pq.write_table(pa.Table.from_pylist(rows, schema=PRICE_SCHEMA), buffer)
+            # The prices table itself comes from the template: nothing to register.
             session.client("s3").put_object(
                 Bucket=bucket, Key=partition_key(PRICES_PREFIX, 2024), Body=buffer.getvalue()
             )
-            for spec in DATASETS:
-                register_dataset(spec, bucket, environment[env_name("glue_database")], session)
         yield cwd
     finally:
         up.send_signal(signal.SIGINT)

@@ -1,4 +1,4 @@
-"""AWS calls failing under each consumer (local.faults), through the local stack.
+"""AWS calls failing under each consumer (tests.support.faults), through the local stack.
 
 For every consumer — ingest (land), returns, fan-out, run worker, render, and the
 synchronous run API — and its write steps:
@@ -41,8 +41,8 @@ from stack_client import (
 from core.aws import client_config
 from core.lake import PRICES_PREFIX, RESULTS_PREFIX, RETURNS_PREFIX, partition_key
 from core.settings import settings
-from local.faults import FaultInjector, FaultRule, inject, key_prefix, table_named
 from local.replay import DeadLetter, LocalReplayTarget, dead_letter_queue_url, replay
+from tests.support.faults import FaultInjector, FaultRule, inject, key_prefix, table_named
 
 pytestmark = pytest.mark.functional
 

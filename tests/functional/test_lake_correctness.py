@@ -31,7 +31,6 @@ from stack_client import http_json, ingest_call, rows_csv, unique_tickers
 
 from core.bus import EventBus
 from core.settings import settings as stratigos_settings
-from ingest.catalog import DATASETS, ensure_registered
 from ingest.curate import SourceObject, land_price_file, read_manifest
 from ingest.lake import PartitionStore
 from ingest.returns import daily_returns, update_returns
@@ -90,10 +89,8 @@ def _wrong_returns_sql() -> str:
 
 def _wrong_returns(stack: Any) -> list[dict[str, Any]]:
     """Run the whole-lake check on the local DuckDB engine (a fresh one sees every write)."""
-    database = stratigos_settings().glue_database
-    for spec in DATASETS:
-        ensure_registered(spec, stack.bucket, database, stack.session)
-    engine = LakeSql(stack.session, database, stack.endpoint_url)
+    # The prices and returns tables come from the template (provisioned with the stack).
+    engine = LakeSql(stack.session, stratigos_settings().glue_database, stack.endpoint_url)
     try:
         rows: list[dict[str, Any]] = engine.query(_wrong_returns_sql()).to_pylist()
     finally:

@@ -24,6 +24,7 @@ from compute.results import RESULT_DATASETS, result_key, result_tables, write_re
 from compute.runner import REQUEST_MODELS, execute, load_inputs
 from core.models import Run, RunStatus, RunType
 from core.settings import settings
+from ingest.schemas import CURATED_DATASETS
 from local.sql import LakeSql
 
 pytestmark = pytest.mark.functional
@@ -273,22 +274,31 @@ def _for(sql: str, tenant: str, run_id: str, day: date = DAY) -> str:
 
 # ------------------------------------------------------------------ catalog and layout
 def test_local_glue_tables_equal_the_templates(local_stack: Any) -> None:
+    """Provisioning creates every table the template declares, curated ones included, as
+    declared: nothing is registered at run time."""
     glue = local_stack.client("glue")
     database = settings().glue_database
     declared = {
         props["TableInput"]["Name"]: props["TableInput"]
         for props in local_stack.template.resources_of("AWS::Glue::Table").values()
     }
-    assert sorted(declared) == sorted(RESULT_DATASETS)
+    expected: dict[str, tuple[str, list[tuple[str, str]], list[dict[str, str]]]] = {
+        name: (dataset.prefix, dataset.glue_columns(), [{"Name": "run_date", "Type": "string"}])
+        for name, dataset in RESULT_DATASETS.items()
+    }
+    expected |= {
+        dataset.table: (dataset.prefix, dataset.glue_columns(), [{"Name": "year", "Type": "int"}])
+        for dataset in CURATED_DATASETS
+    }
+    assert sorted(declared) == sorted(expected)
     for name, table_input in declared.items():
+        prefix, columns, partition_keys = expected[name]
         table = glue.get_table(DatabaseName=database, Name=name)["Table"]
         storage = table["StorageDescriptor"]
-        assert storage["Location"] == f"s3://{local_stack.bucket}/results/{name}/"
+        assert storage["Location"] == f"s3://{local_stack.bucket}/{prefix}"
         assert storage["Columns"] == table_input["StorageDescriptor"]["Columns"]
-        assert [(c["Name"], c["Type"]) for c in storage["Columns"]] == (
-            RESULT_DATASETS[name].glue_columns()
-        )
-        assert table["PartitionKeys"] == [{"Name": "run_date", "Type": "string"}]
+        assert [(c["Name"], c["Type"]) for c in storage["Columns"]] == columns
+        assert table["PartitionKeys"] == partition_keys
         assert table["Parameters"] == table_input["Parameters"]
         assert storage["SerdeInfo"] == table_input["StorageDescriptor"]["SerdeInfo"]
 

@@ -1,8 +1,8 @@
 """SQL over the local lake: docs/SQL.md's examples on DuckDB over the stack's Parquet.
 
 Data: curated partitions for the tickers SQLA and SQLB written straight into the local
-bucket (merged into whatever other tests wrote there), and the Glue tables registered as
-the ingest handlers register them. Other tickers may be in the same partitions, so every
+bucket (merged into whatever other tests wrote there); the Glue tables are the template's,
+created when the stack is provisioned. Other tickers may be in the same partitions, so every
 assertion looks at SQLA and SQLB only.
 """
 
@@ -26,9 +26,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from compute.results import RESULT_DATASETS
+from core.lake import athena_type_name
 from core.settings import settings
-from ingest.catalog import DATASETS, DatasetSpec, ensure_registered, register_dataset
 from ingest.schemas import (
+    CURATED_DATASETS,
     PRICE_SCHEMA,
     PRICES_PREFIX,
     RETURNS_PREFIX,
@@ -166,8 +167,6 @@ def data(local_stack: Any) -> Iterator[LakeData]:
     datasets = ((PRICES_PREFIX, lake_data.prices), (RETURNS_PREFIX, lake_data.returns))
     for prefix, rows in datasets:
         _replace_our_rows(s3, bucket, prefix, _years(rows), rows)
-    for spec in DATASETS:
-        ensure_registered(spec, bucket, settings().glue_database, local_stack.session)
     yield lake_data
     local_stack.wait_idle()
     for prefix, rows in datasets:
@@ -308,10 +307,10 @@ def test_closes_with_returns_join_on_the_partition(lake: LakeSql, data: LakeData
 # ------------------------------------------------------------------ names, errors, empty tables
 def test_the_catalog_tables_are_read_from_glue(lake: LakeSql) -> None:
     tables = {table.name: table for table in lake.tables()}
-    for spec in DATASETS:
-        table = tables[spec.table]
-        assert table.location.endswith(f"/{spec.prefix}")
-        assert table.arrow_schema().names == [*spec.schema.names, "year"]
+    for dataset in CURATED_DATASETS:
+        table = tables[dataset.table]
+        assert table.location.endswith(f"/{dataset.prefix}")
+        assert table.arrow_schema().names == [*dataset.schema.names, "year"]
         assert [(k.name, k.type) for k in table.partition_keys] == [("year", "int")]
     prices = dict(
         zip(
@@ -393,8 +392,19 @@ def own_database(local_stack: Any, data: LakeData) -> Iterator[str]:
     s3 = local_stack.client("s3")
     wr.catalog.create_database(OWN_DATABASE, exist_ok=True, boto3_session=session)
     for table, prefix in (("nothing_yet", EMPTY_PREFIX), ("pruned", PRUNED_PREFIX)):
-        spec = DatasetSpec(table, prefix, RETURNS_SCHEMA, "sql test table")
-        register_dataset(spec, bucket, OWN_DATABASE, session)
+        # A table registered at run time (as a user's own tool would), partitioned by year.
+        wr.catalog.create_parquet_table(
+            database=OWN_DATABASE,
+            table=table,
+            path=f"s3://{bucket}/{prefix}",
+            columns_types={
+                field.name: athena_type_name(str(field.type)) for field in RETURNS_SCHEMA
+            },
+            partitions_types={"year": "int"},
+            description="sql test table",
+            mode="overwrite",
+            boto3_session=session,
+        )
     buffer = io.BytesIO()
     pq.write_table(data.returns.filter(pc.equal(pc.year(data.returns["date"]), 2024)), buffer)
     s3.put_object(Bucket=bucket, Key=partition_key(PRUNED_PREFIX, 2024), Body=buffer.getvalue())

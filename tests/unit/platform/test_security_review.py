@@ -1,8 +1,9 @@
 """Security review as tests: template.yaml's IAM, storage and API, and each handler's tenancy.
 
-The checks live in :mod:`local.security_review`; each test here runs one of them against the
-real template (no findings) and against a synthetic bad template or module (flagged), so
-none of them can pass by checking nothing.
+The checks live in :mod:`tests.support.security_review` (test support, one module per
+concern); each test here runs one of them against the real template (no findings) and
+against a synthetic bad template or module (flagged), so none of them can pass by checking
+nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from local.security_review import (
+from local.template import DEFAULT_TEMPLATE, StackContext, Template, load_yaml
+from tests.support.security_review import (
     NEEDS,
     NO_TENANT_DATA,
     SAM_POLICY_TEMPLATES,
@@ -29,7 +31,6 @@ from local.security_review import (
     tenant_findings,
     tenant_findings_for_module,
 )
-from local.template import DEFAULT_TEMPLATE, StackContext, Template, load_yaml
 
 READ_ONLY_FUNCTIONS = (
     "RunsFunction",

@@ -1,12 +1,21 @@
 """Fault injection for the local stack: chosen AWS calls fail the way AWS makes them fail.
 
+Test support (never shipped): the functional tests use it through the local stack.
+
 A :class:`FaultInjector` holds :class:`FaultRule` s (service, operation, an optional
 predicate over the call's parameters, a kind, how many times). While it is active, every
 botocore client in the process is covered: the handlers' cached clients
-(:func:`core.aws.client`), awswrangler's, the test's own. Faults are injected at
-botocore's ``before-send`` event, i.e. *instead of* the HTTP request, so what follows is
-exactly what follows in AWS: botocore parses the error response and its own retry policy
-(standard mode: exponential backoff with jitter) decides whether to try again.
+(:func:`core.aws.client`), the local stack's, Powertools' idempotency client,
+awswrangler's, the test's own (see :func:`install`). It works through botocore's public
+event system only:
+
+* ``before-parameter-build`` notes the call (service, operation, parameters) in the
+  request's context, which botocore hands to every later event of that call;
+* ``before-send`` answers *instead of* the HTTP request for the error kinds, so what
+  follows is exactly what follows in AWS: botocore parses the error response and its own
+  retry policy (standard mode: exponential backoff with jitter) decides whether to try
+  again;
+* ``after-call`` raises :class:`InjectedCrash` once a call has succeeded (``crash``).
 
 Kinds
 -----
@@ -38,7 +47,6 @@ Example::
 
 from __future__ import annotations
 
-import functools
 import json
 import threading
 import uuid
@@ -49,8 +57,10 @@ from types import TracebackType
 from typing import Any, Literal, Self
 
 from botocore.awsrequest import AWSResponse, HTTPHeaders
-from botocore.client import BaseClient
 from botocore.exceptions import ReadTimeoutError
+from botocore.handlers import BUILTIN_HANDLERS
+
+from core.aws import register_client_handler
 
 __all__ = [
     "FaultInjector",
@@ -59,12 +69,14 @@ __all__ = [
     "InjectedCrash",
     "InjectedFault",
     "inject",
+    "install",
     "key_prefix",
     "table_named",
 ]
 
 FaultKind = Literal["throttle", "server_error", "timeout", "rejected_entries", "crash"]
 _HOOK_ID = "stratigos-fault-injector"
+_CONTEXT_KEY = "stratigos_fault_call"  # where a call is noted in botocore's request context
 
 
 class InjectedCrash(BaseException):
@@ -140,15 +152,23 @@ class InjectedFault:
 
 @dataclass
 class _Call:
+    """One API call, noted in botocore's request context for the later events of the call.
+
+    A client can carry the handlers twice (from its session and from
+    :func:`core.aws.register_client_handler`): each decision is taken once per HTTP attempt
+    (``decided``) and once per call for a crash (``finished``).
+    """
+
     service: str
     operation: str
     params: Mapping[str, Any]
+    decided: Any = None  # the HTTP attempt (botocore's prepared request) last decided
+    finished: bool = False
 
 
-_local = threading.local()
 _lock = threading.Lock()
 _active: list[FaultInjector] = []
-_original_make_api_call: Callable[..., Any] | None = None
+_installed = False
 
 
 def _target(params: Mapping[str, Any]) -> str:
@@ -173,7 +193,7 @@ class FaultInjector:
 
     # ---------------------------------------------------------------- lifecycle
     def __enter__(self) -> Self:
-        _install()
+        install()
         with _lock:
             _active.append(self)
         return self
@@ -305,11 +325,18 @@ def _error_response(rule: FaultRule, call: _Call, request: Any) -> AWSResponse:
 
 
 # ---------------------------------------------------------------- botocore wiring
+def _note_call(params: Mapping[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+    """``before-parameter-build``: note the call in its request context (while active)."""
+    if _active and _CONTEXT_KEY not in context:
+        context[_CONTEXT_KEY] = _Call(model.service_model.service_name, model.name, params)
+
+
 def _before_send(request: Any, **_: Any) -> AWSResponse | None:
-    """``before-send`` hook: answer in AWS's place when a rule says so."""
-    call: _Call | None = getattr(_local, "call", None)
-    if call is None:
+    """``before-send`` (each HTTP attempt): answer in AWS's place when a rule says so."""
+    call: _Call | None = (getattr(request, "context", None) or {}).get(_CONTEXT_KEY)
+    if call is None or call.decided is request:
         return None
+    call.decided = request
     rule = _pick(call, crash=False)
     if rule is None:
         return None
@@ -319,37 +346,49 @@ def _before_send(request: Any, **_: Any) -> AWSResponse | None:
     return _error_response(rule, call, request)
 
 
-def _install() -> None:
-    """Wrap ``BaseClient._make_api_call`` once per process (idempotent)."""
-    global _original_make_api_call  # noqa: PLW0603 - one process-wide patch
+def _after_call(http_response: Any, context: dict[str, Any], **_: Any) -> None:
+    """``after-call``: the call succeeded; "die" now when a crash rule says so."""
+    call: _Call | None = context.get(_CONTEXT_KEY)
+    if call is None or call.finished or http_response.status_code >= 300:
+        return
+    call.finished = True
+    if _pick(call, crash=True) is not None:
+        raise InjectedCrash(f"crashed after {call.service}.{call.operation} succeeded")
+
+
+_HANDLERS: tuple[tuple[str, Callable[..., Any], str], ...] = (
+    ("before-parameter-build", _note_call, f"{_HOOK_ID}-call"),
+    ("before-send", _before_send, f"{_HOOK_ID}-send"),
+    ("after-call", _after_call, f"{_HOOK_ID}-crash"),
+)
+
+
+def install() -> None:
+    """Put the fault handlers on every botocore client of the process (idempotent).
+
+    Two public ways, since no single one reaches every client:
+
+    * :func:`core.aws.register_client_handler` - every client the platform makes, those
+      made before this call included (the handlers' cached clients, the local stack's);
+    * botocore's ``botocore.handlers.BUILTIN_HANDLERS``, the handlers every new botocore
+      session registers (moto's ``mock_aws`` hooks in the same way) - the clients that
+      libraries make from sessions of their own: Powertools' idempotency table,
+      awswrangler's.
+
+    A library's client made before this call is not covered: ``tests/conftest.py`` calls
+    it before any client exists. The handlers stay registered and do nothing while no
+    injector is active: registering and unregistering around each test would change live
+    clients' handler lists while the local stack's threads are calling through them.
+    """
+    global _installed  # noqa: PLW0603 - one process-wide registration
     with _lock:
-        if _original_make_api_call is not None:
+        if _installed:
             return
-        original = BaseClient._make_api_call  # type: ignore[attr-defined]
-        _original_make_api_call = original
-
-        @functools.wraps(original)
-        def _make_api_call(self: BaseClient, operation_name: str, api_params: Any) -> Any:
-            if not _active:
-                return original(self, operation_name, api_params)
-            # Every client, however old, gets the hook once (unique_id de-duplicates).
-            self.meta.events.register(
-                "before-send",
-                _before_send,  # type: ignore[arg-type]
-                unique_id=_HOOK_ID,
-            )
-            call = _Call(self.meta.service_model.service_name, operation_name, api_params)
-            outer = getattr(_local, "call", None)
-            _local.call = call
-            try:
-                answer = original(self, operation_name, api_params)
-            finally:
-                _local.call = outer
-            if _pick(call, crash=True) is not None:
-                raise InjectedCrash(f"crashed after {call.service}.{operation_name} succeeded")
-            return answer
-
-        BaseClient._make_api_call = _make_api_call  # type: ignore[attr-defined]
+        for event_name, handler, unique_id in _HANDLERS:
+            # botocore keeps one registration per unique id and client: one id per event.
+            register_client_handler(event_name, handler, unique_id)
+            BUILTIN_HANDLERS.append((event_name, handler))
+        _installed = True
 
 
 @contextmanager
