@@ -1,4 +1,4 @@
-"""Lambda entries of the ingest room: landing, returns, and the market-data API.
+"""Lambda entries of the ingest room: landing a vendor file, and recomputing returns.
 
 ``land`` receives S3 "Object Created" events for ``raw/prices/`` through EventBridge
 (Powertools' ``S3EventBridgeNotificationEvent``, AWS's shape: the local stack adapts moto's);

@@ -189,12 +189,6 @@ def _body_of(entry: dict[str, Any]) -> bytes:
     return str(entry.get("body", "")).encode("utf-8")
 
 
-@dataclass
-class _Line:
-    record: dict[str, Any]
-    end: int  # byte offset just past the line
-
-
 class Journal:
     """``requests.jsonl``: one JSON object a line, appended by one process at a time.
 
@@ -208,10 +202,9 @@ class Journal:
         self.lock = threading.Lock()  # writes are applied one at a time, in journal order
         self._fd: int | None = None
         self._seq = 0
-        self.bytes_written = 0
 
     # reading ---------------------------------------------------------------
-    def _lines(self) -> Iterator[_Line]:
+    def _lines(self) -> Iterator[dict[str, Any]]:
         """Every complete line; a torn last line (a crash mid-write) is cut off."""
         if not self.path.exists():
             return
@@ -226,7 +219,7 @@ class Journal:
                 except ValueError:
                     record = None
                 if isinstance(record, dict):
-                    yield _Line(record, offset)
+                    yield record
                     continue
                 if handle.read(1):
                     raise JournalError(
@@ -241,8 +234,7 @@ class Journal:
     def writes(self) -> Iterator[tuple[dict[str, Any], dict[str, Any] | None]]:
         """Each journalled write with its outcome line (None: applied, nothing made up)."""
         pending: dict[str, Any] | None = None
-        for line in self._lines():
-            record = line.record
+        for record in self._lines():
             if "journal" in record:
                 if record["journal"] != _FORMAT:
                     raise JournalError(
@@ -273,17 +265,18 @@ class Journal:
             self._append({"journal": _FORMAT, "moto": moto_version, "created": time.time()})
 
     def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        """Stop appending; a request still being served after this is refused (500)."""
+        with self.lock:  # not while a write is between its journal line and moto
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
     def _append(self, record: dict[str, Any]) -> None:
-        assert self._fd is not None, "journal not open"
+        if self._fd is None:
+            raise JournalError(f"{self.path} is closed: the local stack is stopping")
         data = memoryview(json.dumps(record, separators=(",", ":")).encode("utf-8") + b"\n")
         while data:  # one write(2) for all but enormous lines
-            written = os.write(self._fd, data)
-            data = data[written:]
-            self.bytes_written += written
+            data = data[os.write(self._fd, data) :]
 
     def append_write(self, entry: dict[str, Any]) -> int:
         """Journal a write before it is applied (hold :attr:`lock`); returns its number."""

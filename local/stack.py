@@ -133,7 +133,7 @@ def process_alive(pid: int) -> bool:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:  # no procfs (macOS): kill(0) is all there is
         return True
-    return stat.rpartition(")")[2].split()[:1] != ["Z"]
+    return stat.rpartition(")")[2].split()[:1] not in (["Z"], ["X"])
 
 
 @dataclass(frozen=True)

@@ -139,6 +139,9 @@ def test_local_up_serves_and_tick_reaches_it(tmp_path: Path) -> None:
     assert "API:" in output
     assert "dev-key" in output
     assert not state_file.exists()
+    # Its data stays in .stratigos/ (the default data directory) for the next `local up`.
+    assert f"Data:         {tmp_path / '.stratigos'}  (nothing kept there yet" in output
+    assert (tmp_path / ".stratigos" / "requests.jsonl").stat().st_size > 0
     # One line per invocation on `local up`'s stderr: function, trigger, outcome, duration.
     assert re.search(r"FanOutFunction <- schedule Nightly: ok \d+ ms", output), output
     assert re.search(
@@ -168,7 +171,10 @@ def test_local_up_on_a_busy_port_says_so_in_one_line(
 
 
 def test_commands_without_a_stack_say_so(tmp_path: Path) -> None:
-    tick = _stratigos("local", "tick", "Nightly", cwd=tmp_path)
-    output, _ = tick.communicate(timeout=60)
-    assert tick.returncode == 2
-    assert "stratigos local up" in output
+    for command in (("local", "tick", "Nightly"), ("local", "status")):
+        process = _stratigos(*command, cwd=tmp_path)
+        output, _ = process.communicate(timeout=60)
+        assert process.returncode == 2
+        assert output.splitlines() == [
+            "stratigos: the local stack is not running (start it with `stratigos local up`)"
+        ]
