@@ -111,14 +111,12 @@ NEEDS: Mapping[str, Access] = {
         },
         listed=frozenset({"curated/prices/"}),
         events=True,
-        glue=True,
     ),
     "ReturnsFunction": Access(
         tables={"IdempotencyTable": "rw"},
         objects={"curated/prices/": "r", "tmp/changes/": "r", "curated/returns/": "rw"},
         listed=frozenset({"curated/prices/", "curated/returns/"}),
         events=True,
-        glue=True,
     ),
     "RenderFunction": Access(
         tables={"RunsTable": "r", "PortfoliosTable": "r"},
