@@ -362,29 +362,23 @@ ROUTES: tuple[Route, ...] = (
         params=(_ID,),
         errors=(400, 403, 404, 409),
     ),
-    Route(
-        "GET",
-        "/market-data/prices",
-        "GetPrices",
-        "MarketDataFunction",
-        "Closes for tickers over a date range",
-        "market data",
-        200,
-        params=_MD_QUERY,
-        errors=(400, 403, 404, 422),
-        cache_ttl=_MARKET_DATA_TTL,
-    ),
-    Route(
-        "GET",
-        "/market-data/returns",
-        "GetReturns",
-        "MarketDataFunction",
-        "Simple and log returns for tickers over a date range",
-        "market data",
-        200,
-        params=_MD_QUERY,
-        errors=(400, 403, 404, 422),
-        cache_ttl=_MARKET_DATA_TTL,
+    *(
+        Route(
+            "GET",
+            f"/market-data/{dataset}",
+            name,
+            "MarketDataFunction",
+            summary,
+            "market data",
+            200,
+            params=_MD_QUERY,
+            errors=(400, 403, 404, 422),
+            cache_ttl=_MARKET_DATA_TTL,
+        )
+        for dataset, name, summary in (
+            ("prices", "GetPrices", "Closes for tickers over a date range"),
+            ("returns", "GetReturns", "Simple and log returns for tickers over a date range"),
+        )
     ),
     Route(
         "GET",
