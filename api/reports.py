@@ -22,12 +22,12 @@ from core.models import RunStatus
 from core.repositories import PortfolioRepository, RunRepository
 from core.rest import json_response, logger, path_id, request_tenant, rest_resolver
 from core.routes import bind
+from core.run_results import LINK_SECONDS
 from core.settings import settings
 
 __all__ = ["LINK_SECONDS", "app", "handler"]
 
 app = rest_resolver()
-LINK_SECONDS = 900  # presigned links live at most 15 minutes
 _TYPES = {".html": "text/html; charset=utf-8", ".png": "image/png"}
 
 

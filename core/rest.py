@@ -29,7 +29,6 @@ from core.validation import ModelT, parse_model
 
 __all__ = [
     "MAX_BODY_BYTES",
-    "MAX_ID_LENGTH",
     "etag",
     "if_match",
     "json_body",

@@ -138,21 +138,12 @@ _MD_QUERY = (
         required=True,
         example="AAPL,MSFT",
     ),
-    Param(
-        "start",
-        "query",
-        "First day, ISO date.",
-        {"type": "string", "format": "date"},
-        required=True,
-        example="2024-01-01",
-    ),
-    Param(
-        "end",
-        "query",
-        "Last day, ISO date.",
-        {"type": "string", "format": "date"},
-        required=True,
-        example="2024-12-31",
+    *(
+        Param(name, "query", text, {"type": "string", "format": "date"}, True, example)
+        for name, text, example in (
+            ("start", "First day, ISO date.", "2024-01-01"),
+            ("end", "Last day, ISO date.", "2024-12-31"),
+        )
     ),
     Param(
         "frequency",

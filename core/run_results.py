@@ -26,10 +26,10 @@ def answerable(run: Run, bucket: str, s3: Any | None = None) -> Run:
     if not run.result_key:
         return run
     s3 = s3 or aws_client("s3")
-    size = int(s3.head_object(Bucket=bucket, Key=run.result_key)["ContentLength"])
-    if size <= MAX_INLINED_RESULT_BYTES:
-        body = s3.get_object(Bucket=bucket, Key=run.result_key)["Body"].read()
-        return run.with_result(json.loads(body))
+    stored = s3.get_object(Bucket=bucket, Key=run.result_key)  # one request: size and body
+    if int(stored["ContentLength"]) <= MAX_INLINED_RESULT_BYTES:
+        return run.with_result(json.loads(stored["Body"].read()))
+    stored["Body"].close()  # too large to inline: link it, never read it here
     if isinstance(run.result, SimulationRunResult):
         url = s3.generate_presigned_url(
             "get_object",
