@@ -1,5 +1,6 @@
 """The API's OpenAPI 3.1 document, docs/API.md and template.yaml's route events, all
-derived from the one route declaration (``core.routes.ROUTES``) and the pydantic models.
+derived from the one route declaration (``core.routes.routes()``: the static routes and one
+per registered analysis) and the pydantic models.
 
 ``python -m api.openapi`` rewrites the three; ``--check`` fails when any is stale (a test
 runs it). Why our own declaration rather than Powertools' ``enable_validation``: requests
@@ -20,8 +21,9 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from core.models import ErrorEnvelope, Run
-from core.routes import ROUTES, Route
+import analyses as _registers_analyses  # noqa: F401  (their routes and result models)
+from core.models import ErrorEnvelope
+from core.routes import Route, routes
 
 __all__ = [
     "DOCUMENT_PATH",
@@ -53,13 +55,11 @@ _ERROR_TEXT = {
 
 def _schemas() -> tuple[dict[Any, Any], dict[str, Any]]:
     models: list[tuple[type[BaseModel], Any]] = []
-    for op in ROUTES:
+    for op in routes():
         if op.request:
             models.append((op.request, "validation"))
         if op.response:
             models.append((op.response, "serialization"))
-        if op.extra_success:
-            models.append((Run, "serialization"))
     models.append((ErrorEnvelope, "serialization"))
     unique = list(dict.fromkeys(models))
     refs, defs = models_json_schema(
@@ -107,7 +107,7 @@ def _operation(op: Route, refs: dict[Any, Any], error_ref: dict[str, Any]) -> di
         operation["responses"][str(status)] = {
             "description": text,
             "headers": {"Location": {"schema": {"type": "string"}}},
-            "content": {"application/json": {"schema": refs[(Run, "serialization")]}},
+            "content": {"application/json": {"schema": refs[(op.response, "serialization")]}},
         }
     for status in (*op.errors, *(() if op.public else (429,))):
         operation["responses"][str(status)] = {
@@ -122,7 +122,7 @@ def build_document() -> dict[str, Any]:
     refs, components = _schemas()
     error_ref = refs[(ErrorEnvelope, "serialization")]
     paths: dict[str, Any] = {}
-    for op in ROUTES:
+    for op in routes():
         paths.setdefault(op.path, {})[op.method.lower()] = _operation(op, refs, error_ref)
     return {
         "openapi": "3.1.0",
@@ -305,7 +305,7 @@ def render_markdown(document: dict[str, Any]) -> str:
         "## Routes",
         "",
     ]
-    for route in ROUTES:  # declaration order: the order the examples run in
+    for route in routes():  # declaration order: the order the examples run in
         method, path = route.method.lower(), route.path
         op = document["paths"][path][method]
         lines += [f"### {method.upper()} {path}", "", op["summary"] + ".", ""]
@@ -388,7 +388,7 @@ def render_template(text: str) -> str:
             function, in_events = match.group(1), False
         if function and line == "      Events:":
             out.append(line)
-            out += [row for op in ROUTES if op.function == function for row in _api_event(op)]
+            out += [row for op in routes() if op.function == function for row in _api_event(op)]
             in_events = True
             i += 1
             continue

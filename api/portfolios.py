@@ -16,6 +16,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+import analyses as _registers_analyses  # noqa: F401  (the analyses a run or portfolio names)
 from core.bus import DetailType, EventBus, Source
 from core.exceptions import PreconditionFailedError, StaleVersionError, UnprocessableError
 from core.models import (
@@ -28,7 +29,6 @@ from core.models import (
     RequestedRun,
     RunRequestsAccepted,
     RunStatus,
-    RunType,
     unrunnable_analyses,
 )
 from core.recompute import recompute_requests
@@ -81,7 +81,7 @@ def _request_analyses(
         runs=[
             RequestedRun(
                 id=r["runId"],
-                type=RunType(r["analysis"]["type"]),
+                type=str(r["analysis"]["type"]),
                 status=RunStatus.QUEUED,
                 location=f"/runs/{r['runId']}",
             )

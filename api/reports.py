@@ -14,7 +14,9 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
+import analyses as _registers_analyses  # noqa: F401  (the analyses a run or portfolio names)
 from core.aws import client as aws_client
+from core.content_types import BINARY_CONTENT_TYPE, REPORT_FILE_TYPES
 from core.exceptions import ConflictError, NoSuccessfulRunError, NotReadyError
 from core.lake import REPORT_MANIFEST, report_prefix
 from core.lifecycle import as_reported
@@ -28,7 +30,6 @@ from core.settings import settings
 __all__ = ["LINK_SECONDS", "app", "handler"]
 
 app = rest_resolver()
-_TYPES = {".html": "text/html; charset=utf-8", ".png": "image/png"}
 
 
 class _NoReportError(Exception):
@@ -56,7 +57,7 @@ def _links(prefix: str, download_stem: str) -> dict[str, Any]:
             Params={
                 "Bucket": bucket,
                 "Key": prefix + name,
-                "ResponseContentType": _TYPES.get(suffix, "application/octet-stream"),
+                "ResponseContentType": REPORT_FILE_TYPES.get(suffix, BINARY_CONTENT_TYPE),
                 # inline: opens in the browser; the filename is used when saving it.
                 "ResponseContentDisposition": f'inline; filename="{filename}"',
             },
@@ -65,7 +66,7 @@ def _links(prefix: str, download_stem: str) -> dict[str, Any]:
         return {
             "name": name,
             "url": url,
-            "contentType": _TYPES.get(suffix, ""),
+            "contentType": REPORT_FILE_TYPES.get(suffix, ""),
             "filename": filename,
         }
 

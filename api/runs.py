@@ -10,6 +10,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+import analyses as _registers_analyses  # noqa: F401  (the analyses a run or portfolio names)
 from core.lifecycle import as_reported
 from core.models import RunPage
 from core.repositories import PortfolioRepository, RunRepository

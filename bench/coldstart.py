@@ -13,7 +13,7 @@ machine is on ``sys.path`` and no bytecode is written — as on Lambda, where ``
 (see ``layers.build.BYTECODE_LAYERS``).
 
 What is measured: for each ``Handler: module.function`` of template.yaml (read with
-:class:`local.template.Template`), a fresh interpreter (``python -X importtime -c ...``, cwd and
+:class:`stack.Template`), a fresh interpreter (``python -X importtime -c ...``, cwd and
 ``PYTHONPATH`` the repository root) runs ``import module; getattr(module, "function")`` between
 two ``time.perf_counter()`` calls and prints the elapsed time, so interpreter start-up and
 shutdown are not counted. The child also reports how many modules the import added to
@@ -55,7 +55,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from local.template import Template  # noqa: E402  (needs ROOT on sys.path)
+from stack import Template  # noqa: E402  (needs ROOT on sys.path)
 
 HEAVY = ("numpy", "pandas", "pyarrow", "scipy", "matplotlib", "awswrangler")
 FORBIDDEN = ("numpy", "pandas", "pyarrow")

@@ -3,8 +3,8 @@
 Constructors elsewhere take a client or a session so tests can point them anywhere; this
 module is where the defaults live. ``AWS_ENDPOINT_URL`` (honoured by boto3 itself) points
 every client at the local stack. :func:`register_client_handler` puts a botocore event
-handler on every client made here (the platform registers none; the tests' fault injection
-does).
+handler on every client made here, a resource's own client included (the platform
+registers none; the tests' fault injection does).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ __all__ = [
     "is_local_endpoint",
     "is_missing_object",
     "register_client_handler",
+    "resource",
 ]
 
 # Every client made here (weakly: a client dropped by its owner is not kept alive), and the
@@ -84,6 +85,37 @@ def _default_client(service: str, endpoint: str, region: str, access_key: str) -
             service, config=client_config(service)
         )
     )
+
+
+def resource(service: str, session: boto3.session.Session | None = None) -> Any:
+    """A boto3 resource for ``service`` (e.g. ``dynamodb``), made like :func:`client`.
+
+    Its underlying client (``resource.meta.client``) has the same retry and timeout policy
+    and endpoint, and gets every handler :func:`register_client_handler` registers. Resources
+    of the default session are cached per process like its clients; take a fresh
+    sub-resource (``resource.Table(name)``) per use rather than sharing one across threads.
+    """
+    if session is not None:
+        made = session.resource(service, config=client_config(service))  # type: ignore[call-overload]
+        _with_handlers(made.meta.client)
+        return made
+    return _default_resource(
+        service,
+        os.environ.get("AWS_ENDPOINT_URL", ""),
+        os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", ""),
+        os.environ.get("AWS_ACCESS_KEY_ID", ""),
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def _default_resource(service: str, endpoint: str, region: str, access_key: str) -> Any:
+    # The arguments only key the cache, as for _default_client.
+    del endpoint, region, access_key
+    made = boto3.session.Session().resource(  # type: ignore[call-overload]
+        service, config=client_config(service)
+    )
+    _with_handlers(made.meta.client)
+    return made
 
 
 def register_client_handler(event_name: str, handler: Callable[..., Any], unique_id: str) -> None:

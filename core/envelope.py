@@ -6,12 +6,13 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from core.content_types import JSON_CONTENT_TYPE
 from core.exceptions import StratigosError
 
 __all__ = ["JSON_HEADERS", "error_body", "error_response", "json_response"]
 
 JSON_HEADERS: dict[str, str] = {
-    "Content-Type": "application/json",
+    "Content-Type": JSON_CONTENT_TYPE,
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",
 }

@@ -13,6 +13,7 @@ __all__ = [
     "NotReadyError",
     "PayloadTooLargeError",
     "PreconditionFailedError",
+    "ServiceUnavailableError",
     "StaleVersionError",
     "StratigosError",
     "UnprocessableError",
@@ -117,3 +118,11 @@ class ConfigurationError(StratigosError):
 
     status = 500
     code = "INTERNAL_ERROR"
+
+
+class ServiceUnavailableError(StratigosError):
+    """A dependency failed transiently (throttling, timeouts, 5xx) past the retries: the
+    request may succeed if asked again. Never used for absence (that is a 404)."""
+
+    status = 503
+    code = "SERVICE_UNAVAILABLE"

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from core.models import Run, RunError, RunStatus, RunType
+from core.models import Run, RunError, RunStatus
 from core.repositories import RunRepository
 
 __all__ = ["RUN_DEADLINE", "RunLifecycle", "as_reported"]
@@ -64,7 +64,7 @@ class RunLifecycle:
         self,
         tenant: str,
         run_id: str,
-        run_type: RunType,
+        run_type: str,
         parameters: dict[str, Any],
         portfolio_id: str | None = None,
     ) -> Run:

@@ -18,33 +18,33 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    create_model,
     field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+
+from core.analysis import Analysis, UnknownAnalysisError, analysis, analysis_of_request
+from core.analysis import analyses as registered_analyses
 
 __all__ = [
     "MAX_ASSETS",
     "MAX_ID_LENGTH",
     "MAX_RUN_ASSETS",
     "MAX_RUN_OBSERVATIONS",
-    "MAX_SIMULATION_CELLS",
     "MAX_WINDOW_DAYS",
     "PLAIN_TEXT_PATTERN",
     "RESOURCE_ID_PATTERN",
-    "RESULT_MODELS",
     "TICKER_PATTERN",
     "AnalysisSpec",
-    "AnalyzeRequest",
-    "AnalyzeResult",
     "ApiModel",
+    "DailyReturn",
     "DataWindow",
-    "EfficientFrontierRequest",
     "ErrorBody",
     "ErrorEnvelope",
-    "FrontierResult",
-    "HrpRequest",
-    "HrpResult",
+    "Estimator",
+    "FiniteFloat",
+    "PathValue",
     "Portfolio",
     "PortfolioCreate",
     "PortfolioFields",
@@ -54,20 +54,19 @@ __all__ = [
     "ReportLink",
     "ReportLinks",
     "RequestedRun",
-    "RiskParityRequest",
-    "RiskParityResult",
+    "ResourceId",
+    "ResultModel",
+    "ReturnsRequest",
     "Run",
     "RunError",
     "RunPage",
     "RunRequestsAccepted",
-    "RunResult",
     "RunStatus",
-    "RunType",
-    "SimulateRequest",
-    "SimulationRunResult",
-    "SimulationStatistics",
+    "Ticker",
+    "Weight",
     "default_analyses",
     "run_limit_violations",
+    "run_of",
     "unrunnable_analyses",
 ]
 
@@ -75,9 +74,6 @@ TICKER_PATTERN = r"^[A-Z][A-Z0-9]{0,9}(?:[.\-][A-Z0-9]{1,4})?$"
 MAX_ASSETS = 2000
 MAX_RUN_ASSETS = 500
 MAX_RUN_OBSERVATIONS = 10_000
-# paths × days × assets of one simulation: 100,000 paths × 252 days × 50 assets (the
-# bench's case, ~13 s here) fits; more is refused with 422.
-MAX_SIMULATION_CELLS = 1_500_000_000
 WEIGHT_TOLERANCE = 1e-6
 _TICKER = re.compile(TICKER_PATTERN)
 # Text a person typed: no control characters (NUL, ESC …, C1) and no bidi overrides or
@@ -170,10 +166,18 @@ def _check_weights(assets: dict[str, float]) -> dict[str, float]:
     return assets
 
 
+def _analysis_names(schema: dict[str, Any]) -> None:
+    # The choices are the registry's (``analyses`` registers them on import).
+    schema["enum"] = [a.name for a in registered_analyses() if a.keeps_fresh]
+
+
 class AnalysisSpec(ApiModel):
     """One analysis a portfolio keeps fresh: recomputed when its data changes and nightly."""
 
-    type: Literal["risk-parity", "hrp", "efficient-frontier", "simulate"]
+    type: str = Field(
+        description="An analysis a portfolio can keep fresh (the enum lists them).",
+        json_schema_extra=_analysis_names,
+    )
     lookback_days: int = Field(
         default=1095, ge=30, le=3650, description="Window of returns: this many days back."
     )
@@ -181,6 +185,14 @@ class AnalysisSpec(ApiModel):
         default_factory=dict,
         description="The run request's own parameters (e.g. linkage, nPoints, nPaths, seed).",
     )
+
+    @field_validator("type")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        names = [a.name for a in registered_analyses() if a.keeps_fresh]
+        if value not in names:
+            raise ValueError(f"type must be one of {', '.join(names)}, not {value!r}")
+        return value
 
     @model_validator(mode="after")
     def _parameters_fit(self) -> AnalysisSpec:
@@ -190,18 +202,17 @@ class AnalysisSpec(ApiModel):
         )
         if forbidden:
             raise ValueError(f"parameters may not set {', '.join(sorted(forbidden))}")
-        model = _ANALYSIS_MODELS[self.type]
-        model.model_validate({**self.parameters, "portfolioId": "p-validate"})
+        analysis(self.type).request.model_validate({**self.parameters, "portfolioId": "p-validate"})
         return self
 
 
 def default_analyses() -> list[AnalysisSpec]:
-    """What a portfolio keeps fresh unless told otherwise."""
+    """What a portfolio keeps fresh unless told otherwise: every analysis declaring
+    ``default_parameters``, with them."""
     return [
-        AnalysisSpec(type="risk-parity"),
-        AnalysisSpec(type="hrp"),
-        AnalysisSpec(type="efficient-frontier", parameters={"nPoints": 20}),
-        AnalysisSpec(type="simulate", parameters={"nPaths": 5000, "seed": 7}),
+        AnalysisSpec(type=a.name, parameters=dict(a.default_parameters))
+        for a in registered_analyses()
+        if a.keeps_fresh and a.default_parameters is not None
     ]
 
 
@@ -224,7 +235,7 @@ class PortfolioFields(ApiModel):
         default_factory=default_analyses,
         max_length=10,
         description="Analyses computed at once, then again when the portfolio's market data "
-        "changes and nightly (default: risk-parity, hrp, efficient-frontier, simulate).",
+        "changes and nightly (default: every analysis that declares default parameters).",
     )
 
     @field_validator("assets")
@@ -304,14 +315,6 @@ class PortfolioPage(ApiModel):
 
 
 # ------------------------------------------------------------------ runs
-class RunType(StrEnum):
-    RISK_PARITY = "risk-parity"
-    HRP = "hrp"
-    EFFICIENT_FRONTIER = "efficient-frontier"
-    SIMULATE = "simulate"
-    ANALYZE = "analyze"
-
-
 class RunStatus(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
@@ -322,7 +325,7 @@ class RunStatus(StrEnum):
 Estimator = Literal["sample", "ledoit-wolf", "ewma"]
 
 
-class _ReturnsInput(ApiModel):
+class ReturnsRequest(ApiModel):
     """A stored portfolio (its tickers; returns from the lake), inline returns, or both
     (inline returns, the run attached to that portfolio, as plan 13.4's example sends)."""
 
@@ -361,7 +364,7 @@ class _ReturnsInput(ApiModel):
     periods_per_year: int = Field(default=252, ge=1, le=366)
 
     @model_validator(mode="after")
-    def _one_source(self) -> _ReturnsInput:
+    def _one_source(self) -> ReturnsRequest:
         if self.portfolio_id is None and self.returns is None:
             raise ValueError(
                 "give portfolioId (returns from the lake), returns (inline), or both (inline "
@@ -384,7 +387,7 @@ class _ReturnsInput(ApiModel):
         return self
 
     @model_validator(mode="after")
-    def _window_fits(self) -> _ReturnsInput:
+    def _window_fits(self) -> ReturnsRequest:
         """Each end of a lake window is set by at most one field: end or asOf, start or
         lookbackDays; inline returns have no window to set."""
         if self.returns is not None and (self.as_of or self.lookback_days):
@@ -401,61 +404,6 @@ class _ReturnsInput(ApiModel):
         if self.start and self.as_of and self.start > self.as_of:
             raise ValueError(f"start {self.start} is after asOf {self.as_of}")
         return self
-
-
-class RiskParityRequest(_ReturnsInput):
-    budgets: dict[Ticker, Annotated[float, Field(gt=0, le=1e6)]] | None = Field(
-        default=None, description="Risk budgets per ticker (normalised); equal when omitted."
-    )
-
-
-class HrpRequest(_ReturnsInput):
-    linkage: Literal["single", "complete", "average", "ward"] = "single"
-
-
-class EfficientFrontierRequest(_ReturnsInput):
-    n_points: int = Field(default=50, ge=2, le=500)
-    risk_free_rate: FiniteFloat = Field(default=0.0, ge=-1, le=1)
-    min_weight: FiniteFloat = Field(default=0.0, ge=-1, le=1)
-    max_weight: FiniteFloat = Field(default=1.0, ge=0, le=1)
-
-    @model_validator(mode="after")
-    def _bounds(self) -> EfficientFrontierRequest:
-        if self.min_weight > self.max_weight:
-            raise ValueError("minWeight must not exceed maxWeight")
-        return self
-
-
-class SimulateRequest(_ReturnsInput):
-    weights: dict[Ticker, Weight] | None = Field(
-        default=None, description="Weights to simulate; the portfolio's (or equal) if omitted."
-    )
-    horizon_days: int = Field(default=252, ge=1, le=2520)
-    n_paths: int = Field(default=10_000, ge=100, le=200_000)
-    seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
-    method: Literal["gbm", "bootstrap"] = "gbm"
-    block_size: int = Field(default=20, ge=1, le=252)
-    rebalance: Literal["none", "daily", "monthly", "quarterly", "annually"] = "none"
-    initial_value: FiniteFloat = Field(default=1.0, gt=0, le=1e12)
-    contribution: FiniteFloat = Field(default=0.0, ge=-1e12, le=1e12)
-    keep_paths: bool = False
-
-
-class AnalyzeRequest(ApiModel):
-    """``POST /monte-carlo/analyze``: statistics of given value paths."""
-
-    portfolio_id: ResourceId | None = None
-    paths: list[Annotated[list[PathValue], Field(min_length=2, max_length=2521)]] = Field(
-        min_length=1, max_length=20_000, description="Value paths, T+1 values each."
-    )
-
-    @field_validator("paths")
-    @classmethod
-    def _rectangular(cls, paths: list[list[float]]) -> list[list[float]]:
-        lengths = {len(p) for p in paths}
-        if len(lengths) != 1 or lengths.pop() < 2:
-            raise ValueError("every path needs the same number (>= 2) of values")
-        return paths
 
 
 class DataWindow(ApiModel):
@@ -489,129 +437,8 @@ class DataWindow(ApiModel):
 
 
 # ------------------------------------------------------------------ run results (plan 5.2, 5.3)
-class _ResultModel(ApiModel):
-    """A run result on the wire: typed, camelCase; no build deferral needed at read time."""
-
-
-Weights = dict[str, float]
-
-
-class Performance(_ResultModel):
-    """Annualised expected return, volatility and Sharpe ratio of a set of weights."""
-
-    expected_return: float
-    volatility: float
-    sharpe: float
-
-
-class WeightedPerformance(Performance):
-    weights: Weights
-
-
-class RiskParityMetrics(Performance):
-    iterations: int = Field(description="Newton iterations of the risk-budgeting solve.")
-    max_budget_error: float = Field(description="Largest |risk share − budget| at the answer.")
-
-
-class RiskParityResult(_ResultModel):
-    """``risk-parity``: weights whose risk contributions match the budgets."""
-
-    weights: Weights
-    risk_contributions: Weights = Field(description="Each asset's share of portfolio risk.")
-    metrics: RiskParityMetrics
-
-
-class HrpResult(_ResultModel):
-    """``hrp``: hierarchical risk parity weights, the quasi-diagonal order and the tree."""
-
-    weights: Weights
-    order: list[str] = Field(description="Tickers in the dendrogram's leaf order.")
-    linkage_matrix: list[list[float]] = Field(description="SciPy linkage matrix, (N−1) × 4.")
-    metrics: Performance
-
-
-class FrontierPoint(WeightedPerformance):
-    """One point of the efficient frontier."""
-
-
-class FrontierMetrics(_ResultModel):
-    points: int
-    risk_free_rate: float
-
-
-class FrontierResult(_ResultModel):
-    """``efficient-frontier``: the frontier's points, its minimum-variance and maximum-Sharpe
-    portfolios, and the portfolio's own weights on the same axes (portfolio runs)."""
-
-    points: list[FrontierPoint]
-    min_variance: WeightedPerformance
-    max_sharpe: WeightedPerformance
-    metrics: FrontierMetrics
-    portfolio: WeightedPerformance | None = Field(
-        default=None,
-        description="The portfolio's own weights (portfolio runs only).",
-        exclude_if=lambda value: value is None,
-    )
-
-
-class SimulationStatistics(_ResultModel):
-    """Statistics of simulated (or given) value paths."""
-
-    n_paths: int
-    horizon_days: int
-    method: str = Field(description="gbm, bootstrap, or given (analyze).")
-    rebalance: str
-    initial_value: float
-    terminal_mean: float
-    terminal_median: float
-    terminal_percentiles: dict[str, float] = Field(description="Percentile → terminal value.")
-    horizon_return_mean: float
-    var95: float = Field(description="95 % value at risk of the horizon return (a loss, > 0).")
-    cvar95: float
-    var99: float
-    cvar99: float
-    prob_loss: float
-    max_drawdown_mean: float
-    max_drawdown_percentiles: dict[str, float]
-    band_levels: list[float] = Field(description="Percentile levels of the fan chart's bands.")
-    bands: list[list[float]] = Field(description="Level × day values of the bands.")
-    bands_exact: bool
-    seed_entropy: str | None = Field(description="Replays the simulation when given as seed.")
-
-
-class SimulationRunResult(_ResultModel):
-    """``simulate`` (plan 5.3): the simulated weights, the statistics, and the value paths
-    as ``trajectories`` when ``keepPaths`` asked for them."""
-
-    weights: Weights
-    statistics: SimulationStatistics
-    trajectories: list[list[float]] | None = Field(
-        default=None,
-        description="One list of T+1 portfolio values per path (only with keepPaths).",
-        exclude_if=lambda value: value is None,
-    )
-    trajectories_url: str | None = Field(
-        default=None,
-        description="When the kept paths are too large to inline (over 5 MB): a presigned "
-        "link, valid 15 minutes, to the whole result as JSON (its `trajectories`).",
-        exclude_if=lambda value: value is None,
-    )
-
-
-class AnalyzeResult(_ResultModel):
-    """``analyze``: statistics of the given paths."""
-
-    statistics: SimulationStatistics
-
-
-RESULT_MODELS: dict[str, type[_ResultModel]] = {
-    "risk-parity": RiskParityResult,
-    "hrp": HrpResult,
-    "efficient-frontier": FrontierResult,
-    "simulate": SimulationRunResult,
-    "analyze": AnalyzeResult,
-}
-RunResult = RiskParityResult | HrpResult | FrontierResult | SimulationRunResult | AnalyzeResult
+class ResultModel(ApiModel):
+    """A run result on the wire: typed (one model per analysis), camelCase."""
 
 
 class RunError(ApiModel):
@@ -624,11 +451,13 @@ class Run(ApiModel):
 
     id: str
     portfolio_id: str | None
-    type: RunType
+    type: str = Field(description="The analysis run (its route's run type).")
     parameters: dict[str, Any]
     status: RunStatus
-    result: RunResult | None = Field(
-        default=None, description="Present once succeeded; its shape follows ``type``."
+    result: Any = Field(
+        default=None,
+        description="Present once succeeded; its shape follows ``type`` (the analysis's "
+        "result model).",
     )
     data_window: DataWindow | None = None
     error: RunError | None = None
@@ -640,18 +469,49 @@ class Run(ApiModel):
     @model_validator(mode="before")
     @classmethod
     def _typed_result(cls, data: Any) -> Any:
-        # The result's model follows the run's type (no guessing among look-alikes).
+        # The result's model follows the run's type (no guessing among look-alikes); a run
+        # of an analysis no longer registered keeps its result as stored.
         if isinstance(data, dict) and isinstance(data.get("result"), dict):
-            kind = data.get("type")
-            model = RESULT_MODELS.get(str(kind.value if isinstance(kind, RunType) else kind))
-            if model is not None:
-                data = {**data, "result": model.model_validate(data["result"])}
+            try:
+                model = analysis(str(data.get("type"))).result
+            except UnknownAnalysisError:
+                return data
+            data = {**data, "result": model.model_validate(data["result"])}
         return data
 
-    def with_result(self, result: dict[str, Any] | None) -> Run:
-        """This run holding ``result`` (camelCase keys, as the runner produces it), typed."""
-        typed = None if result is None else RESULT_MODELS[str(self.type)].model_validate(result)
+    def with_result(self, result: BaseModel | dict[str, Any] | None) -> Run:
+        """This run holding ``result`` (its analysis's result model, or its camelCase dict)."""
+        typed = (
+            result
+            if result is None or isinstance(result, BaseModel)
+            else analysis(self.type).result.model_validate(result)
+        )
         return self.model_copy(update={"result": typed})
+
+
+def run_of(entry: Analysis | None = None) -> type[Run]:
+    """``Run`` typed for the OpenAPI document: its ``type`` and ``result`` those of ``entry``
+    (``<Operation>Run``), or, with ``None``, of any registered analysis (``GET /runs/{id}``)."""
+    entries = (entry,) if entry is not None else registered_analyses()
+    key = tuple(e.name for e in entries) + (("",) if entry is None else ())
+    if key not in _RUN_MODELS:
+        union: Any = entries[0].result
+        for other in entries[1:]:
+            union = union | other.result
+        fields: dict[str, Any] = {
+            "result": (
+                union | None,
+                Field(default=None, description="Present once succeeded; its shape follows type."),
+            )
+        }
+        if entry is not None:
+            fields["type"] = (Literal[entry.name], Field(description="The analysis run."))
+        name = f"{entry.endpoint.operation}Run" if entry is not None else "Run"
+        _RUN_MODELS[key] = create_model(name, __base__=Run, **fields)
+    return _RUN_MODELS[key]
+
+
+_RUN_MODELS: dict[tuple[str, ...], type[Run]] = {}
 
 
 class RunPage(ApiModel):
@@ -663,7 +523,7 @@ class RequestedRun(ApiModel):
     """A run requested on a portfolio's behalf; poll ``location``."""
 
     id: str
-    type: RunType
+    type: str
     status: RunStatus
     location: str = Field(description="GET this for the run's status and result.")
 
@@ -675,7 +535,6 @@ class RunRequestsAccepted(ApiModel):
     runs: list[RequestedRun]
 
 
-MAX_KEPT_PATH_CELLS = 1_000_000  # paths × days a simulation may return as trajectories
 MAX_WINDOW_DAYS = 14_610  # 40 years of calendar days: a run's data window, at most
 
 
@@ -711,23 +570,9 @@ def run_limit_violations(
                 "limit: observations",
             )
         )
-    if isinstance(request, SimulateRequest):
-        cells = request.n_paths * request.horizon_days * max(assets, 1)
-        if cells > MAX_SIMULATION_CELLS:
-            found.append(
-                (
-                    f"Simulation too large: paths × days × assets = {cells:,} > "
-                    f"{MAX_SIMULATION_CELLS:,}.",
-                    "limit: paths x days x assets",
-                )
-            )
-        if request.keep_paths and request.n_paths * request.horizon_days > MAX_KEPT_PATH_CELLS:
-            found.append(
-                (
-                    f"keepPaths is limited to paths × days ≤ {MAX_KEPT_PATH_CELLS:,}.",
-                    "limit: kept path cells",
-                )
-            )
+    kind = None if request is None else analysis_of_request(request)
+    if kind is not None and kind.limits is not None:
+        found += kind.limits(request, assets)
     return found
 
 
@@ -744,21 +589,13 @@ def unrunnable_analyses(fields: PortfolioFields) -> list[str]:
     assets = len(fields.assets)
     if assets < 2:
         problems.append(f"analyses need at least 2 assets; this portfolio holds {assets}")
-    for index, analysis in enumerate(fields.analyses):
-        request = _ANALYSIS_MODELS[analysis.type].model_validate(
-            {**analysis.parameters, "portfolioId": "p-validate"}
+    for index, spec in enumerate(fields.analyses):
+        request = analysis(spec.type).request.model_validate(
+            {**spec.parameters, "portfolioId": "p-validate"}
         )
         for message, limit in run_limit_violations(assets, 0, request):
-            problems.append(f"analyses[{index}] ({analysis.type}): {message} ({limit})")
+            problems.append(f"analyses[{index}] ({spec.type}): {message} ({limit})")
     return problems
-
-
-_ANALYSIS_MODELS: dict[str, type[_ReturnsInput]] = {
-    "risk-parity": RiskParityRequest,
-    "hrp": HrpRequest,
-    "efficient-frontier": EfficientFrontierRequest,
-    "simulate": SimulateRequest,
-}
 
 
 class ReportLink(ApiModel):

@@ -12,13 +12,15 @@ import binascii
 import hashlib
 import json
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from core.aws import client as aws_client
+from core.aws import resource as aws_resource
 from core.exceptions import ConflictError, NotFoundError, StaleVersionError, ValidationError
 from core.models import Portfolio, PortfolioFields, Run, RunStatus
 
@@ -30,7 +32,6 @@ __all__ = [
     "new_id",
 ]
 
-_INDEX_BATCH = 25  # BatchWriteItem's limit
 _RECONCILE_ROUNDS = 5  # index repairs while a portfolio keeps changing under its writer
 _UNCONDITIONAL_ROUNDS = 20  # re-reads of an unconditional write racing other writers
 
@@ -88,6 +89,24 @@ def decode_page_token(tenant: str, token: str, fields: Iterable[str]) -> dict[st
     return {str(k): str(v) for k, v in position.items()}
 
 
+_SERIALIZER = TypeSerializer()
+_DESERIALIZER = TypeDeserializer()
+
+
+def _attributes(values: Mapping[str, Any]) -> dict[str, Any]:
+    """DynamoDB attribute values (``{"S": ...}``) of plain ones, by boto3's serializer.
+
+    Numbers must be ``int`` or ``Decimal`` (the serializer refuses floats): weights are
+    stored as JSON text, so the only number here is a version.
+    """
+    return {name: _SERIALIZER.serialize(value) for name, value in values.items()}
+
+
+def _plain(item: Mapping[str, Any]) -> dict[str, Any]:
+    """The plain values of a DynamoDB item, by boto3's deserializer (numbers as Decimal)."""
+    return {name: _DESERIALIZER.deserialize(value) for name, value in item.items()}
+
+
 def _conditional_failed(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
@@ -102,64 +121,68 @@ class PortfolioRepository:
     index_table : str
         The ticker index table (``ticker``, ``tenantPortfolio``).
     client : botocore DynamoDB client, optional
+    resource : boto3 DynamoDB service resource, optional
+        For the ticker index's batch writes (``Table.batch_writer``); made on first use.
     """
 
-    def __init__(self, table: str, index_table: str, client: Any | None = None) -> None:
+    def __init__(
+        self,
+        table: str,
+        index_table: str,
+        client: Any | None = None,
+        resource: Any | None = None,
+    ) -> None:
         self.table = table
         self.index_table = index_table
         self._db = client or aws_client("dynamodb")
+        self._resource = resource
 
     # ---------------------------------------------------------------- mapping
     @staticmethod
     def _to_item(tenant: str, portfolio: Portfolio) -> dict[str, Any]:
-        return {
-            "tenantId": {"S": tenant},
-            "portfolioId": {"S": portfolio.id},
-            "name": {"S": portfolio.name},
-            "description": {"S": portfolio.description},
-            # Weights as JSON text: exact floats, no Decimal round trips.
-            "assets": {"S": json.dumps(portfolio.assets, separators=(",", ":"))},
-            "analyses": {
-                "S": json.dumps(
+        return _attributes(
+            {
+                "tenantId": tenant,
+                "portfolioId": portfolio.id,
+                "name": portfolio.name,
+                "description": portfolio.description,
+                # Weights as JSON text: exact floats, no Decimal round trips.
+                "assets": json.dumps(portfolio.assets, separators=(",", ":")),
+                "analyses": json.dumps(
                     [a.model_dump(mode="json", by_alias=True) for a in portfolio.analyses],
                     separators=(",", ":"),
-                )
-            },
-            "version": {"N": str(portfolio.version)},
-            "createdAt": {"S": _iso(portfolio.created_at)},
-            "updatedAt": {"S": _iso(portfolio.updated_at)},
-        }
+                ),
+                "version": portfolio.version,
+                "createdAt": _iso(portfolio.created_at),
+                "updatedAt": _iso(portfolio.updated_at),
+            }
+        )
 
     @staticmethod
     def _from_item(item: dict[str, Any]) -> Portfolio:
+        values = _plain(item)
         return Portfolio(
-            id=item["portfolioId"]["S"],
-            name=item["name"]["S"],
-            description=item["description"]["S"],
-            assets=json.loads(item["assets"]["S"]),
-            **({"analyses": json.loads(item["analyses"]["S"])} if "analyses" in item else {}),
-            version=int(item["version"]["N"]),
-            created_at=datetime.fromisoformat(item["createdAt"]["S"]),
-            updated_at=datetime.fromisoformat(item["updatedAt"]["S"]),
+            id=values["portfolioId"],
+            name=values["name"],
+            description=values["description"],
+            assets=json.loads(values["assets"]),
+            **({"analyses": json.loads(values["analyses"])} if "analyses" in values else {}),
+            version=int(values["version"]),
+            created_at=datetime.fromisoformat(values["createdAt"]),
+            updated_at=datetime.fromisoformat(values["updatedAt"]),
         )
 
     # ---------------------------------------------------------------- ticker index
     def _index(self, tenant: str, portfolio_id: str, add: set[str], remove: set[str]) -> None:
         key = f"{tenant}#{portfolio_id}"
-        requests = [
-            {"PutRequest": {"Item": {"ticker": {"S": t}, "tenantPortfolio": {"S": key}}}}
-            for t in sorted(add)
-        ] + [
-            {"DeleteRequest": {"Key": {"ticker": {"S": t}, "tenantPortfolio": {"S": key}}}}
-            for t in sorted(remove)
-        ]
-        for start in range(0, len(requests), _INDEX_BATCH):
-            pending: dict[str, Any] = {self.index_table: requests[start : start + _INDEX_BATCH]}
-            for _ in range(8):
-                answer = self._db.batch_write_item(RequestItems=pending)
-                pending = answer.get("UnprocessedItems") or {}
-                if not pending:
-                    break
+        if self._resource is None:
+            self._resource = aws_resource("dynamodb")
+        # boto3's batch writer: BatchWriteItem 25 at a time, unprocessed items sent again.
+        with self._resource.Table(self.index_table).batch_writer() as batch:
+            for ticker in sorted(add):
+                batch.put_item(Item={"ticker": ticker, "tenantPortfolio": key})
+            for ticker in sorted(remove):
+                batch.delete_item(Key={"ticker": ticker, "tenantPortfolio": key})
 
     def _reconcile_index(
         self,
@@ -206,10 +229,10 @@ class PortfolioRepository:
         for page in paginator.paginate(
             TableName=self.index_table,
             KeyConditionExpression="ticker = :t",
-            ExpressionAttributeValues={":t": {"S": ticker}},
+            ExpressionAttributeValues=_attributes({":t": ticker}),
         ):
             for item in page.get("Items", []):
-                tenant, _, portfolio = item["tenantPortfolio"]["S"].partition("#")
+                tenant, _, portfolio = str(_plain(item)["tenantPortfolio"]).partition("#")
                 out.append((tenant, portfolio))
         return out
 
@@ -219,7 +242,8 @@ class PortfolioRepository:
         for page in self._db.get_paginator("scan").paginate(
             TableName=self.table, ProjectionExpression="tenantId, portfolioId"
         ):
-            out += [(i["tenantId"]["S"], i["portfolioId"]["S"]) for i in page.get("Items", [])]
+            keys = [_plain(i) for i in page.get("Items", [])]
+            out += [(str(k["tenantId"]), str(k["portfolioId"])) for k in keys]
         return out
 
     # ---------------------------------------------------------------- CRUD
@@ -246,7 +270,7 @@ class PortfolioRepository:
     def get(self, tenant: str, portfolio_id: str) -> Portfolio:
         item = self._db.get_item(
             TableName=self.table,
-            Key={"tenantId": {"S": tenant}, "portfolioId": {"S": portfolio_id}},
+            Key=_attributes({"tenantId": tenant, "portfolioId": portfolio_id}),
             ConsistentRead=True,
         ).get("Item")
         if not item:
@@ -267,7 +291,7 @@ class PortfolioRepository:
             pending: dict[str, Any] = {
                 self.table: {
                     "Keys": [
-                        {"tenantId": {"S": t}, "portfolioId": {"S": p}}
+                        _attributes({"tenantId": t, "portfolioId": p})
                         for t, p in keys[start : start + 100]
                     ],
                     "ConsistentRead": True,
@@ -276,7 +300,8 @@ class PortfolioRepository:
             for _ in range(8):
                 answer = self._db.batch_get_item(RequestItems=pending)
                 for item in answer.get("Responses", {}).get(self.table, []):
-                    key = (item["tenantId"]["S"], item["portfolioId"]["S"])
+                    ids = _plain({k: item[k] for k in ("tenantId", "portfolioId")})
+                    key = (str(ids["tenantId"]), str(ids["portfolioId"]))
                     try:
                         found[key] = self._from_item(item)
                     except Exception as error:
@@ -292,20 +317,21 @@ class PortfolioRepository:
         request: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": "tenantId = :t",
-            "ExpressionAttributeValues": {":t": {"S": tenant}},
+            "ExpressionAttributeValues": _attributes({":t": tenant}),
             "Limit": limit,
         }
         if token:
             position = decode_page_token(tenant, token, ["portfolioId"])
-            request["ExclusiveStartKey"] = {
-                "tenantId": {"S": tenant},
-                "portfolioId": {"S": position["portfolioId"]},
-            }
+            request["ExclusiveStartKey"] = _attributes(
+                {"tenantId": tenant, "portfolioId": position["portfolioId"]}
+            )
         answer = self._db.query(**request)
         items = [self._from_item(i) for i in answer.get("Items", [])]
         last = answer.get("LastEvaluatedKey")
         next_token = (
-            encode_page_token(tenant, {"portfolioId": last["portfolioId"]["S"]}) if last else None
+            encode_page_token(tenant, {"portfolioId": str(_plain(last)["portfolioId"])})
+            if last
+            else None
         )
         return items, next_token
 
@@ -342,7 +368,7 @@ class PortfolioRepository:
                     TableName=self.table,
                     Item=self._to_item(tenant, updated),
                     ConditionExpression="attribute_exists(portfolioId) AND version = :v",
-                    ExpressionAttributeValues={":v": {"N": str(current.version)}},
+                    ExpressionAttributeValues=_attributes({":v": current.version}),
                 )
             except ClientError as error:
                 if not _conditional_failed(error):
@@ -368,12 +394,12 @@ class PortfolioRepository:
         if expected_version is not None:
             condition = {
                 "ConditionExpression": "version = :v",
-                "ExpressionAttributeValues": {":v": {"N": str(expected_version)}},
+                "ExpressionAttributeValues": _attributes({":v": expected_version}),
             }
         try:
             answer = self._db.delete_item(
                 TableName=self.table,
-                Key={"tenantId": {"S": tenant}, "portfolioId": {"S": portfolio_id}},
+                Key=_attributes({"tenantId": tenant, "portfolioId": portfolio_id}),
                 ReturnValues="ALL_OLD",
                 **condition,
             )
@@ -406,25 +432,26 @@ class RunRepository:
 
     @staticmethod
     def _to_item(tenant: str, run: Run) -> dict[str, Any]:
-        item: dict[str, Any] = {
-            "tenantId": {"S": tenant},
-            "runId": {"S": run.id},
-            "type": {"S": str(run.type)},
-            "status": {"S": str(run.status)},
-            "document": {"S": run.model_dump_json(by_alias=True)},
-            "createdAt": {"S": _iso(run.created_at)},
+        values: dict[str, Any] = {
+            "tenantId": tenant,
+            "runId": run.id,
+            "type": str(run.type),
+            "status": str(run.status),
+            "document": run.model_dump_json(by_alias=True),
+            "createdAt": _iso(run.created_at),
         }
         if run.portfolio_id:
-            item["tenantPortfolio"] = {"S": f"{tenant}#{run.portfolio_id}"}
+            values["tenantPortfolio"] = f"{tenant}#{run.portfolio_id}"
         if run.result_key:
-            item["resultKey"] = {"S": run.result_key}
-        return item
+            values["resultKey"] = run.result_key
+        return _attributes(values)
 
     @staticmethod
     def _from_item(item: dict[str, Any]) -> Run:
-        run = Run.model_validate_json(item["document"]["S"])
-        if "resultKey" in item:
-            run = run.model_copy(update={"result_key": item["resultKey"]["S"]})
+        values = _plain(item)
+        run = Run.model_validate_json(values["document"])
+        if "resultKey" in values:
+            run = run.model_copy(update={"result_key": values["resultKey"]})
         return run
 
     def create(self, tenant: str, run: Run) -> bool:
@@ -449,7 +476,7 @@ class RunRepository:
                 Item=self._to_item(tenant, run),
                 ConditionExpression="#s = :expected",
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":expected": {"S": str(expected)}},
+                ExpressionAttributeValues=_attributes({":expected": str(expected)}),
             )
         except ClientError as error:
             if _conditional_failed(error):
@@ -459,7 +486,7 @@ class RunRepository:
     def get(self, tenant: str, run_id: str) -> Run:
         item = self._db.get_item(
             TableName=self.table,
-            Key={"tenantId": {"S": tenant}, "runId": {"S": run_id}},
+            Key=_attributes({"tenantId": tenant, "runId": run_id}),
             ConsistentRead=True,
         ).get("Item")
         if not item:
@@ -474,26 +501,29 @@ class RunRepository:
             "TableName": self.table,
             "IndexName": "byPortfolio",
             "KeyConditionExpression": "tenantPortfolio = :k",
-            "ExpressionAttributeValues": {":k": {"S": f"{tenant}#{portfolio_id}"}},
+            "ExpressionAttributeValues": _attributes({":k": f"{tenant}#{portfolio_id}"}),
             "ScanIndexForward": False,
             "Limit": limit,
         }
         if token:
             position = decode_page_token(tenant, token, ["runId", "createdAt"])
-            request["ExclusiveStartKey"] = {
-                "tenantId": {"S": tenant},
-                "runId": {"S": position["runId"]},
-                "tenantPortfolio": {"S": f"{tenant}#{portfolio_id}"},
-                "createdAt": {"S": position["createdAt"]},
-            }
+            request["ExclusiveStartKey"] = _attributes(
+                {
+                    "tenantId": tenant,
+                    "runId": position["runId"],
+                    "tenantPortfolio": f"{tenant}#{portfolio_id}",
+                    "createdAt": position["createdAt"],
+                }
+            )
         answer = self._db.query(**request)
         items = [self._from_item(i) for i in answer.get("Items", [])]
         last = answer.get("LastEvaluatedKey")
+        last_key = _plain(last) if last else None
         next_token = (
             encode_page_token(
-                tenant, {"runId": last["runId"]["S"], "createdAt": last["createdAt"]["S"]}
+                tenant, {"runId": str(last_key["runId"]), "createdAt": str(last_key["createdAt"])}
             )
-            if last
+            if last_key
             else None
         )
         return items, next_token

@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
+from core.content_types import JSON_CONTENT_TYPE
 from core.envelope import JSON_HEADERS, error_body
 from core.exceptions import (
     PayloadTooLargeError,
@@ -24,7 +25,7 @@ from core.exceptions import (
 )
 from core.models import MAX_ID_LENGTH, RESOURCE_ID_PATTERN
 from core.settings import settings
-from core.tenancy import TenantResolver
+from core.tenancy import tenant_resolver
 from core.validation import ModelT, parse_model
 
 __all__ = [
@@ -46,7 +47,7 @@ logger = Logger()
 def _envelope(status: int, code: str, message: str, details: list[str]) -> Response[Any]:
     return Response(
         status_code=status,
-        content_type="application/json",
+        content_type=JSON_CONTENT_TYPE,
         body=json.dumps(error_body(code, message, details)),
         headers={k: v for k, v in JSON_HEADERS.items() if k != "Content-Type"},
     )
@@ -118,7 +119,9 @@ def rest_resolver() -> APIGatewayRestResolver:
 
     @app.exception_handler(StratigosError)  # type: ignore[untyped-decorator]
     def _typed_error(error: StratigosError) -> Response[Any]:
-        if error.status >= 500 and error.status != 501:
+        # 501 and 503 (transient: ask again) say something true and safe; any other 5xx
+        # is logged in full and answered generically.
+        if error.status >= 500 and error.status not in (501, 503):
             logger.exception("request failed", extra={"code": error.code})
             return _envelope(500, "INTERNAL_ERROR", "The request could not be completed.", [])
         return _envelope(error.status, error.code, error.message, error.details)
@@ -159,7 +162,7 @@ def json_body(app: APIGatewayRestResolver, model: type[ModelT]) -> ModelT:
     """The request body as ``model``: JSON only, ≤ 1 MB, no NaN/Infinity, no unknown fields."""
     event = app.current_event
     content_type = event.headers.get("content-type", "")  # case-insensitive in Powertools v3
-    if (content_type or "").split(";")[0].strip().lower() != "application/json":
+    if (content_type or "").split(";")[0].strip().lower() != JSON_CONTENT_TYPE:
         raise UnsupportedMediaTypeError(
             "Send the body as JSON.",
             [f"Content-Type must be application/json, not {content_type!r}"],
@@ -205,7 +208,7 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
     payload = body.model_dump(mode="json", by_alias=True) if isinstance(body, BaseModel) else body
     return Response(
         status_code=status,
-        content_type="application/json",
+        content_type=JSON_CONTENT_TYPE,
         body=json.dumps(payload, separators=(",", ":"), allow_nan=False),
         headers=dict(headers or {}),
     )
@@ -261,13 +264,7 @@ def if_match(app: APIGatewayRestResolver) -> int | None:
     return 0 if weak else int(number)
 
 
-_tenants: dict[str, TenantResolver] = {}
-
-
 def request_tenant(app: APIGatewayRestResolver) -> str:
     """The tenant of the caller's API key (403 when the key is not mapped to one)."""
-    table = settings().api_keys_table
-    resolver = _tenants.get(table)
-    if resolver is None:
-        resolver = _tenants[table] = TenantResolver(table)
+    resolver = tenant_resolver(settings().api_keys_table)
     return resolver.tenant_for_request(app.current_event.raw_event.get("requestContext") or {})

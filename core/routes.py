@@ -16,30 +16,29 @@ Imports only the stdlib, Powertools and ``core.models`` (CRUD cold starts load i
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, create_model
 
+from core.analysis import Analysis
+from core.analysis import analyses as registered_analyses
 from core.models import (
     MAX_ID_LENGTH,
     RESOURCE_ID_PATTERN,
-    AnalyzeRequest,
-    EfficientFrontierRequest,
-    HrpRequest,
     PortfolioCreate,
     PortfolioPage,
     PortfolioResource,
     PortfolioUpdate,
     ReportLinks,
-    RiskParityRequest,
     Run,
     RunPage,
     RunRequestsAccepted,
-    SimulateRequest,
+    run_of,
 )
 
-__all__ = ["ROUTES", "Param", "Route", "bind", "route", "routes_of"]
+__all__ = ["Param", "Route", "bind", "route", "routes", "routes_of"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -164,7 +163,8 @@ _TECH = {
 }
 _MARKET_DATA_TTL = 300
 
-ROUTES: tuple[Route, ...] = (
+# The routes that are not an analysis's; routes() adds one per analysis after these.
+_STATIC: tuple[Route, ...] = (
     Route(
         "GET",
         "/portfolios",
@@ -226,86 +226,6 @@ ROUTES: tuple[Route, ...] = (
         response=RunRequestsAccepted,
         params=(_ID,),
         errors=(400, 403, 404),
-    ),
-    Route(
-        "POST",
-        "/optimization/risk-parity",
-        "RiskParity",
-        "OptimizationFunction",
-        "Risk parity / risk budgeting weights",
-        "runs",
-        201,
-        RiskParityRequest,
-        Run,
-        params=(_PREFER,),
-        errors=_RUN_ERRORS,
-        example=_INLINE,
-        extra_success=_ASYNC,
-        run_type="risk-parity",
-    ),
-    Route(
-        "POST",
-        "/optimization/hrp",
-        "Hrp",
-        "OptimizationFunction",
-        "Hierarchical risk parity weights",
-        "runs",
-        201,
-        HrpRequest,
-        Run,
-        params=(_PREFER,),
-        errors=_RUN_ERRORS,
-        example={**_INLINE, "linkage": "single"},
-        extra_success=_ASYNC,
-        run_type="hrp",
-    ),
-    Route(
-        "POST",
-        "/optimization/efficient-frontier",
-        "EfficientFrontier",
-        "OptimizationFunction",
-        "Long-only (bounded) efficient frontier",
-        "runs",
-        201,
-        EfficientFrontierRequest,
-        Run,
-        params=(_PREFER,),
-        errors=_RUN_ERRORS,
-        example={**_INLINE, "nPoints": 20},
-        extra_success=_ASYNC,
-        run_type="efficient-frontier",
-    ),
-    Route(
-        "POST",
-        "/monte-carlo/simulate",
-        "Simulate",
-        "SimulationFunction",
-        "Monte Carlo simulation of a portfolio",
-        "runs",
-        201,
-        SimulateRequest,
-        Run,
-        params=(_PREFER,),
-        errors=_RUN_ERRORS,
-        example={**_INLINE, "nPaths": 1000, "horizonDays": 21, "seed": 7},
-        extra_success=_ASYNC,
-        run_type="simulate",
-    ),
-    Route(
-        "POST",
-        "/monte-carlo/analyze",
-        "Analyze",
-        "SimulationFunction",
-        "Statistics of given value paths",
-        "runs",
-        201,
-        AnalyzeRequest,
-        Run,
-        params=(_PREFER,),
-        errors=_RUN_ERRORS,
-        example={"paths": [[1.0, 1.01, 1.03], [1.0, 0.98, 0.97]]},
-        extra_success=_ASYNC,
-        run_type="analyze",
     ),
     Route(
         "GET",
@@ -405,17 +325,69 @@ ROUTES: tuple[Route, ...] = (
     ),
 )
 
-_BY_NAME = {r.name: r for r in ROUTES}
+_ANALYSES_AFTER = "RecomputePortfolio"  # where the run routes sit in declaration order
+
+
+def analysis_route(entry: Analysis) -> Route:
+    """The route submitting ``entry``: ``POST``, 201 when done within the synchronous
+    budget, 202 (``Prefer: respond-async``, or too large) handed to the run worker."""
+    endpoint = entry.endpoint
+    return Route(
+        "POST",
+        endpoint.path,
+        endpoint.operation,
+        endpoint.function,
+        endpoint.summary,
+        "runs",
+        201,
+        entry.request,
+        run_of(entry),
+        params=(_PREFER,),
+        errors=_RUN_ERRORS,
+        # Analyses of returns show the plan's inline returns with their own parameters.
+        example={**_INLINE, **endpoint.example} if entry.reads_returns else endpoint.example,
+        extra_success=_ASYNC,
+        run_type=entry.name,
+    )
+
+
+def routes() -> tuple[Route, ...]:
+    """Every route of the API, in declaration order: the static routes, with one route per
+    registered analysis (``core.analysis``) after ``POST /portfolios/{id}/runs``.
+
+    The run routes answer a ``Run`` whose ``result`` is typed by the analysis; ``GET
+    /runs/{id}`` and the run lists type it as any registered analysis's result.
+    """
+    typed_run = run_of()
+    typed_page = _run_page(typed_run)
+    out: list[Route] = []
+    for declared in _STATIC:
+        if declared.response is Run:
+            out.append(replace(declared, response=typed_run))
+        elif declared.response is RunPage:
+            out.append(replace(declared, response=typed_page))
+        else:
+            out.append(declared)
+        if declared.name == _ANALYSES_AFTER:
+            out += [analysis_route(entry) for entry in registered_analyses()]
+    return tuple(out)
+
+
+@lru_cache(maxsize=8)
+def _run_page(run: type[Run]) -> type[RunPage]:
+    page: type[RunPage] = create_model("RunPage", __base__=RunPage, items=(list[run], ...))  # type: ignore[valid-type]
+    return page
 
 
 def route(name: str) -> Route:
     """The route declared under ``name`` (KeyError when there is none)."""
-    return _BY_NAME[name]
+    found = {r.name: r for r in routes()}
+    return found[name]
 
 
 def routes_of(function: str) -> tuple[Route, ...]:
     """The routes a template function serves, in declaration order."""
-    return tuple(r for r in ROUTES if r.function == function)
+    return tuple(r for r in routes() if r.function == function)
 
 
 def bind(app: Any, name: str) -> Callable[[F], F]:

@@ -12,7 +12,9 @@ import json
 from typing import Any
 
 from core.aws import client as aws_client
-from core.models import Run, SimulationRunResult
+from core.content_types import JSON_CONTENT_TYPE
+from core.analysis import UnknownAnalysisError, analysis
+from core.models import Run
 
 __all__ = ["LINK_SECONDS", "MAX_INLINED_RESULT_BYTES", "answerable"]
 
@@ -21,8 +23,8 @@ MAX_INLINED_RESULT_BYTES = 5 * 1024 * 1024  # Lambda answers are capped at 6 MB
 
 
 def answerable(run: Run, bucket: str, s3: Any | None = None) -> Run:
-    """``run`` with its whole result inlined, or with ``trajectoriesUrl`` set when its paths
-    are too large to inline (statistics always present)."""
+    """``run`` with its whole result inlined, or, when too large to inline, with its
+    analysis's ``linked`` field (a simulation's ``trajectoriesUrl``) set to a link to it."""
     if not run.result_key:
         return run
     s3 = s3 or aws_client("s3")
@@ -30,17 +32,21 @@ def answerable(run: Run, bucket: str, s3: Any | None = None) -> Run:
     if int(stored["ContentLength"]) <= MAX_INLINED_RESULT_BYTES:
         return run.with_result(json.loads(stored["Body"].read()))
     stored["Body"].close()  # too large to inline: link it, never read it here
-    if isinstance(run.result, SimulationRunResult):
+    try:
+        field = analysis(run.type).linked
+    except UnknownAnalysisError:
+        field = None
+    if field is not None and run.result is not None:
         url = s3.generate_presigned_url(
             "get_object",
             Params={
                 "Bucket": bucket,
                 "Key": run.result_key,
-                "ResponseContentType": "application/json",
+                "ResponseContentType": JSON_CONTENT_TYPE,
                 "ResponseContentDisposition": f'attachment; filename="{run.id}-result.json"',
             },
             ExpiresIn=LINK_SECONDS,
         )
-        linked = run.result.model_copy(update={"trajectories_url": url})
+        linked = run.result.model_copy(update={field: url})
         return run.model_copy(update={"result": linked})
     return run

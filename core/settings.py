@@ -13,12 +13,22 @@ from typing import Self
 
 from core.exceptions import ConfigurationError
 
-__all__ = ["DEFAULT_MAX_INGEST_FILE_BYTES", "Settings", "max_ingest_file_bytes", "settings"]
+__all__ = [
+    "DEFAULT_MAX_INGEST_FILE_BYTES",
+    "TENANT_CACHE_SECONDS",
+    "Settings",
+    "max_ingest_file_bytes",
+    "settings",
+]
 
 #: The largest vendor file ingest reads. The largest expected (5,000 tickers × 1 year) is
 #: ~72 MB of CSV; the file is spooled to the function's 512 MB of /tmp, so 256 MiB leaves
 #: room, and a bigger object is refused (with a quarantine report) before it is downloaded.
 DEFAULT_MAX_INGEST_FILE_BYTES = 256 * 1024 * 1024
+
+#: How long a warm container trusts an API key id → tenant mapping it has read (seconds).
+#: A key unmapped or reassigned in the keys table takes effect within this time.
+TENANT_CACHE_SECONDS = 300
 
 
 @dataclass(frozen=True, slots=True)

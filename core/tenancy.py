@@ -3,21 +3,26 @@
 In the cloud API Gateway has already checked the key and puts its id in
 ``requestContext.identity.apiKeyId``; locally the local API does the same. A key id with no
 mapping is refused, so an API key created but never assigned reaches nothing.
+
+The mapping is read through Powertools' parameters utility (a ``DynamoDBProvider`` on the
+keys table: hash key ``apiKeyId``, value ``tenantId``), whose cache keeps each answer for
+:data:`core.settings.TENANT_CACHE_SECONDS` in a warm container. A refusal is never cached.
 """
 
 from __future__ import annotations
 
-import threading
-import time
+import functools
 from collections.abc import Mapping
 from typing import Any
 
-from core.aws import client as aws_client
+from aws_lambda_powertools.utilities.parameters import DynamoDBProvider
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+from core.aws import resource as aws_resource
 from core.exceptions import ForbiddenError
+from core.settings import TENANT_CACHE_SECONDS
 
-__all__ = ["TenantResolver"]
-
-_CACHE_SECONDS = 300.0
+__all__ = ["TenantResolver", "tenant_resolver"]
 
 
 class TenantResolver:
@@ -27,33 +32,34 @@ class TenantResolver:
     ----------
     table_name : str
         The ``ApiKeysTable`` name (``Settings.api_keys_table``).
-    client : botocore client, optional
-        A ``dynamodb`` client.
+    resource : boto3 DynamoDB service resource, optional
+        Defaults to :func:`core.aws.resource` (``"dynamodb"``).
     """
 
-    def __init__(self, table_name: str, client: Any | None = None) -> None:
+    def __init__(self, table_name: str, resource: Any | None = None) -> None:
         self.table_name = table_name
-        self._client = client or aws_client("dynamodb")
-        self._cache: dict[str, tuple[str, float]] = {}
-        self._lock = threading.Lock()
+        self._keys = DynamoDBProvider(
+            table_name,
+            key_attr="apiKeyId",
+            value_attr="tenantId",
+            boto3_client=resource or aws_resource("dynamodb"),
+        )
 
     def tenant_for_key_id(self, api_key_id: str) -> str:
         """The tenant owning ``api_key_id``; ForbiddenError when unknown."""
-        now = time.monotonic()
-        with self._lock:
-            hit = self._cache.get(api_key_id)
-        if hit and now - hit[1] < _CACHE_SECONDS:
-            return hit[0]
-        item = self._client.get_item(
-            TableName=self.table_name,
-            Key={"apiKeyId": {"S": api_key_id}},
-            ConsistentRead=True,
-        ).get("Item")
-        if not item or "tenantId" not in item:
+        try:
+            tenant = self._keys.get(api_key_id, max_age=TENANT_CACHE_SECONDS, ConsistentRead=True)
+        except GetParameterError as error:
+            # Powertools wraps whatever the read raised: no item (or no tenantId on it) is a
+            # KeyError, and anything else (throttling, timeouts) goes on as it was raised.
+            cause = error.__context__
+            if isinstance(cause, KeyError):
+                raise ForbiddenError("This API key is not assigned to a tenant.") from None
+            if isinstance(cause, Exception):
+                raise cause from None
+            raise
+        if not isinstance(tenant, str) or not tenant:
             raise ForbiddenError("This API key is not assigned to a tenant.")
-        tenant = str(item["tenantId"]["S"])
-        with self._lock:
-            self._cache[api_key_id] = (tenant, now)
         return tenant
 
     def tenant_for_request(self, request_context: Mapping[str, Any]) -> str:
@@ -63,3 +69,9 @@ class TenantResolver:
         if not key_id:
             raise ForbiddenError("Missing or invalid API key (x-api-key).")
         return self.tenant_for_key_id(str(key_id))
+
+
+@functools.lru_cache(maxsize=8)
+def tenant_resolver(table_name: str) -> TenantResolver:
+    """The process's resolver for ``table_name``, so its cache outlives one request."""
+    return TenantResolver(table_name)

@@ -19,12 +19,13 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from core.models import TICKER_PATTERN
+
 __all__ = [
     "MAX_PRICE",
     "MIN_DATE",
     "MIN_PRICE",
     "REASONS",
-    "TICKER_PATTERN",
     "DateColumn",
     "NumberColumn",
     "RejectReason",
@@ -112,7 +113,6 @@ MIN_PRICE: Final = 1e-6
 MAX_PRICE: Final = 1e9
 OHLC_REL_TOL: Final = 1e-9
 
-TICKER_PATTERN: Final = r"^[A-Z][A-Z0-9]{0,9}(?:[.\-][A-Z0-9]{1,4})?$"
 _ISO_DATE: Final = r"^\d{4}-\d{2}-\d{2}$"
 # ISO 8601 / RFC 3339 date-times: a time of day and an optional zone (Z or a UTC offset).
 _TIME_OF_DAY: Final = r"(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,9})?)?"

@@ -38,7 +38,8 @@ import pyarrow.parquet as pq
 from botocore.exceptions import ClientError
 
 from core.aws import is_missing_object
-from ingest._checks import MIN_DATE, TICKER_PATTERN
+from core.models import TICKER_PATTERN
+from ingest._checks import MIN_DATE
 from ingest.exceptions import FileRejectCode, FileRejectedError
 from ingest.lake import PartitionStore, PartitionWrite
 from ingest.schemas import PRICES_PREFIX, RAW_PRICES_PREFIX

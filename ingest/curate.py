@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 
 from core.aws import client as aws_client
 from core.bus import DetailType, EventBus, Source
+from core.content_types import CSV_CONTENT_TYPE, JSON_CONTENT_TYPE
 from core.settings import max_ingest_file_bytes
 from core.text_safety import TERMINAL_UNSAFE
 from ingest.corrections import (
@@ -277,14 +278,14 @@ def _write_quarantine(
             Bucket=source.bucket,
             Key=prefix + "rows.csv",
             Body=quarantine_csv(result.rejected, result.columns),
-            ContentType="text/csv",
+            ContentType=CSV_CONTENT_TYPE,
         )
     report["quarantined_at"] = datetime.now(UTC).isoformat()
     s3.put_object(
         Bucket=source.bucket,
         Key=prefix + "report.json",
         Body=json.dumps(report, indent=2, default=str).encode(),
-        ContentType="application/json",
+        ContentType=JSON_CONTENT_TYPE,
     )
     return prefix + "report.json"
 

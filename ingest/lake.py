@@ -24,10 +24,9 @@ import pyarrow.parquet as pq
 from botocore.exceptions import ClientError
 
 from core.aws import client as aws_client
-from core.aws import is_missing_object
-from core.lake import partition_year
 from ingest.exceptions import IngestError
 from ingest.schemas import ROW_GROUP_ROWS, partition_key
+from lake import LakeReader
 
 __all__ = [
     "PartitionConflictError",
@@ -134,17 +133,18 @@ class PartitionStore:
     def read(
         self, year: int, columns: list[str] | None = None
     ) -> tuple[pa.Table | None, str | None]:
-        """The partition's rows and ETag, or (None, None) when it does not exist yet."""
-        key = self.key(year)
-        try:
-            answer = self._s3.get_object(Bucket=self.bucket, Key=key)
-        except ClientError as error:
-            if is_missing_object(error, self._s3, self.bucket, key):
-                return None, None
-            raise
-        body = answer["Body"].read()
-        table = pq.read_table(io.BytesIO(body), columns=columns)
-        return table, str(answer["ETag"])
+        """The partition's rows and ETag, or (None, None) when it does not exist yet.
+
+        Raises
+        ------
+        lake.LakeAccessDenied, lake.LakeUnavailable
+            Never taken for a missing partition: a merge on "nothing there" would replace it.
+        """
+        found = self._reader().read_object(self.key(year), columns=columns)
+        if found is None:
+            return None, None
+        table, version = found
+        return table, version.etag
 
     def years(self) -> list[int]:
         """The years that have a partition, ascending (one listing of the dataset's prefix).
@@ -152,29 +152,15 @@ class PartitionStore:
         Objects under the prefix that are not partitions (``_corrections/``, say) are
         ignored, as Hive, Athena and pyarrow ignore ``_``-prefixed paths.
         """
-        found: set[int] = set()
-        for page in self._s3.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=self.prefix
-        ):
-            for entry in page.get("Contents", []):
-                year = partition_year(self.prefix, str(entry["Key"]))
-                if year is not None:
-                    found.add(year)
-        return sorted(found)
+        return self._reader().years(self.prefix)
 
     def read_years(self, years: Iterable[int], filter_tickers: list[str] | None = None) -> pa.Table:
         """Rows of several partitions (optionally only some tickers), as one table."""
-        parts = []
-        for year in sorted(set(years)):
-            table, _ = self.read(year)
-            if table is None:
-                continue
-            if filter_tickers is not None:
-                table = table.filter(pc.is_in(table["ticker"], pa.array(filter_tickers)))
-            parts.append(table.cast(self.schema))
-        if not parts:
-            return self.schema.empty_table()
-        return pa.concat_tables(parts)
+        return self._reader().read(self.prefix, years, tickers=filter_tickers, schema=self.schema)
+
+    def _reader(self) -> LakeReader:
+        # A reader per call: each read sees the partition as it is now (upsert re-reads).
+        return LakeReader(self.bucket, s3=self._s3)
 
     def upsert(
         self,

@@ -1,28 +1,34 @@
 """Prices and returns for tickers × a date range, daily, weekly or monthly.
 
-Reads only what the query needs: the year partitions the range covers (keys are computed,
-nothing is listed), and inside each file only the row groups whose ticker and date
-statistics can match, and only the needed columns, through ranged reads
-(pyarrow's S3 filesystem). :class:`ReadStats` counts what was read.
+Reads only what the query needs (:class:`lake.LakeReader`): the year partitions the range
+covers (keys are computed, nothing is listed), and inside each object only the row groups
+whose ticker and date statistics can match (pyarrow's filter pushdown), only the needed
+columns, through ranged reads. :class:`ReadStats` counts what was read.
+
+A partition that does not exist is no data (404 when nothing matched); a refused read is
+a deployment fault (500) and a transient one is 503: neither is ever taken for "no data".
 """
 
 from __future__ import annotations
 
-import os
 import re
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.fs as pafs
-import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from core.exceptions import NotFoundError, UnprocessableError
-from ingest.schemas import PRICES_PREFIX, RETURNS_PREFIX, partition_key
+from core.exceptions import (
+    ConfigurationError,
+    NotFoundError,
+    ServiceUnavailableError,
+    UnprocessableError,
+)
+from core.models import TICKER_PATTERN
+from ingest.schemas import PRICE_SCHEMA, PRICES_PREFIX, RETURNS_PREFIX, RETURNS_SCHEMA
+from lake import LakeAccessDenied, LakeError, LakeReader, LakeUnavailable, ReadStats
 
 __all__ = [
     "Frequency",
@@ -31,13 +37,12 @@ __all__ = [
     "query_prices",
     "query_returns",
     "read_rows",
-    "s3_filesystem",
 ]
 
 Frequency = Literal["daily", "weekly", "monthly"]
 MAX_TICKERS = 200
 MAX_POINTS = 1_000_000
-_TICKER_PATTERN = r"^[A-Z][A-Z0-9]{0,9}(?:[.\-][A-Z0-9]{1,4})?$"
+_TICKER = re.compile(TICKER_PATTERN)
 
 
 class MarketDataQuery(BaseModel):
@@ -60,7 +65,7 @@ class MarketDataQuery(BaseModel):
     @field_validator("tickers")
     @classmethod
     def _symbols(cls, value: list[str]) -> list[str]:
-        bad = [t for t in value if not re.fullmatch(_TICKER_PATTERN, t)]
+        bad = [t for t in value if not _TICKER.fullmatch(t)]
         if bad:
             raise ValueError(
                 f"not exchange symbols (upper case, e.g. BRK.B): {', '.join(bad[:10])}"
@@ -74,99 +79,46 @@ class MarketDataQuery(BaseModel):
         return self
 
 
-@dataclass
-class ReadStats:
-    """What a query read from the lake."""
-
-    objects: int = 0
-    row_groups: int = 0
-    row_groups_total: int = 0
-    bytes: int = 0
-    keys: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-def s3_filesystem() -> pafs.S3FileSystem:
-    """pyarrow's S3 filesystem, pointed wherever ``AWS_ENDPOINT_URL`` points (local stack)."""
-    endpoint = os.environ.get("AWS_ENDPOINT_URL")
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    if endpoint:
-        scheme, _, host = endpoint.partition("://")
-        return pafs.S3FileSystem(region=region, endpoint_override=host, scheme=scheme)
-    return pafs.S3FileSystem(region=region)
-
-
-def _stat_range(group: pq.RowGroupMetaData, column: int) -> tuple[Any, Any] | None:
-    stats = group.column(column).statistics
-    if stats is None or not stats.has_min_max:
-        return None
-    return stats.min, stats.max
+_SCHEMAS = {PRICES_PREFIX: PRICE_SCHEMA, RETURNS_PREFIX: RETURNS_SCHEMA}
 
 
 def read_rows(
-    bucket: str,
+    reader: LakeReader,
     prefix: str,
     *,
     tickers: list[str],
     start: date,
     end: date,
     columns: list[str],
-    filesystem: pafs.FileSystem | None = None,
-    stats: ReadStats | None = None,
 ) -> pa.Table:
-    """Rows of ``tickers`` within [start, end] from a year-partitioned dataset."""
-    fs = filesystem or s3_filesystem()
-    stats = stats if stats is not None else ReadStats()
-    wanted = pa.array(tickers, pa.string())
-    low_ticker, high_ticker = min(tickers), max(tickers)
-    parts: list[pa.Table] = []
-    for year in range(start.year, end.year + 1):
-        key = partition_key(prefix, year)
-        try:
-            handle = fs.open_input_file(f"{bucket}/{key}")
-        except (FileNotFoundError, OSError):
-            continue
-        with handle:
-            parquet = pq.ParquetFile(handle)
-            meta = parquet.metadata
-            names = parquet.schema_arrow.names
-            ticker_col, date_col = names.index("ticker"), names.index("date")
-            keep: list[int] = []
-            for index in range(meta.num_row_groups):
-                group = meta.row_group(index)
-                tick = _stat_range(group, ticker_col)
-                day = _stat_range(group, date_col)
-                if tick and (tick[1] < low_ticker or tick[0] > high_ticker):
-                    continue
-                if day and (day[1] < start or day[0] > end):
-                    continue
-                keep.append(index)
-            stats.objects += 1
-            stats.keys.append(key)
-            stats.row_groups_total += meta.num_row_groups
-            stats.row_groups += len(keep)
-            stats.bytes += meta.serialized_size
-            for index in keep:
-                group = meta.row_group(index)
-                for c in range(group.num_columns):
-                    if group.column(c).path_in_schema in columns:
-                        stats.bytes += group.column(c).total_compressed_size
-            if not keep:
-                continue
-            table = parquet.read_row_groups(keep, columns=columns)
-        mask = pc.and_(
-            pc.is_in(table["ticker"], wanted),
-            pc.and_(
-                pc.greater_equal(table["date"], pa.scalar(start, pa.date32())),
-                pc.less_equal(table["date"], pa.scalar(end, pa.date32())),
-            ),
+    """Rows of ``tickers`` within [start, end] from a year-partitioned dataset, sorted by
+    ticker and date (``reader.stats`` counts what was read).
+
+    Raises
+    ------
+    ConfigurationError
+        The lake refused the read (500: IAM or policy, never "no data").
+    ServiceUnavailableError
+        A transient failure outlived the retries (503: ask again).
+    """
+    try:
+        table = reader.read(
+            prefix,
+            range(start.year, end.year + 1),
+            tickers=tickers,
+            start=start,
+            end=end,
+            columns=columns,
+            schema=_SCHEMAS.get(prefix),
         )
-        parts.append(table.filter(mask))
-    if not parts:
-        return pa.table({c: pa.array([], pa.string()) for c in columns}).slice(0, 0)
-    table = pa.concat_tables(parts)
+    except LakeAccessDenied as error:
+        raise ConfigurationError(f"The lake refused to read market data: {error}") from error
+    except LakeUnavailable as error:
+        raise ServiceUnavailableError(
+            "Market data is temporarily unavailable; try again shortly."
+        ) from error
+    except LakeError as error:
+        raise ConfigurationError(f"Market data could not be read: {error}") from error
     return table.take(pc.sort_indices(table, [("ticker", "ascending"), ("date", "ascending")]))
 
 
@@ -233,26 +185,20 @@ def _check_size(query: MarketDataQuery) -> None:
 
 
 def _read(
-    query: MarketDataQuery,
-    bucket: str,
-    prefix: str,
-    columns: list[str],
-    filesystem: pafs.FileSystem | None,
+    query: MarketDataQuery, bucket: str, prefix: str, columns: list[str], s3: Any | None
 ) -> tuple[pa.Table, ReadStats]:
     """The query's daily rows (size-checked), sorted by ticker and date."""
     _check_size(query)
-    stats = ReadStats()
+    reader = LakeReader(bucket, s3=s3)
     table = read_rows(
-        bucket,
+        reader,
         prefix,
         tickers=query.tickers,
         start=query.start,
         end=query.end,
         columns=["date", "ticker", *columns],
-        filesystem=filesystem,
-        stats=stats,
     )
-    return table, stats
+    return table, reader.stats
 
 
 def _periods(table: pa.Table, frequency: Frequency) -> tuple[np.ndarray, np.ndarray]:
@@ -269,10 +215,13 @@ def _column(table: pa.Table, name: str) -> np.ndarray:
 
 
 def query_prices(
-    query: MarketDataQuery, bucket: str, filesystem: pafs.FileSystem | None = None
+    query: MarketDataQuery, bucket: str, s3: Any | None = None
 ) -> tuple[dict[str, Any], ReadStats]:
-    """Closes per ticker; weekly/monthly = the last close of each week/month."""
-    table, stats = _read(query, bucket, PRICES_PREFIX, ["close"], filesystem)
+    """Closes per ticker; weekly/monthly = the last close of each week/month.
+
+    ``s3``: the boto3 S3 client to read with (default: ``core.aws.client``'s).
+    """
+    table, stats = _read(query, bucket, PRICES_PREFIX, ["close"], s3)
     if query.frequency != "daily" and table.num_rows:
         ends, _ = _periods(table, query.frequency)
         table = table.take(pa.array(ends))
@@ -281,14 +230,14 @@ def query_prices(
 
 
 def query_returns(
-    query: MarketDataQuery, bucket: str, filesystem: pafs.FileSystem | None = None
+    query: MarketDataQuery, bucket: str, s3: Any | None = None
 ) -> tuple[dict[str, Any], ReadStats]:
     """Simple and log returns; weekly/monthly compound the daily ones within each period.
 
     Compounding: :math:`R = \\prod_t (1 + r_t) - 1` and :math:`\\ell = \\sum_t \\ell_t`.
     """
     columns = ["simple_return", "log_return"]
-    table, stats = _read(query, bucket, RETURNS_PREFIX, columns, filesystem)
+    table, stats = _read(query, bucket, RETURNS_PREFIX, columns, s3)
     log_r, simple = _column(table, "log_return"), _column(table, "simple_return")
     if query.frequency != "daily" and table.num_rows:
         ends, starts = _periods(table, query.frequency)

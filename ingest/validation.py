@@ -25,7 +25,7 @@ import io
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -154,7 +154,7 @@ class ValidatedPrices:
     rows_read: int
     columns: tuple[str, ...]
     ignored_columns: tuple[str, ...]
-    file_format: Literal["csv", "parquet"]
+    file_format: FileFormat
     record_numbers: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     max_rejected_details: int = 10_000
 
@@ -178,7 +178,7 @@ def validate_prices(
     source: SourceLike,
     *,
     filename: str = "",
-    file_format: Literal["csv", "parquet"] | None = None,
+    file_format: FileFormat | None = None,
     today: date | None = None,
     batch_rows: int = 65_536,
     max_rejected_details: int = 10_000,

@@ -38,7 +38,7 @@ from pathlib import Path
 
 from layers._strip import read_exclude_file, strip_tree
 from layers.exceptions import LayerBuildError
-from local.template import Template
+from stack import Template
 
 __all__ = [
     "LAMBDA_PLATFORMS",

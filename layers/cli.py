@@ -20,7 +20,7 @@ from layers.budget import FunctionBudget, check_budgets, format_tables
 from layers.build import ROOT, BuiltLayer, build_layer, layer_specs
 from layers.exceptions import LayerBuildError, PackageError, SizeBudgetError
 from layers.package import package_function
-from local.template import Template
+from stack import Template
 
 __all__ = ["BuildResult", "build_all", "configure_parser", "main"]
 

@@ -8,8 +8,8 @@ module's parent ``__init__``, and treats a package whose ``__init__`` resolves n
 comes from pyproject's ``[tool.setuptools.package-data]`` for the packages included.
 
 The package ships with bytecode (see :func:`layers.build.compile_bytecode`).
-``local`` (the dev stack), ``tests``, ``bench``, ``docs`` and ``sample_data`` are never
-shipped; a handler that imports ``local`` is an error.
+``local`` (the dev stack), ``stack`` (the template model), ``tests``, ``bench``, ``docs``
+and ``sample_data`` are never shipped; a handler that imports any of them is an error.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ __all__ = [
     "package_function",
 ]
 
-DEPLOYED_PACKAGES = frozenset({"core", "ingest", "compute", "api", "reports"})
-_NEVER_DEPLOYED = frozenset({"local", "tests", "bench", "sample_data", "layers"})
+DEPLOYED_PACKAGES = frozenset({"core", "lake", "ingest", "compute", "analyses", "api", "reports"})
+_NEVER_DEPLOYED = frozenset({"local", "stack", "tests", "bench", "sample_data", "layers"})
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from local._activity import log_invocation
 from local.lambda_runtime import LambdaRuntime
-from local.template import RouteSpec, Template
+from stack import RouteSpec, Template
 
 __all__ = ["API_PAYLOAD_LIMIT_BYTES", "LocalApiServer", "api_key_id", "build_proxy_event"]
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import analyses as _registers_analyses  # noqa: F401  (the built-in analyses)
+from core.analysis import analyses
 from local.lambda_runtime import Invocation
 from local.stack import LocalStack, LocalStackOptions
 
@@ -177,27 +179,28 @@ def _land(stack: LocalStack, s3: Any, path: Path, report: DemoReport, echo: Any)
 
 
 def _triggers_agree(stack: LocalStack, key: str, portfolio: Any, echo: Any) -> dict[str, Any]:
-    """Whether the succeeded risk-parity runs of the latest data agree, bit for bit, whatever
+    """Whether each analysis's succeeded runs of the latest data agree, bit for bit, whatever
     triggered them (the landing, the nightly schedule, on demand)."""
     runs = [
         r
         for r in _list_runs(stack, key, portfolio)
-        if r["type"] == "risk-parity"
-        and r["status"] == "succeeded"
-        and r["parameters"].get("trigger")
+        if r["status"] == "succeeded" and r["parameters"].get("trigger")
     ]
-    window_end = max((r["dataWindow"]["end"] for r in runs), default=None)
-    latest = [r for r in runs if r["dataWindow"]["end"] == window_end]
-    by_trigger = {
-        str(r["parameters"].get("trigger")): json.dumps(r["result"]["weights"], sort_keys=True)
-        for r in latest
-    }
-    identical = len(set(by_trigger.values())) == 1
+    window_end = max((r["dataWindow"]["end"] for r in runs if r.get("dataWindow")), default=None)
+    results: dict[str, dict[str, str]] = {}  # analysis → trigger → its result, as JSON
+    for r in runs:
+        if (r.get("dataWindow") or {}).get("end") == window_end:
+            answer = r["result"].get("weights", r["result"])
+            results.setdefault(r["type"], {})[str(r["parameters"]["trigger"])] = json.dumps(
+                answer, sort_keys=True
+            )
+    triggers = sorted({t for by_trigger in results.values() for t in by_trigger})
+    identical = all(len(set(by_trigger.values())) == 1 for by_trigger in results.values())
     echo(
-        f"risk parity on data ending {window_end}, by trigger ({', '.join(sorted(by_trigger))}): "
-        + ("identical to the last bit" if identical else "DIFFERENT")
+        f"{len(results)} analyses on data ending {window_end}, by trigger "
+        f"({', '.join(triggers)}): " + ("identical to the last bit" if identical else "DIFFERENT")
     )
-    return {"windowEnd": window_end, "triggers": sorted(by_trigger), "identical": identical}
+    return {"windowEnd": window_end, "triggers": triggers, "identical": identical}
 
 
 def _recompute_summary(stack: LocalStack, key: str, portfolio: Any, echo: Any) -> dict[str, Any]:
@@ -217,59 +220,53 @@ def _recompute_summary(stack: LocalStack, key: str, portfolio: Any, echo: Any) -
 
 
 def _portfolio_runs(stack: LocalStack, key: str, portfolio: Any, echo: Any) -> dict[str, Any]:
-    """On-demand runs of every kind on the demo portfolio, through the API."""
+    """On-demand runs of every analysis with a demo run, on the demo portfolio, via the API."""
     base = stack.api_url
     out: dict[str, Any] = {}
     window = {"portfolioId": portfolio["id"], "start": "2022-01-01", "end": "2024-12-31"}
-    requests = {
-        "risk-parity": ("/optimization/risk-parity", window, ""),
-        "hrp": ("/optimization/hrp", {**window, "linkage": "average"}, ""),
-        "efficient-frontier": ("/optimization/efficient-frontier", {**window, "nPoints": 20}, ""),
-        "simulate": (
-            "/monte-carlo/simulate",
-            {**window, "nPaths": 20_000, "horizonDays": 252, "seed": 42},
-            "respond-async",
-        ),
-    }
-    for name, (path, body, prefer) in requests.items():
-        status, text = _http(base + path, key, "POST", body, prefer)
-        out[name] = {"status": status, "body": json.loads(text)}
-    stack.wait_idle()  # the async simulation finishes in the run worker
-    simulated = out["simulate"]["body"]
-    if out["simulate"]["status"] == 202:
-        status, text = _http(f"{base}/runs/{simulated['id']}", key)
-        out["simulate"] = {"status": status, "body": json.loads(text), "accepted": 202}
+    shown = [a for a in analyses() if a.demo is not None]
+    for entry in shown:
+        assert entry.demo is not None
+        prefer = "respond-async" if entry.demo.respond_async else ""
+        body = {**window, **entry.demo.request}
+        status, text = _http(base + entry.endpoint.path, key, "POST", body, prefer)
+        out[entry.name] = {"status": status, "body": json.loads(text)}
+    stack.wait_idle()  # the async runs finish in the run worker
+    for name, answer in out.items():
+        if answer["status"] == 202:
+            status, text = _http(f"{base}/runs/{answer['body']['id']}", key)
+            out[name] = {"status": status, "body": json.loads(text), "accepted": 202}
     echo("")
     echo(
         f"Runs for portfolio {portfolio['id']} ({portfolio['portfolio']['name']}), through the API"
     )
+    columns = [a for a in shown if a.demo and a.demo.weights and a.demo.column]
+    widths = [max(8, len(a.demo.column) + 2) for a in columns if a.demo]
     echo(
         "  "
         + "ticker".ljust(8)
         + "held".rjust(8)
-        + "risk par".rjust(10)
-        + "HRP".rjust(8)
-        + "max Sharpe".rjust(12)
+        + "".join(a.demo.column.rjust(w) for a, w in zip(columns, widths, strict=True) if a.demo)
     )
-    rp = out["risk-parity"]["body"].get("result") or {}
-    hrp = out["hrp"]["body"].get("result") or {}
-    ef = out["efficient-frontier"]["body"].get("result") or {}
+    weights = {
+        a.name: a.demo.weights(out[a.name]["body"].get("result") or {})
+        for a in columns
+        if a.demo and a.demo.weights
+    }
     for ticker, held in SEED_PORTFOLIO["portfolio"]["assets"].items():
         echo(
             "  "
             + ticker.ljust(8)
             + f"{held:8.1%}"
-            + f"{rp.get('weights', {}).get(ticker, float('nan')):10.1%}"
-            + f"{hrp.get('weights', {}).get(ticker, float('nan')):8.1%}"
-            + f"{ef.get('maxSharpe', {}).get('weights', {}).get(ticker, float('nan')):12.1%}"
+            + "".join(
+                f"{weights[a.name].get(ticker, float('nan')):{w}.1%}"
+                for a, w in zip(columns, widths, strict=True)
+            )
         )
-    stats = (out["simulate"]["body"].get("result") or {}).get("statistics", {})
-    if stats:
-        echo(
-            f"  Monte Carlo (20,000 paths, 1 year, run async): median terminal value "
-            f"{stats.get('terminalMedian', float('nan')):.3f}, VaR95 {stats.get('var95', 0):.1%}, "
-            f"CVaR95 {stats.get('cvar95', 0):.1%}, P(loss) {stats.get('probLoss', 0):.1%}"
-        )
+    for entry in shown:
+        result = out[entry.name]["body"].get("result")
+        if entry.demo and entry.demo.summary and result:
+            echo(f"  {entry.label}: {entry.demo.summary(result)}")
     return out
 
 

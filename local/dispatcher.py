@@ -29,7 +29,7 @@ from core.aws import client as aws_client
 from local._activity import event_trigger, log_dead_letter, log_invocation
 from local.lambda_runtime import Invocation, LambdaRuntime
 from local.provision import ProvisionedStack, rule_queue_name
-from local.template import FunctionSpec, RuleSpec, Template
+from stack import FunctionSpec, RuleSpec, Template
 
 __all__ = [
     "EventDispatcher",

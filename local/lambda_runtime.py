@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from local.template import FunctionSpec, StackContext
+from stack import FunctionSpec, StackContext
 
 __all__ = ["Invocation", "LambdaRuntime", "LocalLambdaContext", "load_handler"]
 

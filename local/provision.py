@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from core.aws import client as aws_client
 from core.settings import env_name
-from local.template import RuleSpec, Template
+from stack import RuleSpec, Template
 
 __all__ = ["ProvisionedStack", "local_bucket_policy", "provision", "rule_queue_name"]
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from local.provision import rule_queue_name
-from local.template import RuleSpec, Template
+from stack import RuleSpec, Template
 
 __all__ = [
     "DeadLetter",

@@ -40,7 +40,7 @@ from local.apigateway import LocalApiServer, api_key_id
 from local.dispatcher import EventDispatcher, fire_schedule
 from local.lambda_runtime import LambdaRuntime
 from local.provision import ProvisionedStack, provision
-from local.template import DEFAULT_TEMPLATE, StackContext, Template, TemplateError
+from stack import DEFAULT_TEMPLATE, StackContext, Template, TemplateError
 
 __all__ = [
     "DEFAULT_DATA_DIR",

@@ -14,6 +14,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+import analyses as _registers_analyses  # noqa: F401  (the analyses a run or portfolio names)
 from core.aws import client as aws_client
 from core.exceptions import NotFoundError
 from core.models import Run, RunStatus

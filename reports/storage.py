@@ -11,11 +11,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.aws import client as aws_client
+from core.content_types import BINARY_CONTENT_TYPE, JSON_CONTENT_TYPE, REPORT_FILE_TYPES
 from core.lake import REPORT_MANIFEST, report_prefix
 
 __all__ = ["ReportStore", "report_prefix"]
-
-_CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".png": "image/png"}
 
 
 class ReportStore:
@@ -32,7 +31,7 @@ class ReportStore:
                 Bucket=self.bucket,
                 Key=prefix + name,
                 Body=body,
-                ContentType=_CONTENT_TYPES.get(suffix, "application/octet-stream"),
+                ContentType=REPORT_FILE_TYPES.get(suffix, BINARY_CONTENT_TYPE),
             )
         manifest = {
             "title": title,
@@ -43,6 +42,6 @@ class ReportStore:
             Bucket=self.bucket,
             Key=prefix + REPORT_MANIFEST,
             Body=json.dumps(manifest).encode(),
-            ContentType="application/json",
+            ContentType=JSON_CONTENT_TYPE,
         )
         return manifest

@@ -22,6 +22,8 @@ def pytest_configure(config: pytest.Config) -> None:
     from tests.support.faults import install
 
     install()
+    # The built-in analyses, registered (every Lambda entry imports them itself).
+    import analyses  # noqa: F401
 
 
 @pytest.fixture

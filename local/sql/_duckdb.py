@@ -8,10 +8,8 @@ and fully qualified by Athena's default catalog (``awsdatacatalog.stratigos_loca
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import urlsplit
 
 import boto3
 import pyarrow as pa
@@ -19,6 +17,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from core.aws import client_config
+from lake import LakeError, open_dataset, s3_filesystem
 from local.sql._errors import EngineUnavailableError, SqlError
 from local.sql._types import LakeTable, _lake_table, arrow_type
 
@@ -71,10 +70,9 @@ class LakeSql:
             The catalog cannot be reached or the database does not exist.
         """
         if self._tables is None:
-            config = client_config("glue")
-            if self.endpoint_url:  # a local stack answers at once or not at all
-                config = config.merge(Config(retries={"mode": "standard", "max_attempts": 2}))
-            glue = self.session.client("glue", endpoint_url=self.endpoint_url, config=config)
+            glue = self.session.client(
+                "glue", endpoint_url=self.endpoint_url, config=self._config("glue")
+            )
             found: list[LakeTable] = []
             try:
                 for page in glue.get_paginator("get_tables").paginate(DatabaseName=self.database):
@@ -91,6 +89,12 @@ class LakeSql:
                 ) from None
             self._tables = tuple(sorted(found, key=lambda t: t.name))
         return self._tables
+
+    def _config(self, service: str) -> Config:
+        config = client_config(service)
+        if self.endpoint_url:  # a local stack answers at once or not at all
+            config = config.merge(Config(retries={"mode": "standard", "max_attempts": 2}))
+        return config
 
     # ------------------------------------------------------------------ queries
     def query(self, sql: str) -> pa.Table:
@@ -151,13 +155,14 @@ class LakeSql:
         connection.execute(f"CREATE SCHEMA {qualifier}")
         connection.execute(f"ATTACH ':memory:' AS {ATHENA_CATALOG}")
         connection.execute(f"CREATE SCHEMA {ATHENA_CATALOG}.{qualifier}")
-        filesystem = self._filesystem()
+        filesystem = s3_filesystem(self.session, self.endpoint_url)
+        s3 = self.session.client("s3", endpoint_url=self.endpoint_url, config=self._config("s3"))
         for table in self.tables():
             if not table.is_parquet:
                 continue
             try:
-                dataset = _open_dataset(table, filesystem)
-            except OSError as error:
+                dataset = _open_dataset(table, filesystem, s3)
+            except LakeError as error:
                 raise EngineUnavailableError(
                     f"cannot list {table.location} (table {table.name}): {error}"
                 ) from None
@@ -173,25 +178,8 @@ class LakeSql:
         # directly (read_parquet('s3://…')) would not run on Athena either.
         connection.execute("SET enable_external_access = false")
 
-    def _filesystem(self) -> pafs.S3FileSystem:
-        import pyarrow.fs as pafs
 
-        options: dict[str, Any] = {"region": self.session.region_name or "us-east-1"}
-        credentials = self.session.get_credentials()
-        if credentials is not None:
-            frozen = credentials.get_frozen_credentials()
-            options.update(
-                access_key=frozen.access_key,
-                secret_key=frozen.secret_key,
-                session_token=frozen.token,
-            )
-        if self.endpoint_url:
-            endpoint = urlsplit(self.endpoint_url)
-            options.update(endpoint_override=endpoint.netloc, scheme=endpoint.scheme or "https")
-        return pafs.S3FileSystem(**options)
-
-
-def _open_dataset(table: LakeTable, filesystem: pafs.FileSystem) -> pads.Dataset:
+def _open_dataset(table: LakeTable, filesystem: pafs.FileSystem, s3: Any) -> pads.Dataset:
     """The table's Parquet under its location, Hive-partitioned by its partition keys.
 
     The schema comes from Glue, so files are read as Athena reads them and a table whose
@@ -205,19 +193,14 @@ def _open_dataset(table: LakeTable, filesystem: pafs.FileSystem) -> pads.Dataset
         schema = None  # a type without a mapping: let the files say
     partition_fields = [pa.field(k.name, arrow_type(k.type)) for k in table.partition_keys]
     partitioning = pads.partitioning(pa.schema(partition_fields), flavor="hive")
-    path = re.sub(r"^s3a?://", "", table.location).rstrip("/")
-    try:
-        return pads.dataset(
-            path,
-            format="parquet",
-            filesystem=filesystem,
-            partitioning=partitioning,
-            schema=schema,
-        )
-    except FileNotFoundError:
+    dataset = open_dataset(
+        table.location, filesystem, schema=schema, partitioning=partitioning, s3=s3
+    )
+    if dataset is None:
         if schema is None:
             schema = pa.schema(list(_mappable_fields(table)))
         return pads.dataset(schema.empty_table())
+    return dataset
 
 
 def _mappable_fields(table: LakeTable) -> Iterator[pa.Field]:

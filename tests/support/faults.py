@@ -24,6 +24,9 @@ Kinds
     ProvisionedThroughputExceededException``, EventBridge ``400 ThrottlingException``.
 ``server_error``
     ``500 InternalError`` / ``InternalServerError`` / ``InternalException``.
+``forbidden``
+    ``403 AccessDenied`` (S3) / ``400 AccessDeniedException``: a policy refusing the call.
+    Not retried by botocore; S3 callers must not take it for a missing object.
 ``timeout``
     ``ReadTimeoutError``: the request may or may not have been applied; nothing answered.
 ``rejected_entries``
@@ -74,7 +77,7 @@ __all__ = [
     "table_named",
 ]
 
-FaultKind = Literal["throttle", "server_error", "timeout", "rejected_entries", "crash"]
+FaultKind = Literal["throttle", "server_error", "forbidden", "timeout", "rejected_entries", "crash"]
 _HOOK_ID = "stratigos-fault-injector"
 _CONTEXT_KEY = "stratigos_fault_call"  # where a call is noted in botocore's request context
 
@@ -246,6 +249,7 @@ def _pick(call: _Call, crash: bool) -> FaultRule | None:
 _S3_ERRORS = {
     "throttle": (503, "SlowDown", "Please reduce your request rate."),
     "server_error": (500, "InternalError", "We encountered an internal error. Please try again."),
+    "forbidden": (403, "AccessDenied", "Access Denied"),
 }
 _JSON_ERRORS = {
     "dynamodb": {
@@ -259,10 +263,16 @@ _JSON_ERRORS = {
             "com.amazonaws.dynamodb.v20120810#InternalServerError",
             "Internal server error",
         ),
+        "forbidden": (
+            400,
+            "com.amazonaws.dynamodb.v20120810#AccessDeniedException",
+            "User is not authorized to perform this action.",
+        ),
     },
     "default": {
         "throttle": (400, "ThrottlingException", "Rate exceeded"),
         "server_error": (500, "InternalException", "Internal service error."),
+        "forbidden": (400, "AccessDeniedException", "Access denied."),
     },
 }
 

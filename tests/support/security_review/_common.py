@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from local.template import Template
+from stack import Template
 
 # The repository's root: handler modules are read from here (tests/support/security_review/).
 ROOT = Path(__file__).resolve().parents[3]

@@ -3,7 +3,7 @@ with credentials."""
 
 from __future__ import annotations
 
-from local.template import Template
+from stack import Template
 
 from ._common import Finding
 

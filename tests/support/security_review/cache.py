@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from local.template import Template, resource_path
+from stack import Template, resource_path
 
 from ._common import Finding
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from local.template import Template
+from stack import Template
 
 from ._common import Finding
 from .api import api_findings

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from local.template import Template
+from stack import Template
 
 from ._common import Finding, arns_of, as_tuple, functions_of, matches, s3_prefix
 

@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from local.template import Template
+from stack import Template
 
 from ._common import Finding, arns_of, as_tuple, functions_of, s3_prefix
 from .iam import MANAGED_SOURCES, WRITE_ACTIONS, function_grants

@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from local.template import Template
+from stack import Template
 
 from ._common import Finding, as_tuple, functions_of, matches
 

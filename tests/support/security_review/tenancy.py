@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from local.template import Template
+from stack import Template
 
 from ._common import ROOT, Finding
 

@@ -27,7 +27,7 @@ from core.models import (
 from core.repositories import decode_page_token, encode_page_token
 from core.routes import ROUTES
 from core.validation import parse_model
-from local.template import Template
+from stack import Template
 
 
 def test_the_declaration_is_exactly_the_templates_routes() -> None:

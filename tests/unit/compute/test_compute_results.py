@@ -21,7 +21,7 @@ from compute.results import (
 )
 from compute.runner import REQUEST_MODELS, Inputs, execute, load_inputs
 from core.models import DataWindow, Run, RunStatus, RunType
-from local.template import Template
+from stack import Template
 
 TICKERS = ("AAA", "BBB", "CCC")
 CREATED = datetime(2024, 12, 2, 23, 59, 58, 123456, tzinfo=UTC)

@@ -18,7 +18,7 @@ from local.apigateway import LocalApiServer
 from local.dispatcher import EventDispatcher, _Subscription
 from local.lambda_runtime import Invocation
 from local.provision import ProvisionedStack
-from local.template import Template
+from stack import Template
 
 
 class _ScriptedRuntime:

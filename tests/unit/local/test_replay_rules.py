@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from local.replay import DeadLetter, LocalReplayTarget
-from local.template import Template
+from stack import Template
 
 EventLoader = Callable[[str], dict[str, Any]]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from local.dispatcher import find_schedule
-from local.template import RuleSpec, Template
+from stack import RuleSpec, Template
 
 
 def _schedule(function: str, event: str) -> RuleSpec:

@@ -378,7 +378,7 @@ def test_local_engine_with_a_stale_state_file_exits_2(
 ) -> None:
     import socket
 
-    from local.template import DEFAULT_TEMPLATE
+    from stack import DEFAULT_TEMPLATE
 
     with socket.socket() as probe:  # a port nothing listens on once closed
         probe.bind(("127.0.0.1", 0))

@@ -14,7 +14,7 @@ import pytest
 
 from local.cli import main
 from local.stack import StackNotRunningError, StackState, process_alive
-from local.template import DEFAULT_TEMPLATE
+from stack import DEFAULT_TEMPLATE
 
 ROOT = Path(__file__).resolve().parents[3]
 NOT_RUNNING = "the local stack is not running (start it with `stratigos local up`)"

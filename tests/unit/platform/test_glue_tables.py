@@ -15,7 +15,7 @@ from core.lake import athena_type_name
 from ingest._checks import MIN_DATE
 from ingest.schemas import CURATED_DATASETS, CuratedDataset, partition_key
 from local.sql import LakeColumn, LakeTable, arrow_type
-from local.template import Template
+from stack import Template
 
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
 # Every dataset's table name → the Arrow schema its writer uses.

@@ -21,7 +21,7 @@ from layers import (
 from layers._strip import read_exclude_file, strip_tree
 from layers.build import ROOT
 from layers.package import package_files
-from local.template import Template
+from stack import Template
 
 MB = 1024 * 1024
 

@@ -10,7 +10,7 @@ from core.exceptions import ConflictError, PayloadTooLargeError
 from local.apigateway import api_key_id, build_proxy_event
 from local.dispatcher import adapt_event, destination_record
 from local.lambda_runtime import Invocation
-from local.template import RouteSpec, Template
+from stack import RouteSpec, Template
 
 
 def test_moto_s3_event_is_made_aws_shaped(load_event: Any) -> None:

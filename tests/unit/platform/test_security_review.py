@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from local.template import DEFAULT_TEMPLATE, StackContext, Template, load_yaml
+from stack import DEFAULT_TEMPLATE, StackContext, Template, load_yaml
 from tests.support.security_review import (
     NEEDS,
     NO_TENANT_DATA,

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from ingest.market_data import MarketDataQuery
-from local.template import (
+from stack import (
     StackContext,
     Template,
     TemplateError,

@@ -12,7 +12,7 @@ from core.bus import DetailType, Source
 from core.settings import Settings, env_name
 from local.lambda_runtime import load_handler
 from local.stack import local_environment, parse_keys
-from local.template import RouteSpec, StackContext, Template, TemplateError
+from stack import RouteSpec, StackContext, Template, TemplateError
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -1,7 +1,7 @@
-"""Executing runs: inputs from the request or the lake, the numerics, a JSON-safe result.
+"""Executing runs: inputs from the request or the lake, then the analysis's computation.
 
-An entry-side module (with ``compute.handlers``): it may import core and pyarrow; the
-numerics it calls import only numpy and scipy.
+The run side of the analyses room (with ``analyses.results`` and ``analyses.handlers``): it
+may import core, numpy and pyarrow; each analysis's ``compute`` calls into ``compute``.
 """
 
 from __future__ import annotations
@@ -15,27 +15,19 @@ from typing import Any
 import numpy as np
 from botocore.exceptions import ClientError
 from numpy.typing import NDArray
+from pydantic import BaseModel
 
-from compute.exceptions import NotPositiveDefiniteError
+from analyses._common import MIN_OBSERVATIONS
+from core.analysis import Analysis
 from core.aws import client as aws_client
 from core.aws import is_missing_object
 from core.exceptions import NotFoundError, UnprocessableError
 from core.lake import RETURNS_PREFIX, partition_key, partition_year
-from core.models import (
-    AnalyzeRequest,
-    DataWindow,
-    EfficientFrontierRequest,
-    HrpRequest,
-    RiskParityRequest,
-    RunType,
-    SimulateRequest,
-    run_limit_violations,
-)
+from core.models import DataWindow, run_limit_violations
 
 __all__ = [
     "DEFAULT_LOOKBACK_DAYS",
     "MIN_OBSERVATIONS",
-    "REQUEST_MODELS",
     "SYNC_CELL_BUDGET",
     "Inputs",
     "execute",
@@ -46,18 +38,9 @@ __all__ = [
     "window_years",
 ]
 
-REQUEST_MODELS: dict[RunType, type[Any]] = {
-    RunType.RISK_PARITY: RiskParityRequest,
-    RunType.HRP: HrpRequest,
-    RunType.EFFICIENT_FRONTIER: EfficientFrontierRequest,
-    RunType.SIMULATE: SimulateRequest,
-    RunType.ANALYZE: AnalyzeRequest,
-}
 # Work answered synchronously (201) when below this: simulated cells (paths × days × assets)
 # run at ~10⁸/s here, so 2·10⁷ is ~0.2 s, far inside API Gateway's 29 s.
 SYNC_CELL_BUDGET = 20_000_000
-# Fewer days than this estimate no covariance worth the name (2 days give a rank-1 sample).
-MIN_OBSERVATIONS = 3
 DEFAULT_LOOKBACK_DAYS = 1095  # three years of calendar days
 
 
@@ -344,201 +327,17 @@ def check_limits(
         raise UnprocessableError(message, [limit])
 
 
-def is_quick(run_type: RunType, request: Any, assets: int) -> bool:
-    """Whether a run fits the synchronous budget (the optimizers always do)."""
-    if isinstance(request, SimulateRequest):
-        return request.n_paths * request.horizon_days * max(assets, 1) <= SYNC_CELL_BUDGET
-    if isinstance(request, AnalyzeRequest):
-        return len(request.paths) * len(request.paths[0]) <= SYNC_CELL_BUDGET
-    return True
-
-
-def camel_keys(value: Any) -> Any:
-    """snake_case dict keys → camelCase, recursively (the API speaks camelCase)."""
-    if isinstance(value, dict):
-        out = {}
-        for key, item in value.items():
-            head, *rest = str(key).split("_")
-            out[head + "".join(part.title() for part in rest)] = camel_keys(item)
-        return out
-    if isinstance(value, list):
-        return [camel_keys(item) for item in value]
-    return value
-
-
-def _covariance(request: Any, returns: NDArray[np.float64]) -> NDArray[np.float64]:
-    from compute.estimators import ewma_covariance, ledoit_wolf_covariance, sample_covariance
-
-    ppy = request.periods_per_year
-    if request.estimator == "sample":
-        return sample_covariance(returns, periods_per_year=ppy)
-    if request.estimator == "ewma":
-        return ewma_covariance(returns, request.halflife, periods_per_year=ppy)
-    return ledoit_wolf_covariance(returns, periods_per_year=ppy)
-
-
-def _by_ticker(tickers: list[str], values: Any) -> dict[str, float]:
-    return {t: float(v) for t, v in zip(tickers, np.asarray(values, float), strict=True)}
-
-
-def _performance(weights: NDArray[np.float64], mu: Any, cov: Any) -> dict[str, float]:
-    variance = float(weights @ cov @ weights)
-    ret = float(weights @ mu)
-    vol = float(np.sqrt(max(variance, 0.0)))
-    return {"expectedReturn": ret, "volatility": vol, "sharpe": ret / vol if vol > 0 else 0.0}
+def is_quick(analysis: Analysis, request: Any, assets: int) -> bool:
+    """Whether a run fits the synchronous budget (:data:`SYNC_CELL_BUDGET` cells of work;
+    analyses declaring no ``work`` always do)."""
+    return analysis.work is None or analysis.work(request, assets) <= SYNC_CELL_BUDGET
 
 
 def execute(
-    run_type: RunType,
+    analysis: Analysis,
     request: Any,
     inputs: Inputs | None,
     portfolio_weights: dict[str, float] | None = None,
-) -> dict[str, Any]:
-    """Run the numerics; a JSON-safe result with ``weights`` and ``metrics`` where they apply."""
-    from compute.estimators import mean_returns
-
-    if run_type is RunType.ANALYZE:
-        from compute.monte_carlo import analyze
-
-        stats = camel_keys(analyze(np.asarray(request.paths, float)).to_dict(include_paths=False))
-        stats.pop("paths", None)
-        return {"statistics": stats}
-    assert inputs is not None
-    returns, tickers = inputs.returns, inputs.tickers
-    if returns.shape[0] < MIN_OBSERVATIONS:
-        raise UnprocessableError(
-            f"Too few observations: {returns.shape[0]} days of returns; every analysis needs at "
-            f"least {MIN_OBSERVATIONS} to estimate a covariance (a year, 252, is typical).",
-            [f"limit: observations >= {MIN_OBSERVATIONS}"],
-        )
-    try:
-        cov = _covariance(request, returns)
-    except NotPositiveDefiniteError:
-        raise UnprocessableError(
-            f"The {request.estimator} covariance of these {returns.shape[0]} observations of "
-            f"{returns.shape[1]} assets is singular: some assets move in lockstep, or the "
-            "sample is too short.",
-            ["give more observations, or drop assets that duplicate others"],
-        ) from None
-    mu = mean_returns(returns, periods_per_year=request.periods_per_year)
-    if run_type is RunType.RISK_PARITY:
-        from compute.risk_parity import risk_budget
-
-        budgets = None
-        if request.budgets:
-            unknown = sorted(set(request.budgets) - set(tickers))
-            missing = sorted(set(tickers) - set(request.budgets))
-            if unknown or missing:
-                raise UnprocessableError(
-                    "budgets must name every ticker of the run exactly once: "
-                    + "; ".join(
-                        part
-                        for part in (
-                            f"unknown {', '.join(unknown[:10])}" if unknown else "",
-                            f"missing {', '.join(missing[:10])}" if missing else "",
-                        )
-                        if part
-                    ),
-                    [f"unknown: {', '.join(unknown)}"]
-                    if unknown
-                    else [f"missing: {', '.join(missing)}"],
-                )
-            budgets = np.array([request.budgets[t] for t in tickers])
-        rb = risk_budget(cov, budgets)
-        return {
-            "weights": _by_ticker(tickers, rb.weights),
-            "riskContributions": _by_ticker(tickers, rb.risk_contributions),
-            "metrics": {
-                **_performance(rb.weights, mu, cov),
-                "iterations": rb.iterations,
-                "maxBudgetError": rb.max_error,
-            },
-        }
-    if run_type is RunType.HRP:
-        from compute.hrp import hierarchical_risk_parity
-
-        hrp = hierarchical_risk_parity(returns, linkage=request.linkage)
-        return {
-            "weights": _by_ticker(tickers, hrp.weights),
-            "order": [tickers[i] for i in hrp.order],
-            "linkageMatrix": np.asarray(hrp.linkage_matrix, float).tolist(),
-            "metrics": _performance(hrp.weights, mu, cov),
-        }
-    if run_type is RunType.EFFICIENT_FRONTIER:
-        from compute.frontier import efficient_frontier, max_sharpe, min_variance
-
-        bounds = (request.min_weight, request.max_weight)
-        frontier = efficient_frontier(mu, cov, n_points=request.n_points, bounds=bounds)
-        w_min = min_variance(cov, bounds=bounds)
-        w_sharpe = max_sharpe(mu, cov, risk_free_rate=request.risk_free_rate, bounds=bounds)
-        points = [
-            {
-                "expectedReturn": float(r),
-                "volatility": float(v),
-                "sharpe": float(s),
-                "weights": _by_ticker(tickers, w),
-            }
-            for r, v, s, w in zip(
-                frontier.returns,
-                frontier.volatilities,
-                frontier.sharpe,
-                frontier.weights,
-                strict=True,
-            )
-        ]
-        result: dict[str, Any] = {
-            "points": points,
-            "minVariance": {"weights": _by_ticker(tickers, w_min), **_performance(w_min, mu, cov)},
-            "maxSharpe": {
-                "weights": _by_ticker(tickers, w_sharpe),
-                **_performance(w_sharpe, mu, cov),
-            },
-            "metrics": {"points": len(points), "riskFreeRate": request.risk_free_rate},
-        }
-        if portfolio_weights:
-            w = np.array([portfolio_weights.get(t, 0.0) for t in tickers])
-            if w.sum() > 0:
-                result["portfolio"] = {
-                    "weights": _by_ticker(tickers, w / w.sum()),
-                    **_performance(w / w.sum(), mu, cov),
-                }
-        return result
-    if run_type is RunType.SIMULATE:
-        from compute.monte_carlo import simulate
-
-        if request.weights:
-            unknown = sorted(set(request.weights) - set(tickers))
-            if unknown:
-                raise UnprocessableError("weights name tickers not in the run.", unknown[:20])
-            raw = np.array([request.weights.get(t, 0.0) for t in tickers])
-        elif portfolio_weights:
-            raw = np.array([portfolio_weights.get(t, 0.0) for t in tickers])
-        else:
-            raw = np.ones(len(tickers))
-        if raw.sum() <= 0:
-            raise UnprocessableError("Weights must not all be zero.")
-        weights = raw / raw.sum()
-        sim = simulate(
-            weights,
-            mu,
-            cov,
-            horizon_days=request.horizon_days,
-            n_paths=request.n_paths,
-            seed=request.seed,
-            method=request.method,
-            historical_returns=returns if request.method == "bootstrap" else None,
-            block_size=request.block_size,
-            rebalance=request.rebalance,
-            initial_value=request.initial_value,
-            contribution=request.contribution,
-            keep_paths=request.keep_paths,
-            periods_per_year=request.periods_per_year,
-        )
-        statistics = camel_keys(sim.to_dict(include_paths=False))
-        statistics.pop("paths", None)
-        out: dict[str, Any] = {"weights": _by_ticker(tickers, weights), "statistics": statistics}
-        if request.keep_paths and sim.paths is not None:
-            # Plan 5.3: the value paths are the result's ``trajectories``, one per path.
-            out["trajectories"] = sim.paths.tolist()
-        return out
-    raise ValueError(f"unknown run type {run_type}")
+) -> BaseModel:
+    """Run the analysis's computation: its typed result (``analysis.result``)."""
+    return analysis.compute(request, inputs, portfolio_weights)

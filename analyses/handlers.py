@@ -1,10 +1,12 @@
-"""Lambda entries of the compute room: on-demand runs, the run worker, the fan-out.
+"""Lambda entries of the runs: on-demand runs, the run worker, the fan-out.
 
 ``run_api`` serves ``POST /optimization/*`` and ``POST /monte-carlo/*`` (Optimization and
 Simulation functions): it validates, persists the run, and either computes it within the
 synchronous budget (201) or hands it to the run worker through ``RunRequested`` (202 with
 ``Location``). ``run_requested`` is that worker. ``fan_out`` receives ``MarketDataUpdated``
-and the nightly schedule. Entry-side code: may import core, compute and pyarrow.
+and the nightly schedule. Every analysis is served through the registry
+(``core.analysis``): its route, request model, computation, result tables. The fan-out is a
+CRUD-class function: it reads the registry and the portfolios only (no numpy, no pyarrow).
 """
 
 from __future__ import annotations
@@ -19,17 +21,20 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel
 
+import analyses as _registers_analyses  # noqa: F401  (the built-in analyses, registered)
+from core.analysis import Analysis, analyses, analysis
 from core.aws import client as aws_client
 from core.bus import DetailType, EventBus, Source
 from core.exceptions import ConflictError, NotFoundError, StratigosError, UnprocessableError
 from core.lake import RUN_REQUESTS_PREFIX, run_result_key
 from core.lifecycle import RunLifecycle
-from core.models import AnalysisSpec, Run, RunStatus, RunType
+from core.models import AnalysisSpec, Run, RunStatus
 from core.recompute import recompute_requests, recompute_run_id
 from core.repositories import PortfolioRepository, RunRepository, new_id
 from core.rest import json_body, json_response, request_tenant, rest_resolver
-from core.routes import bind, routes_of
+from core.routes import bind
 from core.run_results import answerable
 from core.settings import Settings, settings
 
@@ -57,7 +62,8 @@ def _parameters(request: Any) -> dict[str, Any]:
     return params
 
 
-def _store_result(config: Settings, tenant: str, run: Run, result: dict[str, Any]) -> Run:
+def _store_result(config: Settings, tenant: str, run: Run, typed: BaseModel) -> Run:
+    result: dict[str, Any] = typed.model_dump(mode="json", by_alias=True)
     try:
         text = json.dumps(result, separators=(",", ":"), allow_nan=False)
     except ValueError:
@@ -71,18 +77,30 @@ def _store_result(config: Settings, tenant: str, run: Run, result: dict[str, Any
     aws_client("s3").put_object(
         Bucket=config.bucket, Key=key, Body=text.encode(), ContentType="application/json"
     )
-    # The item keeps what fits (all but the bulk: paths, frontier points); the whole result
-    # is read back from ``result_key`` when answered.
-    summary = {k: v for k, v in result.items() if k not in ("trajectories", "points")}
-    if "points" in result:
-        summary["points"] = result["points"][:: max(1, len(result["points"]) // 20)]
+    # The item keeps what fits (all but the analysis's bulky fields, and every n-th entry of
+    # its thinned ones); the whole result is read back from ``result_key`` when answered.
+    entry = analysis(run.type)
+    summary = {k: v for k, v in result.items() if _field(entry, k) not in entry.bulky}
+    for name in entry.thinned:
+        values = summary.get(_alias(entry, name))
+        if isinstance(values, list):
+            summary[_alias(entry, name)] = values[:: max(1, len(values) // 20)]
     return run.with_result(summary).model_copy(update={"result_key": key})
 
 
+def _alias(entry: Analysis, name: str) -> str:
+    info = entry.result.model_fields[name]
+    return info.alias or name
+
+
+def _field(entry: Analysis, wire: str) -> str:
+    return next((n for n, f in entry.result.model_fields.items() if (f.alias or n) == wire), wire)
+
+
 def _results_writer(
-    config: Settings, tenant: str, result: dict[str, Any], data_version: str | None
+    config: Settings, tenant: str, result: BaseModel, data_version: str | None
 ) -> Callable[[Run], object]:
-    from compute.results import write_results
+    from analyses.results import write_results
 
     return lambda done: write_results(
         done, tenant, result, bucket=config.bucket, data_version=data_version
@@ -99,17 +117,18 @@ def _complete(
     data_version: str | None = None,
 ) -> Run:
     """Execute a queued/running run and persist how it ended (never left running)."""
+    from analyses.runner import execute, load_inputs
     from compute.exceptions import ComputeError
-    from compute.runner import execute, load_inputs
 
     lifecycle = RunLifecycle(RunRepository(config.runs_table))
+    entry = analysis(run.type)
     try:
         inputs = None
-        if run.type is not RunType.ANALYZE:
+        if entry.reads_returns:
             inputs = load_inputs(request, list(weights) if weights else None, config.bucket)
             window = inputs.window.model_copy(update={"data_version": data_version})
             run = run.model_copy(update={"data_window": window})
-        result = execute(run.type, request, inputs, weights)
+        result = execute(entry, request, inputs, weights)
         computed = _store_result(config, tenant, run, result)
         # The Parquet results (run_index last: the commit marker) are durable before the run
         # item says succeeded and before RunCompleted is announced.
@@ -141,7 +160,7 @@ def _announce(config: Settings, tenant: str, run: Run) -> None:
             "tenant": tenant,
             "runId": run.id,
             "portfolioId": run.portfolio_id,
-            "type": str(run.type),
+            "type": run.type,
         },
     )
 
@@ -158,17 +177,17 @@ def _hand_off(config: Settings, tenant: str, run: Run, request: Any) -> Response
     EventBus(config.event_bus).put(
         Source.API,
         DetailType.RUN_REQUESTED,
-        {"tenant": tenant, "runId": run.id, "type": str(run.type), "requestKey": key},
+        {"tenant": tenant, "runId": run.id, "type": run.type, "requestKey": key},
     )
     return json_response(202, run, {"Location": f"/runs/{run.id}"})
 
 
-def _submit(run_type: RunType) -> Response[Any]:
-    from compute.runner import REQUEST_MODELS, check_limits, is_quick
+def _submit(entry: Analysis) -> Response[Any]:
+    from analyses.runner import check_limits, is_quick
 
     config = settings()
     tenant = request_tenant(_app)
-    request = json_body(_app, REQUEST_MODELS[run_type])
+    request = json_body(_app, entry.request)
     weights: dict[str, float] | None = None
     if request.portfolio_id is not None:
         try:
@@ -184,8 +203,8 @@ def _submit(run_type: RunType) -> Response[Any]:
                 ],
             ) from None
         weights = portfolio.assets
-    if run_type is RunType.ANALYZE:
-        weights = None  # analyze works on the given paths only
+    if not entry.reads_returns:
+        weights = None  # it works on the data the request carries only
     # Inline returns, when given, are the run's data even with a portfolioId (which then
     # only attaches the run to the portfolio and lends it its weights).
     inline = getattr(request, "returns", None)
@@ -201,10 +220,10 @@ def _submit(run_type: RunType) -> Response[Any]:
         window_days=explicit.days + 1 if explicit else 0,
     )
     run = RunLifecycle(RunRepository(config.runs_table)).submit(
-        tenant, new_id("r"), run_type, _parameters(request), request.portfolio_id
+        tenant, new_id("r"), entry.name, _parameters(request), request.portfolio_id
     )
     prefer = _app.current_event.headers.get("prefer", "")
-    if "respond-async" not in (prefer or "").lower() and is_quick(run_type, request, assets):
+    if "respond-async" not in (prefer or "").lower() and is_quick(entry, request, assets):
         try:
             run = _complete(config, tenant, run, request, weights)
         except (ClientError, BotoCoreError):
@@ -225,18 +244,29 @@ def _submit(run_type: RunType) -> Response[Any]:
     return _hand_off(config, tenant, run, request)
 
 
-def _submitter(run_type: RunType) -> Callable[[], Response[Any]]:
-    return lambda: _submit(run_type)
+def _submitter(entry: Analysis) -> Callable[[], Response[Any]]:
+    return lambda: _submit(entry)
 
 
-for _route in (*routes_of("OptimizationFunction"), *routes_of("SimulationFunction")):
-    assert _route.run_type is not None
-    bind(_app, _route.name)(_submitter(RunType(_route.run_type)))
+_bound: set[str] = set()
+
+
+def _bind_analyses() -> None:
+    """Route every registered analysis (an analysis registered later, a plugin, is routed
+    on the next request)."""
+    for entry in analyses():
+        if entry.name not in _bound:
+            bind(_app, entry.endpoint.operation)(_submitter(entry))
+            _bound.add(entry.name)
+
+
+_bind_analyses()
 
 
 @logger.inject_lambda_context
 def run_api(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """OptimizationFunction and SimulationFunction: on-demand runs."""
+    """The run routes' functions (OptimizationFunction, SimulationFunction): on-demand runs."""
+    _bind_analyses()
     return _app.resolve(event, context)
 
 
@@ -251,18 +281,16 @@ def _recompute_request(detail: dict[str, Any]) -> tuple[AnalysisSpec, Any]:
     portfolio's tickers (or on or before the request's ``asOf``, when one was pinned), so
     nightly, on-demand and event-driven runs of unchanged data read the same days.
     """
-    from compute.runner import REQUEST_MODELS
-
-    analysis = AnalysisSpec.model_validate(detail["analysis"])
+    spec = AnalysisSpec.model_validate(detail["analysis"])
     fields: dict[str, Any] = {
-        **analysis.parameters,
+        **spec.parameters,
         "portfolioId": detail["portfolioId"],
-        "lookbackDays": analysis.lookback_days,
+        "lookbackDays": spec.lookback_days,
     }
     if detail.get("asOf"):
         fields["asOf"] = str(detail["asOf"])
-    request = REQUEST_MODELS[RunType(analysis.type)].model_validate(fields)
-    return analysis, request
+    request = analysis(spec.type).request.model_validate(fields)
+    return spec, request
 
 
 @event_source(data_class=EventBridgeEvent)
@@ -275,18 +303,16 @@ def run_requested(event: EventBridgeEvent, context: LambdaContext) -> dict[str, 
     conditional write). Idempotent: a finished run, or one another delivery is already
     executing, is skipped.
     """
-    from compute.runner import REQUEST_MODELS
-
     config = settings()
     detail = dict(event.detail)
     tenant, run_id = str(detail["tenant"]), str(detail["runId"])
     lifecycle = RunLifecycle(RunRepository(config.runs_table))
     if "analysis" in detail:
-        analysis, request = _recompute_request(detail)
+        spec, request = _recompute_request(detail)
         run = lifecycle.submit(
             tenant,
             run_id,
-            RunType(analysis.type),
+            spec.type,
             {**_parameters(request), "trigger": detail.get("trigger")},
             request.portfolio_id,
         )
@@ -305,7 +331,7 @@ def run_requested(event: EventBridgeEvent, context: LambdaContext) -> dict[str, 
             # claim check must never point the worker at another tenant's object).
             raise ValueError(f"RunRequested for {tenant}/{run_id} names another object")
         body = aws_client("s3").get_object(Bucket=config.bucket, Key=key)
-        request = REQUEST_MODELS[run.type].model_validate_json(body["Body"].read())
+        request = analysis(run.type).request.model_validate_json(body["Body"].read())
     weights = None
     if request.portfolio_id is not None:
         try:
