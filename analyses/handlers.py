@@ -187,7 +187,7 @@ def _submit(entry: Analysis) -> Response[Any]:
 
     config = settings()
     tenant = request_tenant(_app)
-    request = json_body(_app, entry.request)
+    request: Any = json_body(_app, entry.request)  # every run request has portfolio_id
     weights: dict[str, float] | None = None
     if request.portfolio_id is not None:
         try:
@@ -289,7 +289,7 @@ def _recompute_request(detail: dict[str, Any]) -> tuple[AnalysisSpec, Any]:
     }
     if detail.get("asOf"):
         fields["asOf"] = str(detail["asOf"])
-    request = analysis(spec.type).request.model_validate(fields)
+    request: Any = analysis(spec.type).request.model_validate(fields)
     return spec, request
 
 

@@ -20,6 +20,7 @@ equal). The run side of the analyses room: it may import core and pyarrow.
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -50,6 +51,10 @@ __all__ = [
     "ResultDataset",
     "arrow_schema",
     "athena_type",
+    "glue_table_yaml",
+    "logical_id",
+    "main",
+    "render_template",
     "result_datasets",
     "result_key",
     "result_tables",
@@ -332,3 +337,99 @@ def write_results(
         )
         keys.append(key)
     return keys
+
+
+# ------------------------------------------------------------------ template.yaml's tables
+_TABLES_HEADER = "  # Run results (analyses.results.result_datasets):"
+_TABLES_END = "  AthenaWorkGroup:"
+
+
+def logical_id(table: ResultTable) -> str:
+    """The template's logical id of a result table: ``Results<CamelName>Table``."""
+    return "Results" + "".join(part.title() for part in table.name.split("_")) + "Table"
+
+
+def glue_table_yaml(table: ResultTable) -> list[str]:
+    """The ``AWS::Glue::Table`` resource of ``table`` (Parquet, ``run_date`` projected)."""
+    location = f"s3://${{DataBucket}}/{table.prefix}"
+    return [
+        f"  {logical_id(table)}:",
+        "    Type: AWS::Glue::Table",
+        "    Properties:",
+        "      CatalogId: !Ref AWS::AccountId",
+        "      DatabaseName: !Ref LakeDatabase",
+        "      TableInput:",
+        f"        Name: {table.name}",
+        f"        Description: {json.dumps(table.description, ensure_ascii=False)}",
+        "        TableType: EXTERNAL_TABLE",
+        "        Parameters:",
+        "          classification: parquet",
+        '          projection.enabled: "true"',
+        "          projection.run_date.type: date",
+        "          projection.run_date.format: yyyy-MM-dd",
+        '          projection.run_date.range: "2020-01-01,NOW"',
+        '          projection.run_date.interval: "1"',
+        "          projection.run_date.interval.unit: DAYS",
+        f'          storage.location.template: !Sub "{location}run_date=${{!run_date}}/"',
+        "        PartitionKeys:",
+        "          - Name: run_date",
+        "            Type: string",
+        "        StorageDescriptor:",
+        f'          Location: !Sub "{location}"',
+        "          InputFormat: org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+        "          OutputFormat: org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+        "          SerdeInfo:",
+        "            SerializationLibrary: "
+        "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+        "          Columns:",
+        *(f"            - {{Name: {name}, Type: {kind}}}" for name, kind in table.glue_columns()),
+        "",
+    ]
+
+
+def render_template(text: str) -> str:
+    """template.yaml with its run-results Glue tables written from the registered analyses'
+    tables (and ``run_index``), between the results comment and ``AthenaWorkGroup``.
+
+    Raises
+    ------
+    ValueError
+        The template lacks the results comment or ``AthenaWorkGroup``.
+    """
+    lines = text.splitlines()
+    try:
+        start = next(i for i, line in enumerate(lines) if line.startswith(_TABLES_HEADER))
+        end = lines.index(_TABLES_END, start)
+    except (StopIteration, ValueError):
+        raise ValueError("template.yaml has no run-results tables section") from None
+    while start < end and lines[start].startswith("  #"):
+        start += 1  # the section's comment stays
+    generated = [row for d in result_datasets().values() for row in glue_table_yaml(d.table)]
+    return "\n".join([*lines[:start], *generated, *lines[end:]]) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m analyses.results [--check]``: write (or check) template.yaml's tables."""
+    import argparse
+    from pathlib import Path
+
+    import analyses  # noqa: F401  (the built-in analyses, registered)
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--check", action="store_true", help="fail when template.yaml is stale")
+    parser.add_argument("--template", type=Path, default=Path("template.yaml"))
+    args = parser.parse_args(argv)
+    text = args.template.read_text()
+    rendered = render_template(text)
+    if rendered == text:
+        return 0
+    if args.check:
+        print(f"stale: {args.template} (run python -m analyses.results)")
+        return 1
+    args.template.write_text(rendered)
+    print(f"wrote {args.template}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

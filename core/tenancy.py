@@ -4,9 +4,12 @@ In the cloud API Gateway has already checked the key and puts its id in
 ``requestContext.identity.apiKeyId``; locally the local API does the same. A key id with no
 mapping is refused, so an API key created but never assigned reaches nothing.
 
-The mapping is read through Powertools' parameters utility (a ``DynamoDBProvider`` on the
-keys table: hash key ``apiKeyId``, value ``tenantId``), whose cache keeps each answer for
-:data:`core.settings.TENANT_CACHE_SECONDS` in a warm container. A refusal is never cached.
+The mapping is read through Powertools' parameters utility: a provider (a
+``BaseProvider``) on the keys table (hash key ``apiKeyId``, value ``tenantId``), whose cache
+keeps each answer for :data:`core.settings.TENANT_CACHE_SECONDS` in a warm container. A
+refusal is never cached. The provider reads with the platform's cached DynamoDB client:
+Powertools' ``DynamoDBProvider`` would make a boto3 resource, a second client on every
+API function's cold start (~60 ms).
 """
 
 from __future__ import annotations
@@ -15,14 +18,43 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from aws_lambda_powertools.utilities.parameters import DynamoDBProvider
+from aws_lambda_powertools.utilities.parameters import BaseProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from core.aws import resource as aws_resource
+from core.aws import client as aws_client
 from core.exceptions import ForbiddenError
 from core.settings import TENANT_CACHE_SECONDS
 
 __all__ = ["TenantResolver", "tenant_resolver"]
+
+_SERIALIZER = TypeSerializer()
+_DESERIALIZER = TypeDeserializer()
+
+
+class _KeyTenants(BaseProvider):
+    """API key id → tenant id: one consistent GetItem on the keys table per cache miss.
+
+    An item without ``tenantId``, or no item at all, raises KeyError (which Powertools wraps
+    in GetParameterError and never caches).
+    """
+
+    def __init__(self, table_name: str, client: Any) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._table_name = table_name
+        self._client = client
+
+    def _get(self, name: str, **sdk_options: Any) -> str:
+        item = self._client.get_item(
+            TableName=self._table_name,
+            Key={"apiKeyId": _SERIALIZER.serialize(name)},
+            ConsistentRead=True,
+            **sdk_options,
+        )["Item"]
+        return str(_DESERIALIZER.deserialize(item["tenantId"]))
+
+    def _get_multiple(self, path: str, **sdk_options: Any) -> dict[str, str]:
+        raise NotImplementedError("API keys are read one at a time")
 
 
 class TenantResolver:
@@ -32,23 +64,18 @@ class TenantResolver:
     ----------
     table_name : str
         The ``ApiKeysTable`` name (``Settings.api_keys_table``).
-    resource : boto3 DynamoDB service resource, optional
-        Defaults to :func:`core.aws.resource` (``"dynamodb"``).
+    client : botocore client, optional
+        A ``dynamodb`` client.
     """
 
-    def __init__(self, table_name: str, resource: Any | None = None) -> None:
+    def __init__(self, table_name: str, client: Any | None = None) -> None:
         self.table_name = table_name
-        self._keys = DynamoDBProvider(
-            table_name,
-            key_attr="apiKeyId",
-            value_attr="tenantId",
-            boto3_client=resource or aws_resource("dynamodb"),
-        )
+        self._keys = _KeyTenants(table_name, client or aws_client("dynamodb"))
 
     def tenant_for_key_id(self, api_key_id: str) -> str:
         """The tenant owning ``api_key_id``; ForbiddenError when unknown."""
         try:
-            tenant = self._keys.get(api_key_id, max_age=TENANT_CACHE_SECONDS, ConsistentRead=True)
+            tenant = self._keys.get(api_key_id, max_age=TENANT_CACHE_SECONDS)
         except GetParameterError as error:
             # Powertools wraps whatever the read raised: no item (or no tenantId on it) is a
             # KeyError, and anything else (throttling, timeouts) goes on as it was raised.
@@ -58,7 +85,7 @@ class TenantResolver:
             if isinstance(cause, Exception):
                 raise cause from None
             raise
-        if not isinstance(tenant, str) or not tenant:
+        if not isinstance(tenant, str):
             raise ForbiddenError("This API key is not assigned to a tenant.")
         return tenant
 

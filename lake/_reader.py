@@ -199,7 +199,7 @@ class LakeReader:
             }
         )
         expression = row_filter(tickers, start, end)
-        target = schema.select(columns) if schema is not None and columns else schema
+        target = pa.schema([schema.field(c) for c in columns]) if schema and columns else schema
         parts = []
         for year in wanted:
             table = self._scan(partition_key(prefix, year), expression, columns)

@@ -15,30 +15,35 @@ from api.openapi import (
     render_markdown,
     render_template,
 )
+from analyses.hrp import HrpResult
+from analyses.risk_parity import RiskParityRequest
+from analyses.simulate import SimulateRequest
+from core.analysis import analyses, analysis
 from core.exceptions import ValidationError
-from core.models import (
-    RESULT_MODELS,
-    PortfolioCreate,
-    RiskParityRequest,
-    Run,
-    RunType,
-    SimulateRequest,
-)
+from core.models import PortfolioCreate, Run
 from core.repositories import decode_page_token, encode_page_token
-from core.routes import ROUTES
+from core.routes import routes
 from core.validation import parse_model
 from stack import Template
 
 
 def test_the_declaration_is_exactly_the_templates_routes() -> None:
     template = Template.load()
-    routes = {(r.method, r.path): r for r in template.routes()}
-    declared = {(r.method, r.path): r for r in ROUTES}
-    assert len(declared) == len(ROUTES)  # declared once each
-    assert set(declared) == set(routes)
+    served = {(r.method, r.path): r for r in template.routes()}
+    declared = {(r.method, r.path): r for r in routes()}
+    assert len(declared) == len(routes())  # declared once each
+    assert set(declared) == set(served)
     for key, op in declared.items():
-        assert op.public == (not routes[key].api_key_required), key
-        assert routes[key].function == op.function, key
+        assert op.public == (not served[key].api_key_required), key
+        assert served[key].function == op.function, key
+    # One run route per registered analysis, submitting its run type.
+    run_routes = {r.run_type: r for r in routes() if r.run_type is not None}
+    assert list(run_routes) == [entry.name for entry in analyses()]
+    for entry in analyses():
+        assert (run_routes[entry.name].method, run_routes[entry.name].path) == (
+            "POST",
+            entry.endpoint.path,
+        )
 
 
 def test_committed_document_markdown_and_template_routes_are_current() -> None:
@@ -60,19 +65,19 @@ def test_every_handler_serves_exactly_its_declared_routes() -> None:
     import api.portfolios
     import api.reports
     import api.runs
-    import compute.handlers
+    import analyses.handlers
     import ingest.market_api
 
     apps = {
         "PortfoliosFunction": api.portfolios.app,
         "RunsFunction": api.runs.app,
         "ReportLinksFunction": api.reports.app,
-        "OptimizationFunction": compute.handlers._app,
-        "SimulationFunction": compute.handlers._app,
+        "OptimizationFunction": analyses.handlers._app,
+        "SimulationFunction": analyses.handlers._app,
         "MarketDataFunction": ingest.market_api._app,
     }
     for function, app in apps.items():
-        declared = {r.method + r.powertools_path for r in ROUTES if r.function in _same(apps, app)}
+        declared = {r.method + r.powertools_path for r in routes() if r.function in _same(apps, app)}
         # Powertools' own list of what the resolver registered (a test may read internals).
         assert set(app._route_keys) == declared, function
 
@@ -86,7 +91,7 @@ def test_run_results_are_typed_in_the_document() -> None:
     run = doc["components"]["schemas"]["Run"]
     options = run["properties"]["result"]["anyOf"]
     names = {o["$ref"].rsplit("/", 1)[-1] for o in options if "$ref" in o}
-    assert names == {model.__name__ for model in RESULT_MODELS.values()}
+    assert names == {entry.result.__name__ for entry in analyses()}
     simulation = doc["components"]["schemas"]["SimulationRunResult"]["properties"]
     assert {"weights", "statistics", "trajectories"} <= set(simulation)
     assert "paths" not in doc["components"]["schemas"]["SimulationStatistics"]["properties"]
@@ -113,7 +118,7 @@ def test_a_stored_result_is_typed_by_its_runs_type() -> None:
             },
         }
     )
-    assert type(run.result) is RESULT_MODELS[RunType.HRP]
+    assert type(run.result) is analysis("hrp").result is HrpResult
     with pytest.raises(ValueError, match="order"):
         Run.model_validate(
             {**base, "type": "hrp", "result": {"weights": {}, "metrics": performance}}
@@ -222,5 +227,5 @@ def test_cached_routes_document_the_templates_default_ttl() -> None:
         "GetPrices": int(parameters["PricesCacheTtlSeconds"]["Default"]),
         "GetReturns": int(parameters["ReturnsCacheTtlSeconds"]["Default"]),
     }
-    cached = {r.name: r.cache_ttl for r in ROUTES if r.cache_ttl is not None}
+    cached = {r.name: r.cache_ttl for r in routes() if r.cache_ttl is not None}
     assert cached == defaults

@@ -10,7 +10,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from compute.results import RESULT_DATASETS
+from analyses.results import result_datasets
 from core.lake import athena_type_name
 from ingest._checks import MIN_DATE
 from ingest.schemas import CURATED_DATASETS, CuratedDataset, partition_key
@@ -18,6 +18,7 @@ from local.sql import LakeColumn, LakeTable, arrow_type
 from stack import Template
 
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+RESULT_DATASETS = result_datasets()  # the registered analyses' tables and run_index
 # Every dataset's table name → the Arrow schema its writer uses.
 WRITTEN: dict[str, pa.Schema] = {
     **{dataset.table: dataset.schema for dataset in CURATED_DATASETS},

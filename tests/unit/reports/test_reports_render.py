@@ -1,4 +1,4 @@
-"""reports.render: real run results (compute.runner.execute) rendered to PNG and HTML."""
+"""reports.render: real run results (analyses.runner.execute) rendered to PNG and HTML."""
 
 from __future__ import annotations
 
@@ -12,20 +12,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from compute.runner import Inputs, execute
-from core.models import (
-    AnalyzeRequest,
-    DataWindow,
-    EfficientFrontierRequest,
-    HrpRequest,
-    Portfolio,
-    RiskParityRequest,
-    Run,
-    RunError,
-    RunStatus,
-    RunType,
-    SimulateRequest,
-)
+from pydantic import BaseModel
+
+from analyses.analyze import AnalyzeRequest
+from analyses.efficient_frontier import EfficientFrontierRequest
+from analyses.hrp import HrpRequest
+from analyses.risk_parity import RiskParityRequest
+from analyses.runner import Inputs, execute
+from analyses.simulate import SimulateRequest
+from core.analysis import analysis
+from core.models import DataWindow, Portfolio, Run, RunError, RunStatus
 from reports import RenderedReport, render_portfolio_report, render_run_report
 
 TICKERS = ["AAPL", "MSFT", "GOOGL", "AMZN", "META", "BRK.B"]
@@ -48,16 +44,16 @@ def make_portfolio(name: str = "Core equities") -> dict[str, Any]:
 
 
 def _run(
-    run_type: RunType,
+    run_type: str,
     parameters: dict[str, Any],
-    result: dict[str, Any],
+    result: BaseModel | dict[str, Any],
     n: int,
     *,
     name: str = "",
     created: datetime = CREATED,
 ) -> Run:
     return Run(
-        id=f"r-{name or run_type.value}",
+        id=f"r-{name or run_type}",
         portfolio_id="p-1",
         type=run_type,
         parameters=parameters,
@@ -84,44 +80,46 @@ def _runs() -> dict[str, Run]:
     window = DataWindow(source="inline", tickers=TICKERS, observations=500)
     inputs = Inputs(returns, TICKERS, window)
     base = {"portfolioId": "p-1"}
-    cases: list[tuple[str, RunType, Any, dict[str, Any]]] = [
-        ("risk-parity", RunType.RISK_PARITY, RiskParityRequest, {}),
-        ("hrp", RunType.HRP, HrpRequest, {"linkage": "ward"}),
+    cases: list[tuple[str, str, Any, dict[str, Any]]] = [
+        ("risk-parity", "risk-parity", RiskParityRequest, {}),
+        ("hrp", "hrp", HrpRequest, {"linkage": "ward"}),
         (
             "efficient-frontier",
-            RunType.EFFICIENT_FRONTIER,
+            "efficient-frontier",
             EfficientFrontierRequest,
             {"nPoints": 20},
         ),
         (
             "simulate",
-            RunType.SIMULATE,
+            "simulate",
             SimulateRequest,
             {"nPaths": 2000, "seed": 7, "horizonDays": 63},
         ),
         (
             "simulate-paths",
-            RunType.SIMULATE,
+            "simulate",
             SimulateRequest,
             {"nPaths": 500, "seed": 7, "horizonDays": 63, "keepPaths": True},
         ),
     ]
     runs: dict[str, Run] = {}
     for name, run_type, model, params in cases:
+        entry = analysis(run_type)
+        assert entry.request is model
         request = model.model_validate({**base, **params})
-        result = execute(run_type, request, inputs, WEIGHTS)
+        result = execute(entry, request, inputs, WEIGHTS)
         # the kept-paths simulation is older: the portfolio report shows the other one
         created = CREATED.replace(hour=11) if name == "simulate-paths" else CREATED
         runs[name] = _run(run_type, {**base, **params}, result, 500, name=name, created=created)
     paths = np.cumprod(1 + rng.normal(0.0003, 0.01, (300, 41)), axis=1).tolist()
-    analyze = execute(RunType.ANALYZE, AnalyzeRequest(paths=paths), None)
-    runs["analyze"] = _run(RunType.ANALYZE, {"paths": "300 paths"}, analyze, 0).model_copy(
+    analyze = execute(analysis("analyze"), AnalyzeRequest(paths=paths), None)
+    runs["analyze"] = _run("analyze", {"paths": "300 paths"}, analyze, 0).model_copy(
         update={"data_window": None}
     )
     runs["failed"] = Run(
         id="r-failed",
         portfolio_id="p-1",
-        type=RunType.HRP,
+        type="hrp",
         parameters=base,
         status=RunStatus.FAILED,
         error=RunError(code="NOT_FOUND", message="No returns in the lake for these tickers."),
@@ -384,7 +382,7 @@ def test_many_assets_and_long_inline_parameters() -> None:
     for i in range(1, n - 1):
         linkage[i] = [float(i + 1), float(n + i - 1), 0.05 * (i + 1), float(i + 2)]
     run = _run(
-        RunType.HRP,
+        "hrp",
         {"returns": {t: [0.0] * 300 for t in tickers}},
         {
             "weights": weights,

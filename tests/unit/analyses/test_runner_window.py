@@ -20,7 +20,7 @@ import pytest
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from compute.runner import (
+from analyses.runner import (
     DEFAULT_LOOKBACK_DAYS,
     load_inputs,
     probe_years,
@@ -29,7 +29,9 @@ from compute.runner import (
 )
 from core.exceptions import NotFoundError
 from core.lake import RETURNS_PREFIX, partition_key
-from core.models import AnalysisSpec, HrpRequest, RiskParityRequest
+from analyses.hrp import HrpRequest
+from analyses.risk_parity import RiskParityRequest
+from core.models import AnalysisSpec
 
 BUCKET = "data"
 LAST = date(2024, 12, 31)  # a Tuesday: the last day the lake holds for A and B

@@ -1,4 +1,4 @@
-"""compute.results: a run's results as the lake's Parquet tables, from real runner outputs."""
+"""analyses.results: a run's results as the lake's Parquet tables, from real runner outputs."""
 
 from __future__ import annotations
 
@@ -11,22 +11,28 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from compute.results import (
-    RESULT_DATASETS,
+from pydantic import BaseModel, ValidationError
+
+from analyses.results import (
+    RUN_INDEX,
+    arrow_schema,
     athena_type,
+    result_datasets,
     result_key,
     result_tables,
     run_date,
     write_results,
 )
-from compute.runner import REQUEST_MODELS, Inputs, execute, load_inputs
-from core.models import DataWindow, Run, RunStatus, RunType
+from analyses.runner import Inputs, execute, load_inputs
+from core.analysis import analysis
+from core.models import DataWindow, Run, RunStatus
 from stack import Template
 
 TICKERS = ("AAA", "BBB", "CCC")
 CREATED = datetime(2024, 12, 2, 23, 59, 58, 123456, tzinfo=UTC)
 FINISHED = datetime(2024, 12, 3, 0, 0, 1, 987654, tzinfo=UTC)
 RUN_KEYS = ("run_id", "tenant", "portfolio_id")
+_TYPES = ("risk-parity", "hrp", "efficient-frontier", "simulate", "analyze")
 
 
 def _returns() -> dict[str, list[float]]:
@@ -40,17 +46,20 @@ def _returns() -> dict[str, list[float]]:
 
 
 def _run_of(
-    run_type: RunType,
+    run_type: str,
     body: dict[str, Any],
     *,
     portfolio_id: str | None = "p-1",
-) -> tuple[Run, dict[str, Any]]:
-    """A succeeded run of ``run_type`` on inline returns, and what execute() returned."""
-    request = REQUEST_MODELS[run_type].model_validate(body)
+) -> tuple[Run, BaseModel]:
+    """A succeeded run of ``run_type`` on inline returns, and what execute() returned (the
+    analysis's typed result)."""
+    entry = analysis(run_type)
+    request = entry.request.model_validate(body)
     inputs: Inputs | None = None
-    if run_type is not RunType.ANALYZE:
+    if entry.reads_returns:
         inputs = load_inputs(request, None, "unused-bucket")
-    result = execute(run_type, request, inputs)
+    result = execute(entry, request, inputs)
+    assert type(result) is entry.result
     run = Run(
         id=f"r-{run_type}",
         portfolio_id=portfolio_id,
@@ -64,6 +73,12 @@ def _run_of(
     return run, result
 
 
+def _wire(result: BaseModel) -> dict[str, Any]:
+    """The result as the API answers it (camelCase), the shape the assertions read."""
+    wire: dict[str, Any] = result.model_dump(mode="json", by_alias=True)
+    return wire
+
+
 def _column(table: pa.Table, name: str) -> list[Any]:
     return table.column(name).to_pylist()
 
@@ -75,10 +90,11 @@ def _weights(table: pa.Table) -> dict[str, float]:
 def _check_common(tables: dict[str, pa.Table], run: Run, as_of: date) -> None:
     """Schemas as declared; every row names the run; run_index last."""
     assert list(tables)[-1] == "run_index"
-    order = list(RESULT_DATASETS)
+    datasets = result_datasets()
+    order = list(datasets)
     assert list(tables) == sorted(tables, key=order.index)
     for name, table in tables.items():
-        assert table.schema == RESULT_DATASETS[name].schema, name
+        assert table.schema == datasets[name].schema, name
         assert _column(table, "run_id") == [run.id] * table.num_rows
         assert _column(table, "tenant") == ["acme"] * table.num_rows
         assert _column(table, "portfolio_id") == [run.portfolio_id] * table.num_rows
@@ -92,44 +108,47 @@ def _check_common(tables: dict[str, pa.Table], run: Run, as_of: date) -> None:
 
 # ------------------------------------------------------------------ per run type
 def test_risk_parity_weights_and_risk_contributions() -> None:
-    run, result = _run_of(RunType.RISK_PARITY, {"returns": _returns()})
+    run, result = _run_of("risk-parity", {"returns": _returns()})
+    wire = _wire(result)
     tables = result_tables(run, "acme", result)
     assert set(tables) == {"optimization_weights", "run_index"}
     _check_common(tables, run, date(2024, 12, 2))  # inline returns: as of the run's day
     weights = tables["optimization_weights"]
     assert weights.num_rows == len(TICKERS)
     assert _column(weights, "asset") == list(TICKERS)
-    assert _column(weights, "weight") == [result["weights"][t] for t in TICKERS]
+    assert _column(weights, "weight") == [wire["weights"][t] for t in TICKERS]
     assert _column(weights, "risk_contribution") == [
-        result["riskContributions"][t] for t in TICKERS
+        wire["riskContributions"][t] for t in TICKERS
     ]
     assert sum(_column(weights, "weight")) == pytest.approx(1.0)
 
 
 def test_hrp_weights_have_no_risk_contribution() -> None:
-    run, result = _run_of(RunType.HRP, {"returns": _returns(), "linkage": "ward"})
+    run, result = _run_of("hrp", {"returns": _returns(), "linkage": "ward"})
+    wire = _wire(result)
     tables = result_tables(run, "acme", result)
     assert set(tables) == {"optimization_weights", "run_index"}
     _check_common(tables, run, date(2024, 12, 2))
     weights = tables["optimization_weights"]
-    assert _weights(weights) == result["weights"]
+    assert _weights(weights) == wire["weights"]
     assert _column(weights, "risk_contribution") == [None] * len(TICKERS)
 
 
 def test_efficient_frontier_points_long_form_and_max_sharpe_weights() -> None:
-    run, result = _run_of(RunType.EFFICIENT_FRONTIER, {"returns": _returns(), "nPoints": 6})
+    run, result = _run_of("efficient-frontier", {"returns": _returns(), "nPoints": 6})
+    wire = _wire(result)
     tables = result_tables(run, "acme", result, as_of=date(2024, 11, 29))
     assert set(tables) == {"optimization_weights", "frontier_points", "run_index"}
     _check_common(tables, run, date(2024, 11, 29))  # as_of given wins
     weights = tables["optimization_weights"]
-    assert _weights(weights) == result["maxSharpe"]["weights"]
+    assert _weights(weights) == wire["maxSharpe"]["weights"]
     frontier = tables["frontier_points"]
     assert frontier.num_rows == 6 * len(TICKERS)
     assert _column(frontier, "point") == [p for p in range(6) for _ in TICKERS]
     assert _column(frontier, "asset") == list(TICKERS) * 6
     rows = frontier.to_pylist()
     for row in rows:
-        point = result["points"][row["point"]]
+        point = wire["points"][row["point"]]
         assert row["expected_return"] == point["expectedReturn"]
         assert row["volatility"] == point["volatility"]
         assert row["sharpe"] == point["sharpe"]
@@ -138,7 +157,8 @@ def test_efficient_frontier_points_long_form_and_max_sharpe_weights() -> None:
 
 def test_simulate_with_kept_paths() -> None:
     body = {"returns": _returns(), "nPaths": 120, "horizonDays": 15, "seed": 3, "keepPaths": True}
-    run, result = _run_of(RunType.SIMULATE, body)
+    run, result = _run_of("simulate", body)
+    wire = _wire(result)
     tables = result_tables(run, "acme", result)
     assert list(tables) == [
         "optimization_weights",
@@ -148,9 +168,9 @@ def test_simulate_with_kept_paths() -> None:
         "run_index",
     ]
     _check_common(tables, run, date(2024, 12, 2))
-    stats = result["statistics"]
+    stats = wire["statistics"]
     assert _column(tables["optimization_weights"], "weight") == [
-        result["weights"][t] for t in TICKERS
+        wire["weights"][t] for t in TICKERS
     ]
     [row] = tables["simulation_stats"].to_pylist()
     assert (row["n_paths"], row["horizon_days"], row["method"]) == (120, 15, "gbm")
@@ -176,7 +196,7 @@ def test_simulate_with_kept_paths() -> None:
 
     paths = tables["simulation_paths"]
     assert paths.num_rows == 120 * 16
-    values = np.asarray(result["trajectories"])
+    values = np.asarray(wire["trajectories"])
     rows = paths.to_pylist()
     assert all(row["value"] == values[row["path"], row["day"]] for row in rows)
     assert {(row["path"], row["day"]) for row in rows} == {
@@ -186,13 +206,13 @@ def test_simulate_with_kept_paths() -> None:
 
 def test_simulate_without_kept_paths_has_no_paths_table() -> None:
     body = {"returns": _returns(), "nPaths": 100, "horizonDays": 5, "seed": 1}
-    run, result = _run_of(RunType.SIMULATE, body)
+    run, result = _run_of("simulate", body)
     assert "simulation_paths" not in result_tables(run, "acme", result)
 
 
 def test_analyze_stats_and_bands_without_weights() -> None:
     paths = [[1.0, 1.1, 1.2, 1.15], [1.0, 0.9, 0.95, 0.8], [1.0, 1.0, 1.05, 1.1]]
-    run, result = _run_of(RunType.ANALYZE, {"paths": paths}, portfolio_id=None)
+    run, result = _run_of("analyze", {"paths": paths}, portfolio_id=None)
     tables = result_tables(run, "acme", result)
     assert list(tables) == ["simulation_stats", "simulation_bands", "run_index"]
     _check_common(tables, run, date(2024, 12, 2))
@@ -205,9 +225,39 @@ def test_analyze_stats_and_bands_without_weights() -> None:
     assert index["tickers"] is None
 
 
+@pytest.mark.parametrize(
+    ("run_type", "body"),
+    [
+        ("risk-parity", {"returns": _returns()}),
+        ("hrp", {"returns": _returns()}),
+        ("efficient-frontier", {"returns": _returns(), "nPoints": 4}),
+        ("simulate", {"returns": _returns(), "nPaths": 100, "horizonDays": 4, "keepPaths": True}),
+        ("analyze", {"paths": [[1.0, 1.1, 1.2], [1.0, 0.9, 0.95]]}),
+    ],
+)
+def test_the_camel_case_dict_of_a_result_writes_the_same_tables(
+    run_type: str, body: dict[str, Any]
+) -> None:
+    # The run item keeps the result as the API answers it; a rewrite from it must match.
+    run, result = _run_of(run_type, body)
+    typed = result_tables(run, "acme", result)
+    from_dict = result_tables(run, "acme", _wire(result))
+    assert list(from_dict) == list(typed)
+    for name, table in typed.items():
+        assert from_dict[name].equals(table), name
+
+
+def test_run_index_is_the_last_dataset_with_its_declared_schema() -> None:
+    datasets = result_datasets()
+    assert list(datasets)[-1] == RUN_INDEX.name == "run_index"
+    assert datasets["run_index"].schema == arrow_schema(RUN_INDEX)
+    declared = {t.name for entry in (analysis(n) for n in _TYPES) for t in entry.tables}
+    assert set(datasets) == declared | {"run_index"}
+
+
 # ------------------------------------------------------------------ run_index, as_of, errors
 def test_run_index_row_from_a_lake_window() -> None:
-    run, result = _run_of(RunType.HRP, {"returns": _returns()})
+    run, result = _run_of("hrp", {"returns": _returns()})
     window = DataWindow(
         source="lake",
         tickers=list(TICKERS),
@@ -237,7 +287,7 @@ def test_run_index_row_from_a_lake_window() -> None:
 
 
 def test_a_failed_run_is_indexed_only_and_an_unfinished_one_refused() -> None:
-    run, result = _run_of(RunType.RISK_PARITY, {"returns": _returns()})
+    run, result = _run_of("risk-parity", {"returns": _returns()})
     failed = run.model_copy(update={"status": RunStatus.FAILED})
     tables = result_tables(failed, "acme", {})
     assert list(tables) == ["run_index"]
@@ -248,13 +298,14 @@ def test_a_failed_run_is_indexed_only_and_an_unfinished_one_refused() -> None:
 
 
 def test_a_result_missing_its_keys_is_an_error() -> None:
-    run, _ = _run_of(RunType.RISK_PARITY, {"returns": _returns()})
-    with pytest.raises(KeyError):
+    run, _ = _run_of("risk-parity", {"returns": _returns()})
+    # A camelCase dict is validated against the analysis's result model first.
+    with pytest.raises(ValidationError, match="riskContributions"):
         result_tables(run, "acme", {"weights": {"AAA": 1.0}})
 
 
 def test_naive_timestamps_are_utc_and_the_partition_is_the_utc_day() -> None:
-    run, result = _run_of(RunType.HRP, {"returns": _returns()})
+    run, result = _run_of("hrp", {"returns": _returns()})
     naive = run.model_copy(update={"created_at": CREATED.replace(tzinfo=None)})
     assert run_date(naive) == run_date(run) == date(2024, 12, 2)
     assert result_tables(naive, "acme", result)["run_index"].equals(
@@ -287,7 +338,7 @@ class _RecordingS3:
 
 def test_write_results_writes_zstd_parquet_index_last_and_a_retry_overwrites() -> None:
     body = {"returns": _returns(), "nPaths": 100, "horizonDays": 5, "seed": 1}
-    run, result = _run_of(RunType.SIMULATE, body)
+    run, result = _run_of("simulate", body)
     s3 = _RecordingS3()
     keys = write_results(run, "acme", result, bucket="data-bucket", s3=s3)
     expected = [
@@ -326,8 +377,9 @@ def test_the_template_declares_one_glue_table_per_dataset() -> None:
         for props in template.resources_of("AWS::Glue::Table").values()
     }
     # The curated tables are there too (tests/unit/platform/test_glue_tables.py).
-    assert set(RESULT_DATASETS) <= set(tables)
-    for name, dataset in RESULT_DATASETS.items():
+    datasets = result_datasets()
+    assert set(datasets) <= set(tables)
+    for name, dataset in datasets.items():
         props = tables[name]
         assert props["DatabaseName"] == database
         table = props["TableInput"]

@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from compute.runner import _lake_returns
+from analyses.runner import _lake_returns
 from core.exceptions import NotFoundError
 from core.lake import RETURNS_PREFIX, partition_key
 

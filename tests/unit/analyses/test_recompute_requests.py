@@ -12,7 +12,7 @@ from typing import Any, cast
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from compute import handlers
+from analyses import handlers
 from core.models import AnalysisSpec
 from core.recompute import recompute_requests, recompute_run_id
 
@@ -23,7 +23,8 @@ ANALYSES = [
 
 
 def _old_run_id(tenant: str, portfolio_id: str, analysis: AnalysisSpec, version: str) -> str:
-    """The id compute.handlers gave recomputes before the move to core (must not change)."""
+    """The id compute.handlers (now analyses.handlers) gave recomputes before the move to core
+    (must not change)."""
     canonical = json.dumps(
         [tenant, portfolio_id, analysis.model_dump(mode="json", by_alias=True), version],
         sort_keys=True,
@@ -47,7 +48,7 @@ def test_recompute_requests_name_the_run_but_no_date() -> None:
         }
         for analysis in ANALYSES
     ]
-    assert handlers.recompute_run_id is recompute_run_id  # still importable from compute
+    assert handlers.recompute_run_id is recompute_run_id  # still importable from the handlers
 
 
 def test_a_pinned_as_of_travels_and_is_another_run() -> None:
