@@ -31,7 +31,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/bandit -c pyproject.toml -q -r core ingest compute api reports lake stack local layers sample_data \
+	$(BIN)/bandit -c pyproject.toml -q -r core ingest compute analyses api reports lake stack local layers sample_data \
 		tests/support
 
 typecheck: $(VENV)/.installed-dev

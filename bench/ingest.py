@@ -45,8 +45,9 @@ from core.aws import client as aws_client  # noqa: E402
 from core.bus import EventBus  # noqa: E402
 from core.settings import settings  # noqa: E402
 from ingest.curate import SourceObject, land_price_file  # noqa: E402
-from ingest.market_data import MarketDataQuery, query_prices, s3_filesystem  # noqa: E402
+from ingest.market_data import MarketDataQuery, query_prices  # noqa: E402
 from ingest.validation import validate_prices  # noqa: E402
+from lake import s3_filesystem  # noqa: E402
 from local.stack import StackState  # noqa: E402
 from sample_data import generate_prices, write_csv  # noqa: E402
 

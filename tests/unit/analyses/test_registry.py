@@ -1,0 +1,200 @@
+"""The analyses registry: what it holds, what derives from it, and how little it costs.
+
+A run type is named by its analysis module and nowhere else in the shipped code; routes,
+the OpenAPI document, the portfolio's choices and template.yaml's result tables follow the
+registry, a plugin registered later included.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+import analyses
+from analyses.results import render_template, result_datasets
+from core.analysis import (
+    Analysis,
+    Endpoint,
+    ResultTable,
+    UnknownAnalysisError,
+    analysis,
+    register,
+    unregister,
+)
+from core.models import AnalysisSpec, PortfolioFields, default_analyses
+from core.routes import routes
+from layers.package import DEPLOYED_PACKAGES
+from tests.support.toy_analysis import TOY, TOY_TABLE
+
+ROOT = Path(__file__).resolve().parents[3]
+SHIPPED = sorted(DEPLOYED_PACKAGES)
+# Where run types could be spelled: every shipped room and the local stack (the demo), but
+# compute/, whose `simulate` and `analyze` are its functions' names, not run types.
+RUN_ROOMS = sorted((DEPLOYED_PACKAGES - {"compute"}) | {"local"})
+
+
+def _shipped_sources(rooms: list[str] = SHIPPED) -> Iterator[tuple[Path, str]]:
+    for room in rooms:
+        for path in sorted((ROOT / room).rglob("*.py")):
+            yield path, path.read_text()
+
+
+@pytest.fixture
+def toy() -> Iterator[Analysis]:
+    register(TOY)
+    try:
+        yield TOY
+    finally:
+        unregister(TOY.name)
+
+
+def test_the_built_in_analyses_in_order() -> None:
+    assert [a.name for a in analyses.BUILT_IN] == [
+        "risk-parity",
+        "hrp",
+        "efficient-frontier",
+        "simulate",
+        "analyze",
+    ]
+    assert [s.type for s in default_analyses()] == [
+        "risk-parity",
+        "hrp",
+        "efficient-frontier",
+        "simulate",
+    ]
+
+
+@pytest.mark.parametrize("entry", analyses.BUILT_IN, ids=lambda a: a.name)
+def test_a_run_type_is_spelled_in_at_most_two_shipped_modules(entry: Analysis) -> None:
+    quoted = re.compile(rf"""["']{re.escape(entry.name)}["']""")
+    spelled = sorted(
+        str(path.relative_to(ROOT))
+        for path, text in _shipped_sources(RUN_ROOMS)
+        if quoted.search(text)
+    )
+    assert 1 <= len(spelled) <= 2, spelled
+    assert f"analyses/{entry.name.replace('-', '_')}.py" in spelled
+
+
+def test_no_shipped_module_imports_a_private_name_of_botocore() -> None:
+    offenders = []
+    for path, text in _shipped_sources():
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("botocore"):
+                parts = [*(node.module or "").split("."), *(a.name for a in node.names)]
+                if any(p.startswith("_") for p in parts):
+                    offenders.append(f"{path.relative_to(ROOT)}: {node.module}")
+            elif isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+                source = ast.unparse(node)
+                if source.startswith("botocore."):
+                    offenders.append(f"{path.relative_to(ROOT)}: {source}")
+    assert offenders == []
+
+
+def test_compute_is_numerics_only() -> None:
+    allowed = set(sys.stdlib_module_names) | {"numpy", "scipy", "compute"}
+    offenders = {}
+    for path in sorted((ROOT / "compute").rglob("*.py")):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names.update(a.name.split(".")[0] for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                names.add(node.module.split(".")[0])
+        if names - allowed:
+            offenders[path.name] = sorted(names - allowed)
+    assert offenders == {}
+
+
+def test_the_registry_costs_the_crud_functions_no_numerics() -> None:
+    code = (
+        "import sys, analyses, api.portfolios, analyses.handlers\n"
+        "heavy = [m for m in ('numpy', 'scipy', 'pyarrow', 'pandas', 'matplotlib') "
+        "if m in sys.modules]\n"
+        "print(heavy)"
+    )
+    out = subprocess.run(  # nosec B603
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_template_result_tables_are_the_registrys() -> None:
+    text = (ROOT / "template.yaml").read_text()
+    assert render_template(text) == text, "run python -m analyses.results"
+    assert list(result_datasets())[-1] == "run_index"  # the commit marker, written last
+
+
+def test_a_registered_plugin_joins_routes_choices_tables_and_document(toy: Analysis) -> None:
+    from api.openapi import build_document, render_template as with_routes
+
+    names = [r.name for r in routes()]
+    assert names.index("ToyEqualWeight") == names.index("Analyze") + 1
+    declared = next(r for r in routes() if r.name == "ToyEqualWeight")
+    assert declared.run_type == TOY.name and declared.function == "OptimizationFunction"
+    assert declared.example == {
+        "returns": {"AAPL": [0.01, 0.02, -0.004], "MSFT": [0.02, 0.01, 0.003]},
+        "highlight": 1,
+    }
+
+    spec = AnalysisSpec(type=TOY.name, parameters={"highlight": 3})
+    assert spec.type == TOY.name
+    assert TOY.name not in [s.type for s in default_analyses()]  # no default_parameters
+
+    assert TOY_TABLE.name in result_datasets()
+    text = render_template((ROOT / "template.yaml").read_text())
+    assert "ResultsToyEqualWeightsTable:" in text and "mean_return, Type: double" in text
+
+    document = build_document()
+    operation = document["paths"][TOY.endpoint.path]["post"]
+    ref = operation["responses"]["201"]["content"]["application/json"]["schema"]["$ref"]
+    schema = document["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    assert schema["properties"]["type"]["const"] == TOY.name
+    assert "ToyResult" in json.dumps(schema["properties"]["result"])
+    spec_schema = document["components"]["schemas"]["AnalysisSpec"]
+    assert TOY.name in spec_schema["properties"]["type"]["enum"]
+    assert "ToyEqualWeight:" in with_routes((ROOT / "template.yaml").read_text())
+
+
+def test_an_unregistered_type_is_refused_with_the_choices() -> None:
+    with pytest.raises(ValueError, match="risk-parity, hrp, efficient-frontier, simulate"):
+        AnalysisSpec(type="toy-equal-weight")
+    with pytest.raises(ValueError):  # analyze works on given paths: no portfolio keeps it
+        AnalysisSpec(type="analyze")
+    with pytest.raises(UnknownAnalysisError, match="registered: risk-parity"):
+        analysis("nope")
+    fields = PortfolioFields(name="p", assets={"AAPL": 0.5, "MSFT": 0.5})
+    assert [a.type for a in fields.analyses] == [s.type for s in default_analyses()]
+
+
+def test_registration_refuses_clashes(toy: Analysis) -> None:
+    with pytest.raises(ValueError, match="registered already"):
+        register(TOY)
+    clash_path = replace(
+        TOY, name="toy-2", endpoint=replace(TOY.endpoint, operation="Toy2")
+    )
+    with pytest.raises(ValueError, match="path /toy/equal-weight"):
+        register(clash_path)
+    clash_operation = replace(
+        TOY, name="toy-3", endpoint=Endpoint("/toy/3", "ToyEqualWeight", "X", "", {})
+    )
+    with pytest.raises(ValueError, match="operation ToyEqualWeight"):
+        register(clash_operation)
+    other_table = ResultTable(TOY_TABLE.name, "different", TOY_TABLE.columns[:3])
+    clash_table = replace(
+        TOY,
+        name="toy-4",
+        endpoint=Endpoint("/toy/4", "Toy4", "X", "", {}),
+        tables=(other_table,),
+    )
+    with pytest.raises(ValueError, match="table toy_equal_weights differs"):
+        register(clash_table)
+    assert analysis(TOY.name) is TOY
