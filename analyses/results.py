@@ -262,8 +262,10 @@ def result_tables(
     ------
     ValueError
         The run is not finished (``queued`` or ``running``).
+    pydantic.ValidationError
+        ``result`` (a dict) is not its analysis's result model.
     KeyError
-        ``result`` lacks a key its run type always returns.
+        The analysis's rows do not fill its declared tables' columns exactly.
     """
     if run.status not in (RunStatus.SUCCEEDED, RunStatus.FAILED):
         raise ValueError(f"run {run.id} is {run.status}: results are written for finished runs")

@@ -3,7 +3,7 @@
     python bench/reports.py            # 5 timed renders per report after a warm-up
     python bench/reports.py --repeat 2
 
-Inputs: the real run results the unit tests build (``compute.runner.execute`` on seeded
+Inputs: the real run results the unit tests build (``analyses.runner.execute`` on seeded
 synthetic returns, 6 assets, 500 days; simulations 2,000 paths × 63 days, 500 kept paths).
 Times are the fastest of the repeats, after one warm-up render (fonts cached, templates
 compiled). The cold rows run in a fresh interpreter each: ``import reports.render`` alone (it

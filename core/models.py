@@ -493,6 +493,8 @@ def run_of(entry: Analysis | None = None) -> type[Run]:
     """``Run`` typed for the OpenAPI document: its ``type`` and ``result`` those of ``entry``
     (``<Operation>Run``), or, with ``None``, of any registered analysis (``GET /runs/{id}``)."""
     entries = (entry,) if entry is not None else registered_analyses()
+    if not entries:
+        return Run  # nothing registered (a function that runs no analysis): untyped
     key = tuple(e.name for e in entries) + (("",) if entry is None else ())
     if key not in _RUN_MODELS:
         union: Any = entries[0].result

@@ -380,13 +380,21 @@ def _run_page(run: type[Run]) -> type[RunPage]:
 
 
 def route(name: str) -> Route:
-    """The route declared under ``name`` (KeyError when there is none)."""
-    found = {r.name: r for r in routes()}
-    return found[name]
+    """The route declared under ``name`` (KeyError when there is none).
+
+    A static route comes as declared (its run models untyped: binding needs no more), so a
+    function binding its routes builds no model of the analyses.
+    """
+    for declared in _STATIC:
+        if declared.name == name:
+            return declared
+    found = {entry.endpoint.operation: entry for entry in registered_analyses()}
+    return analysis_route(found[name])
 
 
 def routes_of(function: str) -> tuple[Route, ...]:
-    """The routes a template function serves, in declaration order."""
+    """The routes a template function serves, in declaration order (typed as in
+    :func:`routes`)."""
     return tuple(r for r in routes() if r.function == function)
 
 

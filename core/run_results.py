@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from core.analysis import UnknownAnalysisError, analysis
 from core.aws import client as aws_client
 from core.content_types import JSON_CONTENT_TYPE
-from core.analysis import UnknownAnalysisError, analysis
 from core.models import Run
 
 __all__ = ["LINK_SECONDS", "MAX_INLINED_RESULT_BYTES", "answerable"]

@@ -187,7 +187,12 @@ class RangedObject(io.RawIOBase):
         """Bytes ``[start, stop)``: from the tail already fetched, or one pinned ranged GET."""
         if start >= self._tail_offset:
             return self._tail[start - self._tail_offset : stop - self._tail_offset]
-        stop = min(stop, self._tail_offset)
+        # pyarrow expects every byte it asks for: a range reaching into the tail gets its
+        # head fetched and its end from the tail.
+        held = self._tail[: max(0, stop - self._tail_offset)]
+        return self._fetch(start, min(stop, self._tail_offset)) + held
+
+    def _fetch(self, start: int, stop: int) -> bytes:
         pin = (
             {"VersionId": self.version.version_id}
             if self.version.version_id

@@ -74,17 +74,19 @@ print(jinja2.Environment(autoescape=True).from_string("{{ x }}").render(x="<b>")
 # Every analysis the run functions perform, on inline returns, with the packaged code.
 RUN_ANALYSES = """
 import json, numpy as np
-from compute.runner import REQUEST_MODELS, execute, load_inputs
-from core.models import RunType
+import analyses
+from analyses.runner import execute, load_inputs
+from core.analysis import analysis
 rng = np.random.default_rng(7)
 returns = {t: list(rng.normal(0.0005, 0.01 + i / 500, 300)) for i, t in enumerate("ABCDE")}
 out = {}
 for run_type, extra in [("risk-parity", {}), ("hrp", {"linkage": "ward"}),
                         ("efficient-frontier", {"nPoints": 5}),
                         ("simulate", {"nPaths": 200, "horizonDays": 20, "seed": 1})]:
-    request = REQUEST_MODELS[RunType(run_type)].model_validate({"returns": returns, **extra})
-    result = execute(RunType(run_type), request, load_inputs(request, None, "unused"))
-    out[run_type] = result
+    entry = analysis(run_type)
+    request = entry.request.model_validate({"returns": returns, **extra})
+    result = execute(entry, request, load_inputs(request, None, "unused"))
+    out[run_type] = result.model_dump(mode="json", by_alias=True)
 print(json.dumps(out, sort_keys=True, default=str))
 """
 
@@ -201,7 +203,9 @@ def test_packages_hold_only_project_code_and_zips_are_lambda_shaped(built: Build
     for budget in built.budgets:
         package = budget.package
         tops = {p.relative_to(package.directory).parts[0] for p in package.directory.rglob("*")}
-        assert tops <= {"core", "ingest", "compute", "api", "reports"}, package.logical_id
+        assert tops <= {"core", "lake", "ingest", "compute", "analyses", "api", "reports"}, (
+            package.logical_id
+        )
         # Bytecode for CPython 3.11 only, next to every module (see layers.build.BYTECODE_LAYERS).
         compiled = {p.name for p in package.directory.rglob("*.pyc")}
         assert compiled, package.logical_id

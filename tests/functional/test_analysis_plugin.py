@@ -67,7 +67,7 @@ def test_a_toy_analysis_goes_from_the_api_to_sql_and_the_report(toy_stack: Any) 
         stack,
         {
             "name": "Toy",
-            "assets": {t: 1 / 3 for t in tickers},
+            "assets": dict.fromkeys(tickers, 1 / 3),
             "analyses": [{"type": TOY.name, "parameters": {"highlight": 1}}],
         },
     )
@@ -87,10 +87,11 @@ def test_a_toy_analysis_goes_from_the_api_to_sql_and_the_report(toy_stack: Any) 
     worked = [c for c in stack.runtime.calls("RunWorkerFunction") if c.ok]
     assert any(c.event["detail"].get("runId") == accepted["id"] for c in worked)
     status, run = http_json(f"{stack.api_url}/runs/{accepted['id']}")
-    assert status == 200 and run["status"] == "succeeded", run
+    assert status == 200, run
+    assert run["status"] == "succeeded", run
     assert run["type"] == TOY.name
     result = run["result"]
-    assert result["weights"] == pytest.approx({t: 1 / 3 for t in tickers})
+    assert result["weights"] == pytest.approx(dict.fromkeys(tickers, 1 / 3))
     assert set(result["meanReturns"]) == set(tickers)
     assert len(result["best"]) == 2
     assert result["best"][0] == max(result["meanReturns"], key=result["meanReturns"].get)
@@ -127,7 +128,8 @@ def test_a_toy_analysis_goes_from_the_api_to_sql_and_the_report(toy_stack: Any) 
     page = api_fetch(links["html"]["url"], key="")
     assert page.status == 200
     text = page.raw.decode()
-    assert "Toy equal weight" in text and "Toy highlights" in text
+    assert "Toy equal weight" in text
+    assert "Toy highlights" in text
     assert result["best"][0] in text
     assert f"/reports/demo/runs/{run['id']}/" in urlsplit(links["html"]["url"]).path
 

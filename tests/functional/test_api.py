@@ -33,7 +33,8 @@ from stack_client import (
     unique_tickers,
 )
 
-from core.models import RESULT_MODELS, default_analyses
+from core.analysis import analysis
+from core.models import default_analyses
 from core.repositories import PortfolioRepository, RunRepository, encode_page_token
 from core.settings import settings
 
@@ -1158,8 +1159,8 @@ def test_sync_runs_with_inline_data_are_201_and_persisted(
         assert "returns" not in run["parameters"]  # bulky inline data is not echoed
         assert run["dataWindow"]["source"] == "inline"
         assert run["dataWindow"]["observations"] == 40
-    # The result has its run type's shape (core.models.RESULT_MODELS), nothing else.
-    typed = RESULT_MODELS[run["type"]].model_validate(run["result"])
+    # The result has its run type's shape (its analysis's result model), nothing else.
+    typed = analysis(run["type"]).result.model_validate(run["result"])
     assert typed.model_dump(mode="json", by_alias=True) == run["result"]
     assert call(local_stack, "GET", f"/runs/{run['id']}").json == run
 
@@ -1680,7 +1681,7 @@ def test_an_unexpected_error_inside_a_run_is_stored_as_failed_and_answered_as_50
         raise RuntimeError(_LEAKY)
 
     portfolio = _create(local_stack)
-    monkeypatch.setattr("compute.runner.execute", boom)
+    monkeypatch.setattr("analyses.runner.execute", boom)
     body = {"portfolioId": portfolio["id"], "paths": [[1.0, 1.1], [1.0, 0.9]]}
     answer = _submit(local_stack, "/monte-carlo/analyze", body)
     monkeypatch.undo()

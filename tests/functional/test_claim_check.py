@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.lake import RUN_REQUESTS_PREFIX
-from core.models import Run, RunStatus, RunType
+from core.models import Run, RunStatus
 from core.repositories import RunRepository
 from core.settings import settings
 
@@ -22,7 +22,7 @@ def test_a_claim_check_naming_another_object_is_refused_unread(
         Run(
             id=run_id,
             portfolio_id=None,
-            type=RunType.HRP,
+            type="hrp",
             parameters={},
             status=RunStatus.QUEUED,
             created_at=datetime.now(UTC),

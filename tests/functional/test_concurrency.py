@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from stack_client import DEV, OTHER, send
 
-from compute.handlers import recompute_run_id
+from analyses.handlers import recompute_run_id
 from core.exceptions import NotFoundError
 from core.models import AnalysisSpec, PortfolioFields
 from core.repositories import PortfolioRepository

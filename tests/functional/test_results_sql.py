@@ -19,10 +19,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from pydantic import BaseModel
 
-from compute.results import RESULT_DATASETS, result_key, result_tables, write_results
-from compute.runner import REQUEST_MODELS, execute, load_inputs
-from core.models import Run, RunStatus, RunType
+from analyses.results import result_datasets, result_key, result_tables, write_results
+from analyses.runner import execute, load_inputs
+from core.analysis import analysis
+from core.models import Run, RunStatus
 from core.settings import settings
 from ingest.schemas import CURATED_DATASETS
 from local.sql import LakeSql
@@ -73,7 +75,7 @@ class _Spec:
     run_id: str
     tenant: str
     portfolio_id: str | None
-    run_type: RunType
+    run_type: str
     body: dict[str, Any]
     created: datetime
     as_of: date | None = None
@@ -94,7 +96,7 @@ def _specs() -> list[_Spec]:
             "r-rsqlt-rp-old",
             ALPHA,
             "p-rsqlt-1",
-            RunType.RISK_PARITY,
+            "risk-parity",
             {"returns": _returns(1, abc)},
             _at(DAY, 9),
         ),
@@ -102,7 +104,7 @@ def _specs() -> list[_Spec]:
             "r-rsqlt-rp-new",
             ALPHA,
             "p-rsqlt-1",
-            RunType.RISK_PARITY,
+            "risk-parity",
             {"returns": _returns(2, abc)},
             _at(DAY + timedelta(days=1), 9),
         ),
@@ -110,7 +112,7 @@ def _specs() -> list[_Spec]:
             "r-rsqlt-hrp",
             ALPHA,
             "p-rsqlt-1",
-            RunType.HRP,
+            "hrp",
             {"returns": _returns(3, abc)},
             _at(DAY, 10),
         ),
@@ -118,7 +120,7 @@ def _specs() -> list[_Spec]:
             "r-rsqlt-hrp-failed",
             ALPHA,
             "p-rsqlt-1",
-            RunType.HRP,
+            "hrp",
             {"returns": _returns(4, abc)},
             _at(DAY + timedelta(days=3), 10),
             status=RunStatus.FAILED,
@@ -127,7 +129,7 @@ def _specs() -> list[_Spec]:
             "r-rsqlt-frontier",
             ALPHA,
             "p-rsqlt-1",
-            RunType.EFFICIENT_FRONTIER,
+            "efficient-frontier",
             {"returns": _returns(5, abc), "nPoints": 7},
             _at(DAY, 11),
         ),
@@ -135,7 +137,7 @@ def _specs() -> list[_Spec]:
             "r-rsqlt-sim-1",
             ALPHA,
             "p-rsqlt-1",
-            RunType.SIMULATE,
+            "simulate",
             {"returns": _returns(6, abc), "horizonDays": 20, **sim},
             _at(DAY, 12),
             as_of=date(2024, 11, 29),
@@ -144,7 +146,7 @@ def _specs() -> list[_Spec]:
             "r-rsqlt-sim-2",
             ALPHA,
             "p-rsqlt-1",
-            RunType.SIMULATE,
+            "simulate",
             {"returns": _returns(7, abc), "horizonDays": 20, **sim},
             _at(DAY, 13),
             as_of=DAY,
@@ -153,7 +155,7 @@ def _specs() -> list[_Spec]:
             "r-rsqlt-sim-3",
             ALPHA,
             "p-rsqlt-1",
-            RunType.SIMULATE,  # same as_of, later
+            "simulate",  # same as_of, later
             {"returns": _returns(8, abc), "horizonDays": 20, "keepPaths": True, **sim},
             _at(DAY, 14),
             as_of=DAY,
@@ -162,7 +164,7 @@ def _specs() -> list[_Spec]:
             "r-rsqlt-sim-4",
             ALPHA,
             "p-rsqlt-1",
-            RunType.SIMULATE,
+            "simulate",
             {"returns": _returns(9, abc), "horizonDays": 20, **sim},
             _at(DAY + timedelta(days=1), 8),
             as_of=DAY + timedelta(days=1),
@@ -172,7 +174,7 @@ def _specs() -> list[_Spec]:
             "r-rsqlt-analyze",
             ALPHA,
             "p-rsqlt-1",
-            RunType.ANALYZE,
+            "analyze",
             {"paths": [[1.0, 0.9, 0.8], [1.0, 1.1, 1.2]]},
             _at(DAY, 15),
         ),
@@ -180,7 +182,7 @@ def _specs() -> list[_Spec]:
             "r-rsqlt-inline",
             ALPHA,
             None,
-            RunType.RISK_PARITY,
+            "risk-parity",
             {"returns": _returns(10, abc)},
             _at(DAY + timedelta(days=2), 9),
         ),
@@ -189,7 +191,7 @@ def _specs() -> list[_Spec]:
             "r-rsqlt-beta-rp",
             BETA,
             "p-rsqlt-2",
-            RunType.RISK_PARITY,
+            "risk-parity",
             {"returns": _returns(11, xy)},
             _at(DAY, 9),
         ),
@@ -197,7 +199,7 @@ def _specs() -> list[_Spec]:
             "r-rsqlt-beta-sim",
             BETA,
             "p-rsqlt-2",
-            RunType.SIMULATE,
+            "simulate",
             {"returns": _returns(12, xy), "horizonDays": 10, **sim},
             _at(DAY, 16),
             as_of=DAY,
@@ -209,16 +211,17 @@ PARTIAL = _Spec(
     "r-rsqlt-partial",
     BETA,
     "p-rsqlt-3",
-    RunType.HRP,
+    "hrp",
     {"returns": _returns(13, ("RSX", "RSY"))},
     _at(DAY + timedelta(days=1), 7),
 )
 
 
-def _run(spec: _Spec) -> tuple[Run, dict[str, Any]]:
-    request = REQUEST_MODELS[spec.run_type].model_validate(spec.body)
-    inputs = None if spec.run_type is RunType.ANALYZE else load_inputs(request, None, "unused")
-    result = execute(spec.run_type, request, inputs)
+def _run(spec: _Spec) -> tuple[Run, BaseModel]:
+    entry = analysis(spec.run_type)
+    request = entry.request.model_validate(spec.body)
+    inputs = load_inputs(request, None, "unused") if entry.reads_returns else None
+    result = execute(entry, request, inputs)
     run = Run(
         id=spec.run_id,
         portfolio_id=spec.portfolio_id,
@@ -284,7 +287,7 @@ def test_local_glue_tables_equal_the_templates(local_stack: Any) -> None:
     }
     expected: dict[str, tuple[str, list[tuple[str, str]], list[dict[str, str]]]] = {
         name: (dataset.prefix, dataset.glue_columns(), [{"Name": "run_date", "Type": "string"}])
-        for name, dataset in RESULT_DATASETS.items()
+        for name, dataset in result_datasets().items()
     }
     expected |= {
         dataset.table: (dataset.prefix, dataset.glue_columns(), [{"Name": "year", "Type": "int"}])

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from compute.results import RESULT_DATASETS
+from analyses.results import result_datasets
 from core.lake import athena_type_name
 from core.settings import settings
 from ingest.schemas import (
@@ -212,7 +212,7 @@ def test_every_doc_example_runs_locally(lake: LakeSql, title: str) -> None:
     on_our_tickers = lake.query(_with_our_tickers(EXAMPLES[title]))
     assert on_our_tickers.column_names == as_written.column_names
     # The run-results examples get data and checks of their own in test_results_sql.py.
-    if not any(re.search(rf"\b{name}\b", EXAMPLES[title]) for name in RESULT_DATASETS):
+    if not any(re.search(rf"\b{name}\b", EXAMPLES[title]) for name in result_datasets()):
         assert on_our_tickers.num_rows > 0, "our data gives every example rows"
 
 

@@ -69,7 +69,7 @@ def compute(request: ToyRequest, inputs: Any, weights: Any) -> ToyResult:
     means = {t: float(m) for t, m in zip(inputs.tickers, mu, strict=True)}
     best = sorted(means, key=lambda t: (-means[t], t))[: request.highlight]
     n = len(inputs.tickers)
-    return ToyResult(weights={t: 1.0 / n for t in inputs.tickers}, mean_returns=means, best=best)
+    return ToyResult(weights=dict.fromkeys(inputs.tickers, 1.0 / n), mean_returns=means, best=best)
 
 
 def rows(result: ToyResult) -> Rows:

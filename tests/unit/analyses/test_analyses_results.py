@@ -10,7 +10,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from pydantic import BaseModel, ValidationError
 
 from analyses.results import (
@@ -117,9 +116,7 @@ def test_risk_parity_weights_and_risk_contributions() -> None:
     assert weights.num_rows == len(TICKERS)
     assert _column(weights, "asset") == list(TICKERS)
     assert _column(weights, "weight") == [wire["weights"][t] for t in TICKERS]
-    assert _column(weights, "risk_contribution") == [
-        wire["riskContributions"][t] for t in TICKERS
-    ]
+    assert _column(weights, "risk_contribution") == [wire["riskContributions"][t] for t in TICKERS]
     assert sum(_column(weights, "weight")) == pytest.approx(1.0)
 
 

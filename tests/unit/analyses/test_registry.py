@@ -134,12 +134,14 @@ def test_template_result_tables_are_the_registrys() -> None:
 
 
 def test_a_registered_plugin_joins_routes_choices_tables_and_document(toy: Analysis) -> None:
-    from api.openapi import build_document, render_template as with_routes
+    from api.openapi import build_document
+    from api.openapi import render_template as with_routes
 
     names = [r.name for r in routes()]
     assert names.index("ToyEqualWeight") == names.index("Analyze") + 1
     declared = next(r for r in routes() if r.name == "ToyEqualWeight")
-    assert declared.run_type == TOY.name and declared.function == "OptimizationFunction"
+    assert declared.run_type == TOY.name
+    assert declared.function == "OptimizationFunction"
     assert declared.example == {
         "returns": {"AAPL": [0.01, 0.02, -0.004], "MSFT": [0.02, 0.01, 0.003]},
         "highlight": 1,
@@ -151,7 +153,8 @@ def test_a_registered_plugin_joins_routes_choices_tables_and_document(toy: Analy
 
     assert TOY_TABLE.name in result_datasets()
     text = render_template((ROOT / "template.yaml").read_text())
-    assert "ResultsToyEqualWeightsTable:" in text and "mean_return, Type: double" in text
+    assert "ResultsToyEqualWeightsTable:" in text
+    assert "mean_return, Type: double" in text
 
     document = build_document()
     operation = document["paths"][TOY.endpoint.path]["post"]
@@ -167,7 +170,7 @@ def test_a_registered_plugin_joins_routes_choices_tables_and_document(toy: Analy
 def test_an_unregistered_type_is_refused_with_the_choices() -> None:
     with pytest.raises(ValueError, match="risk-parity, hrp, efficient-frontier, simulate"):
         AnalysisSpec(type="toy-equal-weight")
-    with pytest.raises(ValueError):  # analyze works on given paths: no portfolio keeps it
+    with pytest.raises(ValueError, match=r"not .analyze."):  # works on given paths only
         AnalysisSpec(type="analyze")
     with pytest.raises(UnknownAnalysisError, match="registered: risk-parity"):
         analysis("nope")
@@ -178,9 +181,7 @@ def test_an_unregistered_type_is_refused_with_the_choices() -> None:
 def test_registration_refuses_clashes(toy: Analysis) -> None:
     with pytest.raises(ValueError, match="registered already"):
         register(TOY)
-    clash_path = replace(
-        TOY, name="toy-2", endpoint=replace(TOY.endpoint, operation="Toy2")
-    )
+    clash_path = replace(TOY, name="toy-2", endpoint=replace(TOY.endpoint, operation="Toy2"))
     with pytest.raises(ValueError, match="path /toy/equal-weight"):
         register(clash_path)
     clash_operation = replace(

@@ -20,6 +20,8 @@ import pytest
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
+from analyses.hrp import HrpRequest
+from analyses.risk_parity import RiskParityRequest
 from analyses.runner import (
     DEFAULT_LOOKBACK_DAYS,
     load_inputs,
@@ -29,8 +31,6 @@ from analyses.runner import (
 )
 from core.exceptions import NotFoundError
 from core.lake import RETURNS_PREFIX, partition_key
-from analyses.hrp import HrpRequest
-from analyses.risk_parity import RiskParityRequest
 from core.models import AnalysisSpec
 
 BUCKET = "data"

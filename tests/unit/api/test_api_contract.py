@@ -7,6 +7,9 @@ import json
 
 import pytest
 
+from analyses.hrp import HrpResult
+from analyses.risk_parity import RiskParityRequest
+from analyses.simulate import SimulateRequest
 from api.openapi import (
     DOCUMENT_PATH,
     MARKDOWN_PATH,
@@ -15,9 +18,6 @@ from api.openapi import (
     render_markdown,
     render_template,
 )
-from analyses.hrp import HrpResult
-from analyses.risk_parity import RiskParityRequest
-from analyses.simulate import SimulateRequest
 from core.analysis import analyses, analysis
 from core.exceptions import ValidationError
 from core.models import PortfolioCreate, Run
@@ -62,10 +62,10 @@ def test_the_template_writer_restores_a_hand_edited_route() -> None:
 
 
 def test_every_handler_serves_exactly_its_declared_routes() -> None:
+    import analyses.handlers
     import api.portfolios
     import api.reports
     import api.runs
-    import analyses.handlers
     import ingest.market_api
 
     apps = {
@@ -77,7 +77,9 @@ def test_every_handler_serves_exactly_its_declared_routes() -> None:
         "MarketDataFunction": ingest.market_api._app,
     }
     for function, app in apps.items():
-        declared = {r.method + r.powertools_path for r in routes() if r.function in _same(apps, app)}
+        declared = {
+            r.method + r.powertools_path for r in routes() if r.function in _same(apps, app)
+        }
         # Powertools' own list of what the resolver registered (a test may read internals).
         assert set(app._route_keys) == declared, function
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 from pydantic import BaseModel
 
 from analyses.analyze import AnalyzeRequest
