@@ -119,6 +119,7 @@ def _complete(
     """Execute a queued/running run and persist how it ended (never left running)."""
     from analyses.runner import execute, load_inputs
     from compute.exceptions import ComputeError
+    from lake import LakeError  # the run functions' layers have pyarrow; the fan-out's not
 
     lifecycle = RunLifecycle(RunRepository(config.runs_table))
     entry = analysis(run.type)
@@ -134,8 +135,9 @@ def _complete(
         # item says succeeded and before RunCompleted is announced.
         writer = _results_writer(config, tenant, result, data_version)
         run = lifecycle.succeed(tenant, computed, before_recorded=writer)
-    except (ClientError, BotoCoreError, ConflictError):
-        # An AWS call still failing after botocore's retries is not the run's fault: the run
+    except (ClientError, BotoCoreError, LakeError, ConflictError):
+        # An AWS call still failing after botocore's retries (a lake read refused or
+        # unavailable included) is not the run's fault: the run
         # keeps its status and the caller's retry (Lambda's, or the worker the API hands it
         # to) runs it again, overwriting the same result keys. A conflict: another delivery
         # moved the run first.
@@ -184,6 +186,7 @@ def _hand_off(config: Settings, tenant: str, run: Run, request: Any) -> Response
 
 def _submit(entry: Analysis) -> Response[Any]:
     from analyses.runner import check_limits, is_quick
+    from lake import LakeError
 
     config = settings()
     tenant = request_tenant(_app)
@@ -226,7 +229,7 @@ def _submit(entry: Analysis) -> Response[Any]:
     if "respond-async" not in (prefer or "").lower() and is_quick(entry, request, assets):
         try:
             run = _complete(config, tenant, run, request, weights)
-        except (ClientError, BotoCoreError):
+        except (ClientError, BotoCoreError, LakeError):
             # AWS kept failing within the synchronous budget (possibly after some results
             # were written): the worker finishes the run, so it does not stay queued.
             logger.exception("synchronous run handed to the worker", extra={"run_id": run.id})

@@ -6,24 +6,22 @@ may import core, numpy and pyarrow; each analysis's ``compute`` calls into ``com
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
-from botocore.exceptions import ClientError
 from numpy.typing import NDArray
 from pydantic import BaseModel
 
 from analyses._common import MIN_OBSERVATIONS
 from core.analysis import Analysis
 from core.aws import client as aws_client
-from core.aws import is_missing_object
 from core.exceptions import NotFoundError, UnprocessableError
-from core.lake import RETURNS_PREFIX, partition_key, partition_year
+from core.lake import RETURNS_PREFIX
 from core.models import DataWindow, run_limit_violations
+from lake import LakeReader
 
 __all__ = [
     "DEFAULT_LOOKBACK_DAYS",
@@ -102,121 +100,45 @@ def window_years(years: Iterable[int], start: date, end: date) -> list[int]:
 
 
 # ------------------------------------------------------------------ the lake (I/O)
-def _partition_years(bucket: str, *, s3: Any) -> list[int]:
-    """The years whose returns partition exists: one ListObjectsV2 under the dataset (one
-    object per year, so one page for a millennium)."""
-    years: list[int] = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=RETURNS_PREFIX):
-        for item in page.get("Contents", []):
-            year = partition_year(RETURNS_PREFIX, str(item["Key"]))
-            if year is not None:
-                years.append(year)
-    return sorted(set(years))
-
-
-class _Partitions:
-    """The returns partitions one run reads, each fetched at most once and kept filtered to
-    the run's tickers (and to days on or before ``until``)."""
-
-    def __init__(self, bucket: str, tickers: list[str], *, s3: Any, until: date | None) -> None:
-        self._bucket, self._tickers, self._s3, self._until = bucket, tickers, s3, until
-        self._tables: dict[int, Any] = {}
-        self._refs: dict[int, str] = {}
-
-    @property
-    def objects(self) -> list[str]:
-        """The objects read, oldest year first, as ``key@versionId`` (or ``key@etag``)."""
-        return [self._refs[year] for year in sorted(self._refs)]
-
-    def read(self, year: int) -> Any | None:
-        """The year's rows of the tickers (a pyarrow Table), or ``None`` when it has no
-        object (a 403 is told apart from a missing object by a listing of that key)."""
-        if year in self._tables:
-            return self._tables[year]
-        import pyarrow.parquet as pq
-
-        key = partition_key(RETURNS_PREFIX, year)
-        try:
-            body = self._s3.get_object(Bucket=self._bucket, Key=key)
-        except ClientError as error:
-            if is_missing_object(error, self._s3, self._bucket, key):
-                self._tables[year] = None
-                return None
-            raise
-        self._refs[year] = f"{key}@{body.get('VersionId') or body['ETag'].strip(chr(34))}"
-        filters: list[tuple[str, str, Any]] = [("ticker", "in", self._tickers)]
-        if self._until is not None:
-            filters.append(("date", "<=", self._until))
-        table = pq.read_table(
-            io.BytesIO(body["Body"].read()),
-            columns=["date", "ticker", "simple_return"],
-            filters=filters,
-        )
-        self._tables[year] = table
-        return table
-
-    def last_date(self, years: Iterable[int]) -> date | None:
-        """The last date any of the tickers has, searching ``years`` in the order given
-        (newest first) and stopping at the first year that holds any of them."""
-        import pyarrow.compute as pc
-
-        for year in years:
-            table = self.read(year)
-            if table is not None and table.num_rows:
-                last: date = pc.max(table["date"]).as_py()
-                return last
-        return None
-
-
 def _named(tickers: list[str]) -> str:
     shown = ", ".join(tickers[:20])
     return shown + (f" and {len(tickers) - 20} more" if len(tickers) > 20 else "")
 
 
 def _lake_returns(
-    bucket: str,
+    reader: LakeReader,
     tickers: list[str],
     start: date,
     end: date,
-    *,
-    s3: Any,
-    objects: list[str],
     years: Iterable[int] | None = None,
-    partitions: _Partitions | None = None,
 ) -> tuple[NDArray[np.float64], list[date]]:
     """Wide T × N matrix of the tickers' daily simple returns; days missing any ticker dropped.
 
     Parameters
     ----------
+    reader
+        The run's lake reader (the objects it read are the run's record).
     years
         The years whose partition exists (a listing); only those in ``[start, end]`` are
         read. ``None``: try every year of the window (a missing one is skipped).
-    partitions
-        The run's reader, when the last date was already searched with it (a year read
-        then is not fetched again).
-    objects
-        Appended with every object the run read (``key@version``), oldest year first.
     """
-    import pyarrow as pa
     import pyarrow.compute as pc
 
-    reader = partitions or _Partitions(bucket, tickers, s3=s3, until=None)
-    wanted = window_years(years, start, end) if years is not None else None
-    parts = []
-    for year in wanted if wanted is not None else range(start.year, end.year + 1):
-        table = reader.read(year)
-        if table is not None:
-            keep = pc.and_(
-                pc.greater_equal(table["date"], pa.scalar(start, pa.date32())),
-                pc.less_equal(table["date"], pa.scalar(end, pa.date32())),
-            )
-            parts.append(table.filter(keep))
-    objects.extend(reader.objects)
-    if not parts:
+    wanted = (
+        window_years(years, start, end) if years is not None else range(start.year, end.year + 1)
+    )
+    table = reader.read(
+        RETURNS_PREFIX,
+        wanted,
+        tickers=tickers,
+        start=start,
+        end=end,
+        columns=["date", "ticker", "simple_return"],
+    )
+    if not table.num_rows:
         raise NotFoundError(
             f"No returns in the lake for {_named(tickers)} between {start} and {end}."
         )
-    table = pa.concat_tables(parts)
     days = sorted(set(table["date"].to_pylist()))
     row = {d: i for i, d in enumerate(days)}
     col = {t: j for j, t in enumerate(tickers)}
@@ -242,11 +164,11 @@ def _lake_inputs(
     starts at the request's ``start``, or else ``lookbackDays`` (default 1095) before."""
     as_of: date | None = getattr(request, "as_of", None)
     lookback: int | None = getattr(request, "lookback_days", None)
-    years = _partition_years(bucket, s3=s3)
-    partitions = _Partitions(bucket, tickers, s3=s3, until=request.end or as_of)
+    reader = LakeReader(bucket, s3=s3)
+    years = reader.years(RETURNS_PREFIX)
     end = request.end
     if end is None:
-        end = partitions.last_date(probe_years(years, as_of))
+        end = reader.last_date(RETURNS_PREFIX, tickers, probe_years(years, as_of), until=as_of)
         if end is None:
             raise NotFoundError(
                 f"No returns in the lake for {_named(tickers)}"
@@ -256,10 +178,7 @@ def _lake_inputs(
     start, end = window_bounds(end, start=request.start, lookback_days=lookback)
     # Bounded before anything is read (only years the lake holds are, in any case).
     check_limits(len(tickers), 0, request, window_days=(end - start).days + 1)
-    objects: list[str] = []
-    matrix, days = _lake_returns(
-        bucket, tickers, start, end, s3=s3, objects=objects, years=years, partitions=partitions
-    )
+    matrix, days = _lake_returns(reader, tickers, start, end, years)
     window = DataWindow(
         source="lake",
         tickers=tickers,
@@ -270,7 +189,7 @@ def _lake_inputs(
         lookback_days=None if request.start else (lookback or DEFAULT_LOOKBACK_DAYS),
         requested_start=start,
         requested_end=end,
-        objects=objects,
+        objects=reader.refs(),
     )
     return matrix, window
 

@@ -6,12 +6,12 @@ from datetime import date
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from analyses.runner import _lake_returns
 from core.exceptions import NotFoundError
 from core.lake import RETURNS_PREFIX, partition_key
+from lake import LakeAccessDenied, LakeReader
 
 BUCKET = "data"
 
@@ -34,7 +34,7 @@ def test_a_403_for_a_partition_that_a_listing_does_not_show_is_a_missing_year() 
             {"Bucket": BUCKET, "Prefix": key, "MaxKeys": 1},
         )
     with stub, pytest.raises(NotFoundError, match="No returns in the lake"):
-        _lake_returns(BUCKET, ["AAA"], date(2023, 6, 1), date(2024, 6, 1), s3=s3, objects=[])
+        _lake_returns(LakeReader(BUCKET, s3=s3), ["AAA"], date(2023, 6, 1), date(2024, 6, 1))
     stub.assert_no_pending_responses()
 
 
@@ -47,13 +47,13 @@ def test_a_403_for_a_partition_that_exists_is_a_real_refusal() -> None:
         {"KeyCount": 1, "IsTruncated": False, "Contents": [{"Key": key, "Size": 10}]},
         {"Bucket": BUCKET, "Prefix": key, "MaxKeys": 1},
     )
-    with stub, pytest.raises(ClientError, match="AccessDenied"):
-        _lake_returns(BUCKET, ["AAA"], date(2024, 1, 1), date(2024, 6, 1), s3=s3, objects=[])
+    with stub, pytest.raises(LakeAccessDenied):
+        _lake_returns(LakeReader(BUCKET, s3=s3), ["AAA"], date(2024, 1, 1), date(2024, 6, 1))
 
 
 def test_a_404_is_a_missing_year_without_listing() -> None:
     s3, stub = _s3()
     stub.add_client_error("get_object", "NoSuchKey", http_status_code=404)
     with stub, pytest.raises(NotFoundError):
-        _lake_returns(BUCKET, ["AAA"], date(2024, 1, 1), date(2024, 6, 1), s3=s3, objects=[])
+        _lake_returns(LakeReader(BUCKET, s3=s3), ["AAA"], date(2024, 1, 1), date(2024, 6, 1))
     stub.assert_no_pending_responses()

@@ -32,6 +32,7 @@ from analyses.runner import (
 from core.exceptions import NotFoundError
 from core.lake import RETURNS_PREFIX, partition_key
 from core.models import AnalysisSpec
+from lake import LakeAccessDenied
 
 BUCKET = "data"
 LAST = date(2024, 12, 31)  # a Tuesday: the last day the lake holds for A and B
@@ -88,16 +89,32 @@ class FakeS3:
         keys = keys[: kwargs.get("MaxKeys", 1000)]
         return {"KeyCount": len(keys), "Contents": [{"Key": k} for k in keys]}
 
-    def get_object(self, *, Bucket: str, Key: str) -> dict[str, Any]:
+    def get_object(
+        self, *, Bucket: str, Key: str, Range: str | None = None, **pinned: Any
+    ) -> dict[str, Any]:
+        """S3's GetObject: whole, or a ``Range`` (``bytes=-N`` or ``bytes=a-b``) answered
+        with its ``ContentRange``; ``VersionId``/``IfMatch`` must name the one version."""
         assert Bucket == BUCKET
-        self.gets[Key] += 1
+        assert set(pinned) <= {"VersionId", "IfMatch"}, pinned
         if Key in self.denied or Key not in self.objects:
+            self.gets[Key] += 1
             code = "AccessDenied" if Key in self.denied else "NoSuchKey"
             raise ClientError({"Error": {"Code": code}}, "GetObject")
+        data, version = self.objects[Key], f"v-{Key.split('/')[2]}"
+        assert pinned.get("VersionId", version) == version
+        answer: dict[str, Any] = {"ETag": f'"etag-{Key[-20:]}"', "VersionId": version}
+        if Range is None or (Range == f"bytes=-{len(data)}" and not pinned):
+            self.gets[Key] += 1
+            return {**answer, "Body": io.BytesIO(data)}
+        first, last = Range.removeprefix("bytes=").split("-")
+        start = max(0, len(data) - int(last)) if first == "" else int(first)
+        end = len(data) - 1 if first == "" else min(int(last), len(data) - 1)
+        if not pinned:
+            self.gets[Key] += 1  # an object opened (later ranges are the same read)
         return {
-            "Body": io.BytesIO(self.objects[Key]),
-            "ETag": f'"etag-{Key[-20:]}"',
-            "VersionId": f"v-{Key.split('/')[2]}",
+            **answer,
+            "Body": io.BytesIO(data[start : end + 1]),
+            "ContentRange": f"bytes {start}-{end}/{len(data)}",
         }
 
     def years_read(self) -> list[int]:
@@ -228,7 +245,7 @@ def test_tickers_the_lake_never_held_are_named() -> None:
 def test_a_403_for_a_listed_partition_is_a_refusal_not_a_missing_year() -> None:
     s3 = _lake()
     s3.denied.add(_key(2025))
-    with pytest.raises(ClientError, match="AccessDenied"):
+    with pytest.raises(LakeAccessDenied, match="AccessDenied"):
         load_inputs(RiskParityRequest(portfolio_id="p-1"), ["A", "B"], BUCKET, s3=s3)
 
 
