@@ -27,6 +27,7 @@ import analyses as _registers_analyses  # noqa: F401  (the built-in analyses, re
 from core.analysis import Analysis, analyses, analysis
 from core.aws import client as aws_client
 from core.bus import DetailType, EventBus, Source
+from core.content_types import JSON_CONTENT_TYPE
 from core.exceptions import ConflictError, NotFoundError, StratigosError, UnprocessableError
 from core.lake import RUN_REQUESTS_PREFIX, run_result_key
 from core.lifecycle import RunLifecycle
@@ -75,7 +76,7 @@ def _store_result(config: Settings, tenant: str, run: Run, typed: BaseModel) -> 
         return run.with_result(result)
     key = run_result_key(tenant, run.id)
     aws_client("s3").put_object(
-        Bucket=config.bucket, Key=key, Body=text.encode(), ContentType="application/json"
+        Bucket=config.bucket, Key=key, Body=text.encode(), ContentType=JSON_CONTENT_TYPE
     )
     # The item keeps what fits (all but the analysis's bulky fields, and every n-th entry of
     # its thinned ones); the whole result is read back from ``result_key`` when answered.
@@ -174,7 +175,7 @@ def _hand_off(config: Settings, tenant: str, run: Run, request: Any) -> Response
         Bucket=config.bucket,
         Key=key,
         Body=request.model_dump_json(by_alias=True).encode(),
-        ContentType="application/json",
+        ContentType=JSON_CONTENT_TYPE,
     )
     EventBus(config.event_bus).put(
         Source.API,

@@ -8,7 +8,7 @@ recursively in inverse proportion to each half's variance.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 
@@ -21,16 +21,15 @@ from analyses._common import (
     performance,
     weights_rows,
 )
+from compute.choices import LinkageMethod
 from core.analysis import Analysis, DemoRun, Endpoint, ReportSection, Rows
 from core.models import ResultModel, ReturnsRequest
 
-__all__ = ["ANALYSIS", "HrpRequest", "HrpResult", "Linkage"]
-
-Linkage = Literal["single", "complete", "average", "ward"]
+__all__ = ["ANALYSIS", "HrpRequest", "HrpResult"]
 
 
 class HrpRequest(ReturnsRequest):
-    linkage: Linkage = "single"
+    linkage: LinkageMethod = "single"
 
 
 class HrpResult(ResultModel):

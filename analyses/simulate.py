@@ -11,11 +11,12 @@ The statistics model and tables here are shared with ``analyze`` (given paths).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from pydantic import Field
 
 from analyses._common import OPTIMIZATION_WEIGHTS, Weights, by_ticker, estimates, weights_rows
+from compute.choices import RebalanceFrequency, SimulationMethod
 from core.analysis import (
     AS_OF,
     CREATED_AT,
@@ -65,9 +66,9 @@ class SimulateRequest(ReturnsRequest):
     horizon_days: int = Field(default=252, ge=1, le=2520)
     n_paths: int = Field(default=10_000, ge=100, le=200_000)
     seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
-    method: Literal["gbm", "bootstrap"] = "gbm"
+    method: SimulationMethod = "gbm"
     block_size: int = Field(default=20, ge=1, le=252)
-    rebalance: Literal["none", "daily", "monthly", "quarterly", "annually"] = "none"
+    rebalance: RebalanceFrequency = "none"
     initial_value: FiniteFloat = Field(default=1.0, gt=0, le=1e12)
     contribution: FiniteFloat = Field(default=0.0, ge=-1e12, le=1e12)
     keep_paths: bool = False

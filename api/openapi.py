@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 import analyses as _registers_analyses  # noqa: F401  (their routes and result models)
+from core.content_types import JSON_CONTENT_TYPE
 from core.models import ErrorEnvelope
 from core.routes import Route, routes
 
@@ -92,12 +93,12 @@ def _operation(op: Route, refs: dict[Any, Any], error_ref: dict[str, Any]) -> di
         body: dict[str, Any] = {"schema": refs[(op.request, "validation")]}
         if op.example:
             body["example"] = op.example
-        operation["requestBody"] = {"required": True, "content": {"application/json": body}}
+        operation["requestBody"] = {"required": True, "content": {JSON_CONTENT_TYPE: body}}
     success: dict[str, Any] = {"description": "OK"}
     if op.response:
-        success["content"] = {"application/json": {"schema": refs[(op.response, "serialization")]}}
+        success["content"] = {JSON_CONTENT_TYPE: {"schema": refs[(op.response, "serialization")]}}
     elif op.success != 204:
-        success["content"] = {"application/json": {"schema": {"type": "object"}}}
+        success["content"] = {JSON_CONTENT_TYPE: {"schema": {"type": "object"}}}
     if op.response is not None and op.path.startswith("/portfolios/{id}") and op.method == "GET":
         success["headers"] = {"ETag": {"schema": {"type": "string"}}}
     if op.cache_ttl:
@@ -107,12 +108,12 @@ def _operation(op: Route, refs: dict[Any, Any], error_ref: dict[str, Any]) -> di
         operation["responses"][str(status)] = {
             "description": text,
             "headers": {"Location": {"schema": {"type": "string"}}},
-            "content": {"application/json": {"schema": refs[(op.response, "serialization")]}},
+            "content": {JSON_CONTENT_TYPE: {"schema": refs[(op.response, "serialization")]}},
         }
     for status in (*op.errors, *(() if op.public else (429,))):
         operation["responses"][str(status)] = {
             "description": _ERROR_TEXT[status],
-            "content": {"application/json": {"schema": error_ref}},
+            "content": {JSON_CONTENT_TYPE: {"schema": error_ref}},
         }
     return operation
 
@@ -317,11 +318,11 @@ def render_markdown(document: dict[str, Any]) -> str:
                 for p in op["parameters"]
             ]
             lines.append("")
-        body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
+        body = op.get("requestBody", {}).get("content", {}).get(JSON_CONTENT_TYPE, {})
         if body:
             lines += [f"Request body: {_type_text(body['schema'])}.", ""]
         success = op["responses"][str(route.success)]
-        schema = success.get("content", {}).get("application/json", {}).get("schema")
+        schema = success.get("content", {}).get(JSON_CONTENT_TYPE, {}).get("schema")
         if schema and "$ref" in schema:
             lines += [f"Answer ({route.success}): {_type_text(schema)}.", ""]
         lines += ["```bash", *_example(route), "```", ""]

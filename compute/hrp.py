@@ -25,7 +25,7 @@ sum to one; the scale of the returns (daily or annual) does not change them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import scipy.cluster.hierarchy
@@ -33,6 +33,7 @@ import scipy.spatial.distance
 from numpy.typing import NDArray
 
 from compute._validation import clean_returns
+from compute.choices import LINKAGE_METHODS, LinkageMethod
 from compute.exceptions import InvalidInputError
 
 __all__ = [
@@ -42,9 +43,6 @@ __all__ = [
     "hierarchical_risk_parity",
     "hrp_weights",
 ]
-
-LinkageMethod = Literal["single", "complete", "average", "ward"]
-_LINKAGE_METHODS: tuple[str, ...] = ("single", "complete", "average", "ward")
 
 
 @dataclass(frozen=True)
@@ -108,8 +106,8 @@ def hierarchical_risk_parity(returns: Any, linkage: LinkageMethod = "single") ->
         Bad shapes, non-finite values, an unknown linkage, or an asset with zero variance
         (its correlation is undefined).
     """
-    if linkage not in _LINKAGE_METHODS:
-        raise InvalidInputError(f"linkage must be one of {_LINKAGE_METHODS}, got {linkage!r}")
+    if linkage not in LINKAGE_METHODS:
+        raise InvalidInputError(f"linkage must be one of {LINKAGE_METHODS}, got {linkage!r}")
     matrix = clean_returns(returns)
     centred = matrix - matrix.mean(axis=0)
     covariance = (centred.T @ centred) / (matrix.shape[0] - 1)

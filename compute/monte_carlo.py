@@ -57,7 +57,7 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -73,6 +73,7 @@ from compute._validation import (
     require_finite,
     vector_of_length,
 )
+from compute.choices import RebalanceFrequency, SimulationMethod
 from compute.exceptions import InvalidInputError
 
 __all__ = [
@@ -84,8 +85,6 @@ __all__ = [
 ]
 
 FloatArray = NDArray[np.float64]
-SimulationMethod = Literal["gbm", "bootstrap"]
-RebalanceFrequency = Literal["none", "daily", "monthly", "quarterly", "annually"]
 
 TRADING_DAYS_PER_MONTH = 21
 _REBALANCE_PERIOD_DAYS: dict[str, int | None] = {

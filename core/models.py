@@ -26,6 +26,7 @@ from pydantic.alias_generators import to_camel
 
 from core.analysis import Analysis, UnknownAnalysisError, analysis, analysis_of_request
 from core.analysis import analyses as registered_analyses
+from core.text_safety import TYPED_TEXT_UNSAFE_CLASS
 
 __all__ = [
     "MAX_ASSETS",
@@ -44,6 +45,7 @@ __all__ = [
     "ErrorEnvelope",
     "Estimator",
     "FiniteFloat",
+    "Frequency",
     "PathValue",
     "Portfolio",
     "PortfolioCreate",
@@ -79,9 +81,8 @@ _TICKER = re.compile(TICKER_PATTERN)
 # Text a person typed: no control characters (NUL, ESC …, C1) and no bidi overrides or
 # isolates, which reorder what a reader sees ("Trojan Source"); tab and newlines are fine.
 # The OpenAPI pattern is the same class (ECMA and Python regexes both read \uXXXX).
-_UNSAFE_CHARS = r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069"
-PLAIN_TEXT_PATTERN = f"^[^{_UNSAFE_CHARS}]*$"
-_UNSAFE_CHAR = re.compile(f"[{_UNSAFE_CHARS}]")
+PLAIN_TEXT_PATTERN = f"^[^{TYPED_TEXT_UNSAFE_CLASS}]*$"
+_UNSAFE_CHAR = re.compile(f"[{TYPED_TEXT_UNSAFE_CLASS}]")
 
 
 def _plain_text(value: str) -> str:
@@ -323,6 +324,8 @@ class RunStatus(StrEnum):
 
 
 Estimator = Literal["sample", "ledoit-wolf", "ewma"]
+# Market data: the periods of a prices or returns query.
+Frequency = Literal["daily", "weekly", "monthly"]
 
 
 class ReturnsRequest(ApiModel):

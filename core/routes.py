@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 from pydantic import BaseModel, create_model
 
@@ -27,6 +27,7 @@ from core.analysis import analyses as registered_analyses
 from core.models import (
     MAX_ID_LENGTH,
     RESOURCE_ID_PATTERN,
+    Frequency,
     PortfolioCreate,
     PortfolioPage,
     PortfolioResource,
@@ -148,7 +149,7 @@ _MD_QUERY = (
         "frequency",
         "query",
         "daily, weekly or monthly.",
-        {"type": "string", "enum": ["daily", "weekly", "monthly"], "default": "daily"},
+        {"type": "string", "enum": list(get_args(Frequency)), "default": "daily"},
         example="weekly",
     ),
 )

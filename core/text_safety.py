@@ -30,6 +30,7 @@ __all__ = [
     "FORMULA_TRIGGERS",
     "LEADING_CELL_BREAKS",
     "TERMINAL_UNSAFE",
+    "TYPED_TEXT_UNSAFE_CLASS",
     "spreadsheet_safe",
     "starts_like_formula",
 ]
@@ -42,9 +43,15 @@ LEADING_CELL_BREAKS: Final = frozenset("\t\r\n")
 #: The prefix that makes a spreadsheet show the cell as text.
 FORMULA_ESCAPE: Final = "'"
 
-#: C0 controls (tab, LF and CR included), DEL, C1 controls and the bidi embeddings,
-#: overrides and isolates (U+202A-U+202E, U+2066-U+2069).
-TERMINAL_UNSAFE: Final = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+#: Text a person typed may not hold these (a regex class, ``\uXXXX`` escapes that Python
+#: and ECMA regexes both read, so an OpenAPI pattern can carry it): C0 controls but tab, LF
+#: and CR, DEL, C1 controls and the bidi embeddings, overrides and isolates
+#: (U+202A-U+202E, U+2066-U+2069), which reorder what a reader sees ("Trojan Source").
+TYPED_TEXT_UNSAFE_CLASS: Final = (
+    r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069"
+)
+#: The same, tab, LF and CR included: what a terminal acts on or a one-line record breaks on.
+TERMINAL_UNSAFE: Final = re.compile(f"[\\t\\n\\r{TYPED_TEXT_UNSAFE_CLASS}]")
 
 # Unicode categories skipped before the first meaningful character: controls and
 # invisible format characters (zero-width space, BOM, bidi marks).

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -26,7 +26,7 @@ from core.exceptions import (
     ServiceUnavailableError,
     UnprocessableError,
 )
-from core.models import TICKER_PATTERN
+from core.models import TICKER_PATTERN, Frequency
 from ingest.schemas import PRICE_SCHEMA, PRICES_PREFIX, RETURNS_PREFIX, RETURNS_SCHEMA
 from lake import LakeAccessDenied, LakeError, LakeReader, LakeUnavailable, ReadStats
 
@@ -39,7 +39,6 @@ __all__ = [
     "read_rows",
 ]
 
-Frequency = Literal["daily", "weekly", "monthly"]
 MAX_TICKERS = 200
 MAX_POINTS = 1_000_000
 _TICKER = re.compile(TICKER_PATTERN)

@@ -19,6 +19,7 @@ from typing import Any
 
 import analyses as _registers_analyses  # noqa: F401  (the built-in analyses)
 from core.analysis import analyses
+from core.content_types import JSON_CONTENT_TYPE
 from local.lambda_runtime import Invocation
 from local.stack import LocalStack, LocalStackOptions
 
@@ -54,7 +55,7 @@ def _http(
     headers = {"x-api-key": key} if key else {}
     data = None
     if body is not None:
-        headers["Content-Type"] = "application/json"
+        headers["Content-Type"] = JSON_CONTENT_TYPE
         data = json.dumps(body).encode()
     if prefer:
         headers["Prefer"] = prefer
