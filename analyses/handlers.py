@@ -39,10 +39,9 @@ from core.routes import bind
 from core.run_results import answerable
 from core.settings import Settings, settings
 
-__all__ = ["fan_out", "recompute_run_id", "run_api", "run_requested"]
+__all__ = ["fan_out", "recompute_run_id", "run_api", "run_app", "run_requested"]
 
 logger = Logger()
-_app = rest_resolver()
 # Results larger than this go to S3; the run item keeps a pointer (DynamoDB items ≤ 400 KB).
 _INLINE_RESULT_BYTES = 300_000
 
@@ -185,13 +184,13 @@ def _hand_off(config: Settings, tenant: str, run: Run, request: Any) -> Response
     return json_response(202, run, {"Location": f"/runs/{run.id}"})
 
 
-def _submit(entry: Analysis) -> Response[Any]:
+def _submit(app: Any, entry: Analysis) -> Response[Any]:
     from analyses.runner import check_limits, is_quick
     from lake import LakeError
 
     config = settings()
-    tenant = request_tenant(_app)
-    request: Any = json_body(_app, entry.request)  # every run request has portfolio_id
+    tenant = request_tenant(app)
+    request: Any = json_body(app, entry.request)  # every run request has portfolio_id
     weights: dict[str, float] | None = None
     if request.portfolio_id is not None:
         try:
@@ -226,7 +225,7 @@ def _submit(entry: Analysis) -> Response[Any]:
     run = RunLifecycle(RunRepository(config.runs_table)).submit(
         tenant, new_id("r"), entry.name, _parameters(request), request.portfolio_id
     )
-    prefer = _app.current_event.headers.get("prefer", "")
+    prefer = app.current_event.headers.get("prefer", "")
     if "respond-async" not in (prefer or "").lower() and is_quick(entry, request, assets):
         try:
             run = _complete(config, tenant, run, request, weights)
@@ -248,30 +247,33 @@ def _submit(entry: Analysis) -> Response[Any]:
     return _hand_off(config, tenant, run, request)
 
 
-def _submitter(entry: Analysis) -> Callable[[], Response[Any]]:
-    return lambda: _submit(entry)
+def _submitter(app: Any, entry: Analysis) -> Callable[[], Response[Any]]:
+    return lambda: _submit(app, entry)
 
 
-_bound: set[str] = set()
+_apps: dict[tuple[str, ...], Any] = {}
 
 
-def _bind_analyses() -> None:
-    """Route every registered analysis (an analysis registered later, a plugin, is routed
-    on the next request)."""
-    for entry in analyses():
-        if entry.name not in _bound:
-            bind(_app, entry.endpoint.operation)(_submitter(entry))
-            _bound.add(entry.name)
+def run_app() -> Any:
+    """The run routes' resolver: one route per registered analysis. Built once per set of
+    analyses, so a plugin registered later is served and one unregistered is not."""
+    key = tuple(entry.name for entry in analyses())
+    if key not in _apps:
+        app = rest_resolver()
+        for entry in analyses():
+            bind(app, entry.endpoint.operation)(_submitter(app, entry))
+        _apps[key] = app
+    return _apps[key]
 
 
-_bind_analyses()
+run_app()  # the built-in analyses' routes, bound at import (the cold start)
 
 
 @logger.inject_lambda_context
 def run_api(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """The run routes' functions (OptimizationFunction, SimulationFunction): on-demand runs."""
-    _bind_analyses()
-    return _app.resolve(event, context)
+    response: dict[str, Any] = run_app().resolve(event, context)
+    return response
 
 
 # recompute_run_id lives in core.recompute (the CRUD function requests runs too); it is

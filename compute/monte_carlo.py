@@ -56,7 +56,7 @@ import math
 import os
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -174,32 +174,29 @@ class SimulationResult:
     seed_entropy: int | None
 
     def to_dict(self, include_paths: bool = True) -> dict[str, Any]:
-        """JSON-safe representation: floats, ints, strings, lists; percentile keys as strings."""
-        return {
-            "n_paths": self.n_paths,
-            "horizon_days": self.horizon_days,
-            "method": self.method,
-            "rebalance": self.rebalance,
-            "initial_value": self.initial_value,
-            "terminal_mean": self.terminal_mean,
-            "terminal_median": self.terminal_median,
-            "terminal_percentiles": {str(k): v for k, v in self.terminal_percentiles.items()},
-            "horizon_return_mean": self.horizon_return_mean,
-            "var_95": self.var_95,
-            "cvar_95": self.cvar_95,
-            "var_99": self.var_99,
-            "cvar_99": self.cvar_99,
-            "prob_loss": self.prob_loss,
-            "max_drawdown_mean": self.max_drawdown_mean,
-            "max_drawdown_percentiles": {
-                str(k): v for k, v in self.max_drawdown_percentiles.items()
-            },
-            "band_levels": [float(level) for level in self.band_levels],
-            "bands": self.bands.tolist(),
-            "bands_exact": self.bands_exact,
-            "paths": (self.paths.tolist() if include_paths and self.paths is not None else None),
-            "seed_entropy": None if self.seed_entropy is None else str(self.seed_entropy),
-        }
+        """JSON-safe representation, field by field: floats, ints, strings, lists; percentile
+        keys and the seed's entropy (beyond JSON's safe integers) as strings."""
+        out: dict[str, Any] = {}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if item.name == "paths":
+                value = value if include_paths else None
+            out[item.name] = _json_safe(value)
+        if self.seed_entropy is not None:
+            out["seed_entropy"] = str(self.seed_entropy)
+        return out
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.floating | np.integer | np.bool_):
+        return value.item()
+    return value
 
 
 @dataclass(frozen=True)

@@ -72,8 +72,8 @@ def test_every_handler_serves_exactly_its_declared_routes() -> None:
         "PortfoliosFunction": api.portfolios.app,
         "RunsFunction": api.runs.app,
         "ReportLinksFunction": api.reports.app,
-        "OptimizationFunction": analyses.handlers._app,
-        "SimulationFunction": analyses.handlers._app,
+        "OptimizationFunction": analyses.handlers.run_app(),
+        "SimulationFunction": analyses.handlers.run_app(),
         "MarketDataFunction": ingest.market_api._app,
     }
     for function, app in apps.items():
