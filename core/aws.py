@@ -68,8 +68,13 @@ def client(service: str, session: boto3.session.Session | None = None) -> Any:
         return _with_handlers(
             session.client(service, config=client_config(service))  # type: ignore[call-overload]
         )
-    return _default_client(
-        service,
+    return _default_client(service, *_ambient())
+
+
+def _ambient() -> tuple[str, str, str]:
+    """What the default session's clients depend on: endpoint, region and access key (the
+    cache key of :func:`_default_client` and :func:`_default_resource`)."""
+    return (
         os.environ.get("AWS_ENDPOINT_URL", ""),
         os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", ""),
         os.environ.get("AWS_ACCESS_KEY_ID", ""),
@@ -99,12 +104,7 @@ def resource(service: str, session: boto3.session.Session | None = None) -> Any:
         made = session.resource(service, config=client_config(service))  # type: ignore[call-overload]
         _with_handlers(made.meta.client)
         return made
-    return _default_resource(
-        service,
-        os.environ.get("AWS_ENDPOINT_URL", ""),
-        os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", ""),
-        os.environ.get("AWS_ACCESS_KEY_ID", ""),
-    )
+    return _default_resource(service, *_ambient())
 
 
 @functools.lru_cache(maxsize=16)
