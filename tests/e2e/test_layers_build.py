@@ -56,13 +56,15 @@ import io, pyarrow as pa, pyarrow.compute as pc, pyarrow.parquet as pq, pyarrow.
 buf = io.BytesIO()
 pq.write_table(pa.table({"a": [1, 2, 3]}), buf)
 print(pc.sum(pq.read_table(io.BytesIO(buf.getvalue()))["a"]).as_py(), pyarrow.fs.S3FileSystem)
-""" + _NO_TEARDOWN,
+"""
+    + _NO_TEARDOWN,
     "data": """
 import io, awswrangler as wr, pandas as pd
 buf = io.BytesIO()
 pd.DataFrame({"a": [1.5, 2.5]}).to_parquet(buf)
 print(pd.read_parquet(io.BytesIO(buf.getvalue()))["a"].sum(), wr.s3.read_parquet)
-""" + _NO_TEARDOWN,
+"""
+    + _NO_TEARDOWN,
     "viz": """
 import io, matplotlib
 matplotlib.use("Agg")
