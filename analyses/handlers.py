@@ -143,18 +143,21 @@ def _complete(
         # moved the run first.
         raise
     except StratigosError as error:
-        return lifecycle.fail(tenant, run, error.code, error.message)
+        run = lifecycle.fail(tenant, run, error.code, error.message)
     except ComputeError as error:
-        return lifecycle.fail(tenant, run, "COMPUTE_ERROR", str(error))
+        run = lifecycle.fail(tenant, run, "COMPUTE_ERROR", str(error))
     except Exception as error:
         logger.exception("run failed unexpectedly", extra={"run_id": run.id})
-        return lifecycle.fail(tenant, run, "INTERNAL_ERROR", type(error).__name__)
+        run = lifecycle.fail(tenant, run, "INTERNAL_ERROR", type(error).__name__)
+    # Failures are announced too: the last run of a burst to end, failed or not, is the one
+    # whose renderer refreshes the portfolio report (reports.coalesce).
     _announce(config, tenant, run)
     return run
 
 
 def _announce(config: Settings, tenant: str, run: Run) -> None:
-    """Publish ``RunCompleted`` (the report renderer rewrites the same keys if it repeats)."""
+    """Publish ``RunCompleted``, succeeded or failed (the report renderer rewrites the same
+    keys if it repeats)."""
     EventBus(config.event_bus).put(
         Source.COMPUTE,
         DetailType.RUN_COMPLETED,
@@ -163,6 +166,7 @@ def _announce(config: Settings, tenant: str, run: Run) -> None:
             "runId": run.id,
             "portfolioId": run.portfolio_id,
             "type": run.type,
+            "status": str(run.status),
         },
     )
 
@@ -325,10 +329,9 @@ def run_requested(event: EventBridgeEvent, context: LambdaContext) -> dict[str, 
     else:
         run = lifecycle.runs.get(tenant, run_id)
     if run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED):
-        if run.status is RunStatus.SUCCEEDED:
-            # A delivery that crashed between saving the run and announcing it is only
-            # completed by announcing now; a plain duplicate re-renders the same report.
-            _announce(config, tenant, run)
+        # A delivery that crashed between saving the run and announcing it is only completed
+        # by announcing now; a plain duplicate re-renders the same reports.
+        _announce(config, tenant, run)
         return {"runId": run_id, "status": str(run.status), "skipped": True}
     if "analysis" not in detail:
         key = str(detail["requestKey"])

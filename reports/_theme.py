@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["DPI", "FIGSIZE", "FIGSIZE_TALL", "PALETTE", "RC"]
+__all__ = ["DPI", "FIGSIZE", "FIGSIZE_TALL", "PALETTE", "PNG_COMPRESSION", "RC"]
 
 # Every PNG is FIGSIZE × DPI pixels (1200 × 675), the dendrogram FIGSIZE_TALL × DPI (1200 × 900).
 FIGSIZE: tuple[float, float] = (8.0, 4.5)
 FIGSIZE_TALL: tuple[float, float] = (8.0, 6.0)
 DPI = 150
+# zlib level of the PNGs: Pillow's default (6) makes these flat-colour charts only 2-5 %
+# smaller than 3 and takes ~1.5x as long (a fan chart: 28 ms against 18 ms).
+PNG_COMPRESSION = 3
 
 # One palette (colour-blind safe, after Okabe & Ito), used by the charts and the page's CSS.
 PALETTE: dict[str, str] = {
@@ -32,6 +35,10 @@ RC: dict[str, Any] = {
     "axes.titlesize": 12.0,
     "axes.titleweight": "bold",
     "axes.titlelocation": "left",
+    # A fixed title height: otherwise every layout pass and draw measures the tick labels
+    # to lift the title above top ticks, which these charts never have.
+    "axes.titley": 1.0,
+    "axes.titlepad": 6.0,
     "axes.labelsize": 10.0,
     "axes.labelcolor": PALETTE["ink"],
     "axes.edgecolor": "#b0b0b0",

@@ -122,6 +122,7 @@ class RunView:
     notice: str = ""  # why there is nothing to show (failed, still running, no result)
     parameters: list[tuple[str, str]] = field(default_factory=list)
     window: list[tuple[str, str]] = field(default_factory=list)
+    window_summary: str = ""  # the window in one line (the portfolio report's sections)
     tables: list[Table] = field(default_factory=list)
     charts: list[Chart] = field(default_factory=list)
     summary: dict[str, str] = field(default_factory=dict)

@@ -6,11 +6,15 @@ return a :class:`RenderedReport`: the page (every chart a ``data:`` URI PNG, CSS
 script, no external request) and the same charts as PNG files. Rendering is deterministic: the
 same input gives the same bytes. matplotlib and jinja2 are imported on the first render, not at
 import.
+
+The portfolio report shows each run's key chart. Given ``stored`` (a :data:`StoredChart`, e.g.
+reading the run report's PNG back from S3), it reuses those bytes instead of drawing the chart
+again; it draws a chart only when ``stored`` has none for it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.analysis import UnknownAnalysisError, analyses, analysis
 from reports.page import (
+    Chart,
     RunView,
     describe,
     num,
@@ -28,9 +33,19 @@ from reports.page import (
 if TYPE_CHECKING:
     import jinja2
 
-__all__ = ["RenderedReport", "render_portfolio_report", "render_run_report"]
+__all__ = [
+    "RenderedReport",
+    "StoredChart",
+    "render_portfolio_report",
+    "render_run_report",
+    "window_summary",
+]
 
 TEMPLATES = Path(__file__).parent / "templates"
+
+StoredChart = Callable[[Mapping[str, Any], str], bytes | None]
+"""``stored(run, name)``: the PNG ``name`` (e.g. ``"fan.png"``) of ``run``'s rendered report,
+or ``None`` when there is none (the portfolio report then draws it)."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +84,13 @@ def _window_rows(window: Mapping[str, Any] | None) -> list[tuple[str, str]]:
         ("Start", str(window.get("start") or "–")),
         ("End", str(window.get("end") or "–")),
     ]
+    if window.get("asOf"):
+        rows.append(("As of", str(window["asOf"])))
+    if window.get("lookbackDays") is not None:
+        rows.append(("Lookback", f"{num(window['lookbackDays'])} days"))
+    if window.get("requestedStart") or window.get("requestedEnd"):
+        asked = f"{window.get('requestedStart') or '…'} to {window.get('requestedEnd') or '…'}"
+        rows.append(("Window asked for", asked))
     if window.get("dataVersion"):
         rows.append(("Data version", str(window["dataVersion"])))
     objects = list(window.get("objects") or [])
@@ -77,8 +99,42 @@ def _window_rows(window: Mapping[str, Any] | None) -> list[tuple[str, str]]:
     return rows
 
 
+def window_summary(window: Mapping[str, Any] | None) -> str:
+    """One line for a portfolio-report section: the data window the run read.
+
+    E.g. "Data: 2021-05-03 to 2024-04-30, 500 observations of 6 assets, as of 2024-04-30,
+    90-day lookback". A run without a recorded window says so.
+    """
+    if not window:
+        return "No data window recorded."
+    tickers = list(window.get("tickers") or [])
+    span = (
+        f"{window['start']} to {window['end']}, "
+        if window.get("start") and window.get("end")
+        else ("inline returns, " if window.get("source") == "inline" else "")
+    )
+    parts = [f"Data: {span}{num(window.get('observations'))} observations of {len(tickers)} assets"]
+    if window.get("asOf"):
+        parts.append(f"as of {window['asOf']}")
+    if window.get("lookbackDays") is not None:
+        parts.append(f"{num(window['lookbackDays'])}-day lookback")
+    return ", ".join(parts) + "."
+
+
+def _reused(chart: Chart, run: Mapping[str, Any], stored: StoredChart) -> Chart:
+    """``chart`` whose PNG comes from ``stored``, drawn only when ``stored`` has none."""
+
+    def png() -> bytes:
+        return stored(run, chart.name) or chart.draw()
+
+    return Chart(chart.name, chart.title, chart.caption, png)
+
+
 def _run_view(
-    run: Mapping[str, Any], portfolio: Mapping[str, Any] | None, key_chart_only: bool = False
+    run: Mapping[str, Any],
+    portfolio: Mapping[str, Any] | None,
+    key_chart_only: bool = False,
+    stored: StoredChart | None = None,
 ) -> RunView:
     run_type = str(run.get("type", "unknown"))
     status = str(run.get("status", "unknown"))
@@ -93,6 +149,7 @@ def _run_view(
             (str(k), describe(v)) for k, v in sorted((run.get("parameters") or {}).items())
         ],
         window=_window_rows(run.get("dataWindow")),
+        window_summary=window_summary(run.get("dataWindow")),
     )
     result = run.get("result")
     if status == "failed":
@@ -122,7 +179,9 @@ def _run_view(
         if key_chart_only:
             key = section.key_chart
             view.charts = [c for c in view.charts if c.name == key] or view.charts[:1]
-        for chart in view.charts:
+        if stored is not None:
+            view.charts = [_reused(chart, run, stored) for chart in view.charts]
+        for chart in view.charts:  # drawn (or read) now: a failure becomes the notice below
             _ = chart.png
     except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
         view.charts.clear()
@@ -203,14 +262,30 @@ def _latest(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def render_portfolio_report(
-    portfolio: dict[str, Any], runs: list[dict[str, Any]]
+    portfolio: dict[str, Any],
+    runs: list[dict[str, Any]],
+    stored: StoredChart | None = None,
 ) -> RenderedReport:
     """The portfolio with its latest run of each type side by side: a table and key charts.
 
-    Per type the latest succeeded run is shown (the latest of any status when none
-    succeeded); each run's key chart is named ``<type>-<chart>.png``.
+    Parameters
+    ----------
+    portfolio : dict
+        ``Portfolio.model_dump(mode="json", by_alias=True)``.
+    runs : list of dict
+        Its runs, the same shape. Per type the latest succeeded run is shown (the latest of
+        any status when none succeeded).
+    stored : StoredChart, optional
+        Where the runs' already rendered charts are: each shown chart is read from it and
+        drawn only when it answers ``None``. Without it every key chart is drawn.
+
+    Returns
+    -------
+    RenderedReport
+        Each run's key chart named ``<type>-<chart>.png``; each section names the data window
+        its run read.
     """
-    views = [_run_view(run, portfolio, key_chart_only=True) for run in _latest(runs)]
+    views = [_run_view(run, portfolio, key_chart_only=True, stored=stored) for run in _latest(runs)]
     images: dict[str, bytes] = {}
     for view in views:
         for chart in view.charts:

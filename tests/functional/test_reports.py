@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from stack_client import api_fetch, price_csv, triggered_runs
+from stack_client import api_fetch, portfolio_runs, price_csv, triggered_runs
 
 pytestmark = pytest.mark.functional
 
@@ -179,3 +179,122 @@ def test_a_portfolio_whose_runs_all_failed_says_so_and_a_success_ends_it(
     local_stack.wait_idle()
     status, _, body = api_fetch(f"{local_stack.api_url}/portfolios/{pid}/report")
     assert status == 200, body
+
+
+def test_one_portfolio_report_per_burst_assembled_from_the_runs_charts(
+    fresh_stack: Any,
+) -> None:
+    """Four analyses finish after a landing: every run report is rendered, the portfolio's
+    once, and its images are the runs' stored key charts, byte for byte."""
+    stack = fresh_stack
+    stem = uuid.uuid4().hex[:3].upper()
+    tickers = [f"B{stem}{c}" for c in "ABCD"]
+    kinds = {
+        "risk-parity": "risk-contributions.png",
+        "hrp": "dendrogram.png",
+        "efficient-frontier": "frontier.png",
+        "simulate": "fan.png",
+    }
+    analyses = [{"type": kind, "lookbackDays": 90} for kind in kinds]
+    analyses[-1]["parameters"] = {"nPaths": 300, "horizonDays": 21, "seed": 1}
+    status, _, body = api_fetch(
+        f"{stack.api_url}/portfolios",
+        "POST",
+        {
+            "portfolio": {
+                "name": "burst",
+                "assets": dict.fromkeys(tickers, 0.25),
+                "analyses": analyses,
+            }
+        },
+    )
+    assert status == 201, body
+    pid = json.loads(body)["id"]
+    stack.wait_idle()  # the creation's runs fail (no data yet) and announce nothing
+    before = len(stack.runtime.calls("RenderFunction"))
+    stack.client("s3").put_object(
+        Bucket=stack.bucket,
+        Key=f"raw/prices/{stem}-burst.csv",
+        Body=price_csv(tickers, 60, spread=5, stride=3, modulus=11, shift=0, decimals=2),
+    )
+    stack.wait_idle()
+    runs = triggered_runs(stack, pid, "market-data")
+    assert sorted(r["type"] for r in runs) == sorted(kinds), runs
+    assert {r["status"] for r in runs} == {"succeeded"}, runs
+    calls = [c for c in stack.runtime.calls("RenderFunction")[before:] if c.ok]
+    rendered_runs = {c.result["runId"] for c in calls}
+    assert rendered_runs == {r["id"] for r in runs}  # every run's report, on its RunCompleted
+    prefix = f"reports/demo/portfolios/{pid}/"
+    portfolio_writes = [c for c in calls if prefix in c.result["reports"]]
+    assert len(portfolio_writes) == 1, [c.result for c in calls]  # once per burst
+    assert portfolio_writes[0].result["portfolioReport"]["chartsReused"] == len(kinds) - 1
+    s3 = stack.client("s3")
+
+    def read(key: str) -> bytes:
+        body: bytes = s3.get_object(Bucket=stack.bucket, Key=key)["Body"].read()
+        return body
+
+    for run in runs:
+        chart = kinds[run["type"]]
+        stored = read(f"reports/demo/runs/{run['id']}/{chart}")
+        assert stored.startswith(PNG)
+        assert read(f"{prefix}{run['type']}-{chart}") == stored  # the very bytes, not redrawn
+    page = read(f"{prefix}report.html").decode()
+    for run in runs:
+        window = run["dataWindow"]
+        assert f"Data: {window['start']} to {window['end']}" in page
+        assert f"{window['observations']} observations of 4 assets" in page
+    manifest = json.loads(read(f"{prefix}manifest.json"))
+    assert manifest["inputs"]
+
+
+def test_a_burst_whose_last_run_fails_still_refreshes_the_portfolio_report(
+    local_stack: Any,
+) -> None:
+    """Failed runs announce RunCompleted too, so the burst's last run to end renders the
+    portfolio report even when it failed: here risk parity fails (its budgets name a ticker
+    the portfolio does not hold) after HRP succeeded."""
+    stem = uuid.uuid4().hex[:4].upper()
+    tickers = [f"F{stem}{c}" for c in "AB"]
+    local_stack.client("s3").put_object(
+        Bucket=local_stack.bucket,
+        Key=f"raw/prices/{stem}-fail-last.csv",
+        Body=price_csv(tickers, 60, spread=5, stride=3, modulus=11, shift=0, decimals=2),
+    )
+    local_stack.wait_idle()
+    status, _, body = api_fetch(
+        f"{local_stack.api_url}/portfolios",
+        "POST",
+        {
+            "portfolio": {
+                "name": "fails last",
+                "assets": dict.fromkeys(tickers, 0.5),
+                "analyses": [
+                    {"type": "hrp", "lookbackDays": 60},
+                    {
+                        "type": "risk-parity",
+                        "lookbackDays": 60,
+                        "parameters": {"budgets": {"ZZZ": 1}},
+                    },
+                ],
+            }
+        },
+    )
+    assert status == 201, body
+    pid = json.loads(body)["id"]
+    local_stack.wait_idle()
+    runs = {r["type"]: r for r in portfolio_runs(local_stack, pid)}
+    assert runs["hrp"]["status"] == "succeeded", runs
+    assert runs["risk-parity"]["status"] == "failed", runs
+    renders = [
+        c
+        for c in local_stack.runtime.calls("RenderFunction")
+        if c.ok and c.result["runId"] in {r["id"] for r in runs.values()}
+    ]
+    failed = [c for c in renders if c.result["runId"] == runs["risk-parity"]["id"]]
+    assert failed, "the failed run's RunCompleted reached the renderer"
+    # A failed run has no report of its own: nothing under runs/ was written for it.
+    assert all(not any("/runs/" in p for p in c.result["reports"]) for c in failed)
+    status, _, body = api_fetch(f"{local_stack.api_url}/portfolios/{pid}/report")
+    assert status == 200, body
+    assert sum(c.result["portfolioReport"]["rendered"] for c in renders) == 1

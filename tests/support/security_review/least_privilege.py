@@ -120,7 +120,7 @@ NEEDS: Mapping[str, Access] = {
     ),
     "RenderFunction": Access(
         tables={"RunsTable": "r", "PortfoliosTable": "r"},
-        objects={"results/runs/": "r", "reports/": "w"},
+        objects={"results/runs/": "r", "reports/": "rw"},
     ),
 }
 _READ = {"s3:GetObject", "s3:GetObjectVersion"}

@@ -180,7 +180,7 @@ def test_least_privilege_check_flags_extra_and_missing_access(doc: dict[str, Any
     for f in findings:
         messages[f.resource].append(f.message)
     assert "grants table RunsTable (rw) beyond its needs" in messages["RunsFunction"]
-    assert "lacks s3 reports/* (w) its code uses" in messages["RenderFunction"]
+    assert "lacks s3 reports/* (rw) its code uses" in messages["RenderFunction"]
 
 
 def test_sam_policy_templates_are_awss_definitions() -> None:

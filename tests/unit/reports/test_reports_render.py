@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import re
 import struct
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
 
@@ -25,17 +25,59 @@ from reports import RenderedReport, render_portfolio_report, render_run_report
 
 TICKERS = ["AAPL", "MSFT", "GOOGL", "AMZN", "META", "BRK.B"]
 WEIGHTS = {"AAPL": 0.25, "MSFT": 0.25, "GOOGL": 0.2, "AMZN": 0.1, "META": 0.1, "BRK.B": 0.1}
+# More assets (bench/reports.py --assets 20): these after TICKERS, weights declining.
+MORE_TICKERS = [
+    *TICKERS,
+    *[
+        "JPM",
+        "V",
+        "JNJ",
+        "WMT",
+        "PG",
+        "XOM",
+        "UNH",
+        "HD",
+        "NVDA",
+        "KO",
+        "PEP",
+        "CVX",
+        "MRK",
+        "ABBV",
+        "LLY",
+        "COST",
+        "AVGO",
+        "ORCL",
+        "TMO",
+        "MCD",
+    ],
+]
 CREATED = datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
 EVIL = "<script>alert(1)</script>"
 
 
 # ------------------------------------------------------------------ real runs
-def make_portfolio(name: str = "Core equities") -> dict[str, Any]:
+def tickers(n_assets: int = 6) -> list[str]:
+    """The first ``n_assets`` tickers (6: the tests' own; up to 26 for the benchmark)."""
+    if not 2 <= n_assets <= len(MORE_TICKERS):
+        raise ValueError(f"2 to {len(MORE_TICKERS)} assets, not {n_assets}")
+    return MORE_TICKERS[:n_assets]
+
+
+def weights(n_assets: int = 6) -> dict[str, float]:
+    """WEIGHTS for 6 assets; otherwise weights declining linearly, summing to 1."""
+    if n_assets == len(TICKERS):
+        return dict(WEIGHTS)
+    raw = {t: float(n_assets - i) for i, t in enumerate(tickers(n_assets))}
+    total = sum(raw.values())
+    return {t: v / total for t, v in raw.items()}
+
+
+def make_portfolio(name: str = "Core equities", n_assets: int = 6) -> dict[str, Any]:
     return Portfolio(
         id="p-1",
         name=name,
         description="Large caps & friends",
-        assets=WEIGHTS,
+        assets=weights(n_assets),
         version=3,
         created_at=CREATED,
         updated_at=CREATED,
@@ -50,6 +92,7 @@ def _run(
     *,
     name: str = "",
     created: datetime = CREATED,
+    names: list[str] | None = None,
 ) -> Run:
     return Run(
         id=f"r-{name or run_type}",
@@ -60,10 +103,10 @@ def _run(
         result=result,
         data_window=DataWindow(
             source="lake",
-            tickers=TICKERS,
+            tickers=names or TICKERS,
             observations=n,
-            start="2021-05-03",
-            end="2024-04-30",
+            start=date(2021, 5, 3),
+            end=date(2024, 4, 30),
             objects=["returns/year=2024/part.parquet@v1"],
         ),
         created_at=created,
@@ -72,12 +115,13 @@ def _run(
 
 
 @cache
-def _runs() -> dict[str, Run]:
+def _runs(n_assets: int = 6) -> dict[str, Run]:
+    names, own = tickers(n_assets), weights(n_assets)
     rng = np.random.default_rng(0)
     market = rng.normal(0.0004, 0.01, (500, 1))
-    returns = market * rng.uniform(0.6, 1.4, len(TICKERS)) + rng.normal(0.0002, 0.012, (500, 6))
-    window = DataWindow(source="inline", tickers=TICKERS, observations=500)
-    inputs = Inputs(returns, TICKERS, window)
+    returns = market * rng.uniform(0.6, 1.4, n_assets) + rng.normal(0.0002, 0.012, (500, n_assets))
+    window = DataWindow(source="inline", tickers=names, observations=500)
+    inputs = Inputs(returns, names, window)
     base = {"portfolioId": "p-1"}
     cases: list[tuple[str, str, Any, dict[str, Any]]] = [
         ("risk-parity", "risk-parity", RiskParityRequest, {}),
@@ -106,10 +150,12 @@ def _runs() -> dict[str, Run]:
         entry = analysis(run_type)
         assert entry.request is model
         request = model.model_validate({**base, **params})
-        result = execute(entry, request, inputs, WEIGHTS)
+        result = execute(entry, request, inputs, own)
         # the kept-paths simulation is older: the portfolio report shows the other one
         created = CREATED.replace(hour=11) if name == "simulate-paths" else CREATED
-        runs[name] = _run(run_type, {**base, **params}, result, 500, name=name, created=created)
+        runs[name] = _run(
+            run_type, {**base, **params}, result, 500, name=name, created=created, names=names
+        )
     paths = np.cumprod(1 + rng.normal(0.0003, 0.01, (300, 41)), axis=1).tolist()
     analyze = execute(analysis("analyze"), AnalyzeRequest(paths=paths), None)
     runs["analyze"] = _run("analyze", {"paths": "300 paths"}, analyze, 0).model_copy(
@@ -128,9 +174,9 @@ def _runs() -> dict[str, Run]:
     return runs
 
 
-def make_runs() -> dict[str, dict[str, Any]]:
+def make_runs(n_assets: int = 6) -> dict[str, dict[str, Any]]:
     """Every run type, succeeded, plus a failed run: the API's JSON shape."""
-    return {k: r.model_dump(mode="json", by_alias=True) for k, r in _runs().items()}
+    return {k: r.model_dump(mode="json", by_alias=True) for k, r in _runs(n_assets).items()}
 
 
 # ------------------------------------------------------------------ helpers
