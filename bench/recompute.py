@@ -63,8 +63,9 @@ def main(argv: list[str] | None = None) -> int:
             held = rng.sample(tickers, min(args.assets, len(tickers)))
             _post(
                 f"{stack.api_url}/portfolios",
-                {"name": f"bench {i}", "assets": {t: 1 / len(held) for t in held}},
+                {"portfolio": {"name": f"bench {i}", "assets": {t: 1 / len(held) for t in held}}},
             )
+        stack.wait_idle(timeout_s=3600)  # a created portfolio's analyses run at once
         before = len(stack.runtime.calls())
         landed_at = time.time()
         s3.put_object(
@@ -74,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         calls = stack.runtime.calls()[before:]
     runs = [c for c in calls if c.function == "RunWorkerFunction"]
     last_done = max(c.started_at + c.duration_s for c in runs) if runs else landed_at
+    renders = [c for c in calls if c.function == "RenderFunction"]
+    last_report = max((c.started_at + c.duration_s for c in renders), default=last_done)
     ok = sum(1 for c in runs if c.ok and (c.result or {}).get("status") == "succeeded")
     per_function: dict[str, list[float]] = defaultdict(list)
     for call in calls:
@@ -84,7 +87,12 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"\n## {args.portfolios} portfolios × {args.assets} assets, December file landed\n")
     print(f"runs requested and completed: {len(runs)} ({ok} succeeded)")
-    print(f"landing → last RunCompleted, local (serial dispatcher): {last_done - landed_at:.1f} s")
+    print(f"landing → last run completed, local (serial dispatcher): {last_done - landed_at:.1f} s")
+    print(f"landing → last report rendered, local: {last_report - landed_at:.1f} s")
+    rendered = sum(
+        1 for c in renders if c.ok and (c.result or {}).get("portfolioReport", {}).get("rendered")
+    )
+    print(f"portfolio reports rendered: {rendered} (for {args.portfolios} portfolios)")
     critical = sum(
         max(per_function.get(name, [0.0]))
         for name in ("IngestFunction", "ReturnsFunction", "FanOutFunction", "RunWorkerFunction")
