@@ -20,7 +20,7 @@ from typing import Any
 
 from core.models import AnalysisSpec
 
-__all__ = ["recompute_requests", "recompute_run_id"]
+__all__ = ["recompute_identity", "recompute_requests", "recompute_run_id"]
 
 
 def recompute_run_id(tenant: str, portfolio_id: str, analysis: AnalysisSpec, version: str) -> str:
@@ -48,6 +48,12 @@ def recompute_run_id(tenant: str, portfolio_id: str, analysis: AnalysisSpec, ver
         separators=(",", ":"),
     )
     return "r-" + hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def recompute_identity(version: str, as_of: date | None = None) -> str:
+    """What a recompute's run ids are derived from: the version, and a pinned ``asOf`` (a
+    pinned asOf is another window of the same data: another run)."""
+    return version if as_of is None else f"{version}|asOf={as_of.isoformat()}"
 
 
 def recompute_requests(
@@ -84,8 +90,7 @@ def recompute_requests(
         ``{tenant, portfolioId, runId, analysis, dataVersion, trigger[, asOf]}`` per
         analysis, ready to publish as ``RunRequested`` details.
     """
-    # A pinned asOf is another window of the same data: another run.
-    identity = version if as_of is None else f"{version}|asOf={as_of.isoformat()}"
+    identity = recompute_identity(version, as_of)
     requests: list[dict[str, Any]] = []
     for analysis in analyses:
         request: dict[str, Any] = {

@@ -33,20 +33,23 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from core.lifecycle import RUN_DEADLINE, as_reported
-from core.models import Run, RunStatus
+from core.models import AnalysisSpec, Run, RunStatus
+from core.recompute import recompute_identity, recompute_run_id
 
 __all__ = [
     "LAYOUT_VERSION",
     "UNFINISHED",
     "awaiting_reports",
+    "burst_ids",
     "pending_runs",
     "portfolio_report_due",
     "report_inputs",
     "settle",
+    "unstarted_siblings",
 ]
 
 UNFINISHED = frozenset({RunStatus.QUEUED, RunStatus.RUNNING})
@@ -173,3 +176,42 @@ def awaiting_reports(
         and now - run.finished_at <= RUN_DEADLINE
         and not has_report(run.id)
     ]
+
+
+def burst_ids(tenant: str, run: Run, analyses: Iterable[AnalysisSpec]) -> list[str]:
+    """The ids of the runs of ``run``'s burst: one per analysis the portfolio keeps, of the
+    same version (``core.recompute``), when ``run`` is one of them; else none.
+
+    A recompute's runs are created by the run worker as it takes each ``RunRequested``, so
+    a burst's later runs may not exist yet when its first ones are rendered; their ids are
+    known all the same (deterministic), so they are waited for.
+
+    Parameters
+    ----------
+    tenant : str
+        The runs' tenant.
+    run : Run
+        The run whose ``RunCompleted`` is handled: its data window's ``dataVersion`` and
+        its ``asOf`` parameter name the burst.
+    analyses : iterable of AnalysisSpec
+        The portfolio's analyses now.
+    """
+    version = run.data_window.data_version if run.data_window else None
+    if run.portfolio_id is None or version is None:
+        return []
+    as_of = run.parameters.get("asOf")
+    identity = recompute_identity(version, date.fromisoformat(as_of) if as_of else None)
+    ids = [recompute_run_id(tenant, run.portfolio_id, spec, identity) for spec in analyses]
+    return ids if run.id in ids else []  # an API run, or the portfolio changed since
+
+
+def unstarted_siblings(
+    run: Run, siblings: Iterable[str], current: Iterable[Run], now: datetime | None = None
+) -> list[str]:
+    """The burst's runs not created yet, waited for within :data:`RUN_DEADLINE` of ``run``'s
+    creation (past it their requests are presumed lost and hold nothing back)."""
+    now = now or datetime.now(UTC)
+    if now - run.created_at > RUN_DEADLINE:
+        return []
+    seen = {item.id for item in current}
+    return [run_id for run_id in siblings if run_id not in seen]

@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 import analyses as _registers_analyses  # noqa: F401  (the analyses a run or portfolio names)
 from core.aws import client as aws_client
 from core.exceptions import NotFoundError
-from core.models import Run, RunStatus
+from core.models import AnalysisSpec, Run, RunStatus
 from core.repositories import PortfolioRepository, RunRepository
 from core.settings import settings
 
@@ -121,7 +121,14 @@ def render(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
         inputs), ``chartsReused`` (charts read back from stored run reports).
     """
     # matplotlib is imported here, not at module load: ~0.35 s paid only when rendering.
-    from reports.coalesce import awaiting_reports, pending_runs, report_inputs, settle
+    from reports.coalesce import (
+        awaiting_reports,
+        burst_ids,
+        pending_runs,
+        report_inputs,
+        settle,
+        unstarted_siblings,
+    )
     from reports.render import render_portfolio_report, render_run_report
     from reports.storage import ReportStore, report_prefix
 
@@ -131,13 +138,13 @@ def render(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
     run = runs.get(tenant, run_id)
     store = ReportStore(config.bucket)
     portfolio = None
+    analyses: list[AnalysisSpec] = []
     if run.portfolio_id:
         try:
-            portfolio = (
-                PortfolioRepository(config.portfolios_table, config.ticker_index_table)
-                .get(tenant, run.portfolio_id)
-                .model_dump(mode="json", by_alias=True)
+            held = PortfolioRepository(config.portfolios_table, config.ticker_index_table).get(
+                tenant, run.portfolio_id
             )
+            portfolio, analyses = held.model_dump(mode="json", by_alias=True), held.analyses
         except NotFoundError:
             # Deleted since the run: the run's report still renders, the portfolio's has no
             # portfolio to show (and retrying would never find it).
@@ -170,7 +177,10 @@ def render(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
                 return None
 
         current = settle(listed, run, reread)
-        outcome["pending"] = pending_runs(current)
+        # Runs of this burst the worker has not created yet are on their way too.
+        outcome["pending"] = pending_runs(current) + unstarted_siblings(
+            run, burst_ids(tenant, run, analyses), current
+        )
         if outcome["pending"]:
             # Not the burst's last run: the one finishing last renders the portfolio report.
             logger.info("portfolio report deferred", extra={"pending": outcome["pending"]})

@@ -126,3 +126,42 @@ def test_wait_for_run_reports_still_to_come_but_not_for_lost_ones() -> None:
     assert awaiting_reports(shown, "current", stored.__contains__, NOW) == ["coming"]
     stored.add("coming")
     assert awaiting_reports(shown, "current", stored.__contains__, NOW) == []
+
+
+def _burst_run(run_id: str, version: str | None, **parameters: str) -> Run:
+    from core.models import DataWindow
+
+    window = (
+        None
+        if version is None
+        else DataWindow(source="lake", tickers=["A", "B"], observations=10, data_version=version)
+    )
+    return run(run_id, S).model_copy(update={"data_window": window, "parameters": parameters})
+
+
+def test_a_bursts_runs_are_known_before_the_worker_creates_them() -> None:
+    """A recompute's run ids are deterministic: the renderer of its first run waits for the
+    siblings the worker has not taken yet (they are not in the runs table at all)."""
+    from core.models import AnalysisSpec
+    from core.recompute import recompute_requests
+    from reports.coalesce import burst_ids, unstarted_siblings
+
+    analyses = [AnalysisSpec(type="hrp"), AnalysisSpec(type="risk-parity")]
+    ids = [r["runId"] for r in recompute_requests("t", "p-1", analyses, version="v7", trigger="x")]
+    first = _burst_run(ids[0], "v7")
+    assert burst_ids("t", first, analyses) == ids
+    assert unstarted_siblings(first, ids, [first], NOW) == [ids[1]]
+    assert unstarted_siblings(first, ids, [first, run(ids[1], S)], NOW) == []
+    # Past the deadline a sibling that never appeared is presumed lost.
+    old = first.model_copy(update={"created_at": NOW - RUN_DEADLINE - timedelta(seconds=1)})
+    assert unstarted_siblings(old, ids, [old], NOW) == []
+    # A pinned asOf is part of the identity; an API run (no version) has no burst.
+    pinned = recompute_requests(
+        "t", "p-1", analyses, version="v7", trigger="x", as_of=datetime(2024, 1, 5).date()
+    )
+    assert burst_ids("t", _burst_run(pinned[0]["runId"], "v7", asOf="2024-01-05"), analyses) == [
+        r["runId"] for r in pinned
+    ]
+    assert burst_ids("t", _burst_run("r-api", None), analyses) == []
+    # The portfolio changed since (its analyses no longer make this run's id): no burst.
+    assert burst_ids("t", first, [AnalysisSpec(type="simulate")]) == []
