@@ -11,7 +11,7 @@ import pytest
 from reports import charts, render_portfolio_report, render_run_report
 from reports.handlers import _RunCharts
 from reports.render import window_summary
-from tests.unit.reports.test_reports_render import assert_self_contained, make_portfolio, make_runs
+from tests.unit.reports.test_reports_render import assert_self_contained
 
 CHART_FUNCTIONS = [name for name in charts.__all__ if name.endswith("_chart")]
 
@@ -30,16 +30,6 @@ def drawn(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
 
         monkeypatch.setattr(charts, name, counted)
     return calls
-
-
-@pytest.fixture(scope="module")
-def runs() -> dict[str, dict[str, Any]]:
-    return make_runs()
-
-
-@pytest.fixture(scope="module")
-def portfolio() -> dict[str, Any]:
-    return make_portfolio()
 
 
 def _from(images: Mapping[str, Mapping[str, bytes]]) -> Callable[[Mapping[str, Any], str], Any]:

@@ -226,16 +226,6 @@ def assert_self_contained(report: RenderedReport) -> str:
 
 
 @pytest.fixture(scope="module")
-def runs() -> dict[str, dict[str, Any]]:
-    return make_runs()
-
-
-@pytest.fixture(scope="module")
-def portfolio() -> dict[str, Any]:
-    return make_portfolio()
-
-
-@pytest.fixture(scope="module")
 def reports(
     runs: dict[str, dict[str, Any]], portfolio: dict[str, Any]
 ) -> dict[str, RenderedReport]:
