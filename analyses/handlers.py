@@ -72,7 +72,7 @@ def _store_result(config: Settings, tenant: str, run: Run, typed: BaseModel) -> 
             ["reduce initialValue, contribution, horizon or the input magnitudes"],
         ) from None
     if len(text) <= _INLINE_RESULT_BYTES:
-        return run.with_result(result)
+        return run.with_result(typed)  # already the analysis's model: not validated again
     key = run_result_key(tenant, run.id)
     aws_client("s3").put_object(
         Bucket=config.bucket, Key=key, Body=text.encode(), ContentType=JSON_CONTENT_TYPE
@@ -80,21 +80,13 @@ def _store_result(config: Settings, tenant: str, run: Run, typed: BaseModel) -> 
     # The item keeps what fits (all but the analysis's bulky fields, and every n-th entry of
     # its thinned ones); the whole result is read back from ``result_key`` when answered.
     entry = analysis(run.type)
-    summary = {k: v for k, v in result.items() if _field(entry, k) not in entry.bulky}
+    wire = {name: info.alias or name for name, info in entry.result.model_fields.items()}
+    summary = {k: v for k, v in result.items() if k not in {wire[n] for n in entry.bulky}}
     for name in entry.thinned:
-        values = summary.get(_alias(entry, name))
+        values = summary.get(wire[name])
         if isinstance(values, list):
-            summary[_alias(entry, name)] = values[:: max(1, len(values) // 20)]
+            summary[wire[name]] = values[:: max(1, len(values) // 20)]
     return run.with_result(summary).model_copy(update={"result_key": key})
-
-
-def _alias(entry: Analysis, name: str) -> str:
-    info = entry.result.model_fields[name]
-    return info.alias or name
-
-
-def _field(entry: Analysis, wire: str) -> str:
-    return next((n for n, f in entry.result.model_fields.items() if (f.alias or n) == wire), wire)
 
 
 def _results_writer(

@@ -191,7 +191,6 @@ def render(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
                     latest[str(item.type)] = item
             prefix = report_prefix(tenant, "portfolios", run.portfolio_id)
             inputs = report_inputs(portfolio, [item.id for item in latest.values()])
-            stored = _or(None, lambda: store.manifest(prefix))
             run_prefixes = {
                 item.id: report_prefix(tenant, "runs", item.id) for item in latest.values()
             }
@@ -208,7 +207,7 @@ def render(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
                 # Renders lag the runs: the renderer of the last of these renders it, with
                 # every chart stored by then (none drawn twice).
                 logger.info("portfolio report deferred", extra={"awaiting": outcome["awaiting"]})
-            elif stored is not None and stored.get("inputs") == inputs:
+            elif (_or(None, lambda: store.manifest(prefix)) or {}).get("inputs") == inputs:
                 # Another renderer of this burst (renders lagging the runs) wrote it already.
                 outcome["upToDate"] = True
             else:
