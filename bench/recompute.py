@@ -5,17 +5,22 @@ of 20 assets each, every portfolio keeping its default analyses fresh (risk pari
 a 20-point frontier, a 5,000-path simulation). Then lands the December file and measures
 the time until the last run has completed, and prints where that time went, per function.
 
-The local dispatcher runs one event at a time, so the local wall-clock is the *sum* of
-the work; in AWS the runs fan out to concurrent Lambdas, so the table also gives the
-critical path: ingest + returns + fan-out + the slowest single run.
+The local runtime runs each function in worker processes, one event at a time each, up
+to its concurrency (one environment per core by default, as ``stratigos local up``), so
+the local wall-clock is the work spread over this machine's cores; in AWS the runs fan out
+to as many concurrent Lambdas as there are runs, so the bench also gives that critical
+path: ingest + returns + fan-out + the slowest single run. Per function it prints the
+invocations, the environments they ran in and their cold starts (Lambda's Init Duration).
 
-Run: ``.venv/bin/python bench/recompute.py [--portfolios 100] [--assets 20]``.
+Run: ``.venv/bin/python bench/recompute.py [--portfolios 100] [--assets 20]
+[--concurrency N] [--runtime processes|inline]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import sys
@@ -28,6 +33,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from local.lambda_runtime import default_concurrency  # noqa: E402
 from local.stack import LocalStack, LocalStackOptions  # noqa: E402
 from sample_data import SAMPLE_TICKERS, sample_files  # noqa: E402
 
@@ -48,10 +54,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--portfolios", type=int, default=100)
     parser.add_argument("--assets", type=int, default=20)
+    parser.add_argument(
+        "--concurrency", type=int, default=None, help="environments per function (default: cores)"
+    )
+    parser.add_argument(
+        "--runtime",
+        choices=["processes", "inline"],
+        default="processes",
+        help="inline: every call in this process, one at a time (the former runtime)",
+    )
     args = parser.parse_args(argv)
+    concurrency = args.concurrency or default_concurrency()
     history, december = sample_files()
     options = LocalStackOptions(
-        api_port=0, state_file=None, environment_overrides={"POWERTOOLS_LOG_LEVEL": "ERROR"}
+        api_port=0,
+        state_file=None,
+        environment_overrides={"POWERTOOLS_LOG_LEVEL": "ERROR"},
+        concurrency=args.concurrency,
+        runtime=args.runtime,
     )
     with LocalStack(options) as stack:
         s3 = stack.client("s3")
@@ -79,15 +99,24 @@ def main(argv: list[str] | None = None) -> int:
     last_report = max((c.started_at + c.duration_s for c in renders), default=last_done)
     ok = sum(1 for c in runs if c.ok and (c.result or {}).get("status") == "succeeded")
     per_function: dict[str, list[float]] = defaultdict(list)
+    environments: dict[str, set[str]] = defaultdict(set)
+    inits: dict[str, list[float]] = defaultdict(list)
     for call in calls:
         per_function[call.function].append(call.duration_s)
+        environments[call.function].add(call.environment)
+        if call.init_duration_s is not None:
+            inits[call.function].append(call.init_duration_s)
     by_type: dict[str, list[float]] = defaultdict(list)
     for call in runs:
         by_type[call.event["detail"]["analysis"]["type"]].append(call.duration_s)
 
     print(f"\n## {args.portfolios} portfolios × {args.assets} assets, December file landed\n")
     print(f"runs requested and completed: {len(runs)} ({ok} succeeded)")
-    print(f"landing → last run completed, local (serial dispatcher): {last_done - landed_at:.1f} s")
+    if args.runtime == "inline":
+        print(f"local runtime: inline, one call at a time, {os.cpu_count()} cores")
+    else:
+        print(f"local runtime: {concurrency} environments per function, {os.cpu_count()} cores")
+    print(f"landing → last run completed, local: {last_done - landed_at:.1f} s")
     print(f"landing → last report rendered, local: {last_report - landed_at:.1f} s")
     rendered = sum(
         1 for c in renders if c.ok and (c.result or {}).get("portfolioReport", {}).get("rendered")
@@ -98,12 +127,15 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("IngestFunction", "ReturnsFunction", "FanOutFunction", "RunWorkerFunction")
     )
     print(f"critical path in AWS (one Lambda per run, concurrently): ~{critical:.1f} s\n")
-    print("| function | invocations | total s | mean ms | max ms |")
-    print("|---|---:|---:|---:|---:|")
+    print("| function | invocations | total s | mean ms | max ms | environments | cold starts |")
+    print("|---|---:|---:|---:|---:|---:|---|")
     for name, durations in sorted(per_function.items(), key=lambda kv: -sum(kv[1])):
+        cold = inits.get(name, [])
+        started = f"{len(cold)} × {1000 * statistics.mean(cold):.0f} ms" if cold else "0 (warm)"
         print(
             f"| {name} | {len(durations)} | {sum(durations):.2f} | "
-            f"{1000 * statistics.mean(durations):.0f} | {1000 * max(durations):.0f} |"
+            f"{1000 * statistics.mean(durations):.0f} | {1000 * max(durations):.0f} | "
+            f"{len(environments[name])} | {started} |"
         )
     print("\n| analysis | runs | mean ms | max ms |")
     print("|---|---:|---:|---:|")

@@ -5,14 +5,10 @@ from __future__ import annotations
 import base64
 import json
 import re
-import threading
-from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from core.content_types import JSON_CONTENT_TYPE
@@ -53,53 +49,6 @@ def _envelope(status: int, code: str, message: str, details: list[str]) -> Respo
     )
 
 
-class _PerThreadRestResolver(APIGatewayRestResolver):
-    """A REST resolver whose per-request state (event, Lambda context, route context) is per thread.
-
-    Powertools keeps the current event on a class attribute shared by every resolver of the
-    process (``BaseRouter.current_event``) and the route context on the instance. That is
-    safe in Lambda, where an execution environment serves one request at a time, but the
-    local stack serves concurrent requests on threads of one process: there, a request read
-    another one's body, query and API key (so its tenant). Each thread keeps its own here.
-    """
-
-    def __init__(self) -> None:
-        self._per_thread = threading.local()  # before super().__init__, which sets context
-        super().__init__()
-
-    @property  # type: ignore[override]
-    def current_event(self) -> APIGatewayProxyEvent:
-        return self._per_thread.event  # type: ignore[no-any-return]
-
-    @current_event.setter
-    def current_event(self, value: APIGatewayProxyEvent) -> None:
-        self._per_thread.event = value
-
-    @property
-    def lambda_context(self) -> LambdaContext:
-        return self._per_thread.lambda_context  # type: ignore[no-any-return]
-
-    @lambda_context.setter
-    def lambda_context(self, value: LambdaContext) -> None:
-        self._per_thread.lambda_context = value
-
-    @property
-    def context(self) -> dict[str, Any]:
-        if not hasattr(self._per_thread, "context"):
-            self._per_thread.context = {}
-        return self._per_thread.context  # type: ignore[no-any-return]
-
-    @context.setter
-    def context(self, value: dict[str, Any]) -> None:
-        self._per_thread.context = value
-
-    def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
-        # Powertools also stores the event on BaseRouter; this resolver reads its own copy.
-        self.current_event = cast(APIGatewayProxyEvent, self._to_proxy_event(dict(event)))
-        self.lambda_context = context
-        return super().resolve(event, context)
-
-
 _SECURITY_HEADERS = {k: v for k, v in JSON_HEADERS.items() if k != "Content-Type"}
 
 
@@ -114,7 +63,7 @@ def _security_headers(app: APIGatewayRestResolver, next_middleware: Any) -> Resp
 
 def rest_resolver() -> APIGatewayRestResolver:
     """A Powertools REST resolver whose every failure answers in the error envelope."""
-    app = _PerThreadRestResolver()
+    app = APIGatewayRestResolver()
     app.use(middlewares=[_security_headers])
 
     @app.exception_handler(StratigosError)  # type: ignore[untyped-decorator]

@@ -2,9 +2,10 @@
 
 moto matches every rule's pattern itself and drops matching events into the rule's queue
 (see :mod:`local.provision`). The dispatcher hands each event to the rule's function
-in-process, the way Lambda's asynchronous invocation does: on an error it retries
-``EventInvokeConfig.MaximumRetryAttempts`` times with exponential backoff and jitter, then
-sends Lambda's own "destination record" to the ``OnFailure`` destination.
+through the local runtime, events side by side, the way Lambda's asynchronous invocation
+does: on an error it retries ``EventInvokeConfig.MaximumRetryAttempts`` times with
+exponential backoff and jitter, then sends Lambda's own "destination record" to the
+``OnFailure`` destination.
 
 It also papers over the known moto gaps so handlers can be written against AWS's shapes:
 S3 events spell ``eTag`` (AWS: ``etag``), reuse one constant event id, and one constant
@@ -19,6 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -134,7 +136,7 @@ class EventDispatcher:
     template : Template
         The resolved template (rules, functions, destinations).
     runtime : LambdaRuntime
-        Invokes handlers in-process and records each call.
+        Runs the handlers (its concurrency bounds each rule's deliveries) and records each call.
     provisioned : ProvisionedStack
         The rule queues and dead-letter queues provisioning created.
     session : boto3 Session, optional
@@ -167,6 +169,11 @@ class EventDispatcher:
         self._cond = threading.Condition()
         self._pass_no = 0
         self._idle_streak = 0
+        self._wake = threading.Event()
+        self._in_flight = dict.fromkeys((sub.rule.rule_name for sub in self.subscriptions), 0)
+        self._in_flight_total = 0
+        capacity = sum(runtime.concurrency(sub.function.logical_id) for sub in self.subscriptions)
+        self._pool = ThreadPoolExecutor(max(1, capacity), thread_name_prefix="delivery")
         # Retry jitter, not security.
         self._rng = random.Random()  # nosec B311
 
@@ -177,25 +184,34 @@ class EventDispatcher:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread:
             self._thread.join(timeout=10)
+        # Deliveries under way end first: their messages are deleted, not redelivered.
+        self._pool.shutdown(wait=True, cancel_futures=False)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             with self._cond:
                 self._pass_no += 1
+                busy_before = self._in_flight_total
             handled = self.poll_once()
             with self._cond:
-                self._idle_streak = 0 if handled else self._idle_streak + 1
+                # A pass is idle when nothing was delivering as it began and it found
+                # nothing: whatever a finished delivery put on the bus was in a queue by then.
+                idle = not handled and busy_before == 0 and self._in_flight_total == 0
+                self._idle_streak = self._idle_streak + 1 if idle else 0
                 self._cond.notify_all()
             if not handled:
-                self._stop.wait(0.05)
+                self._wake.wait(0.05)
+                self._wake.clear()
 
     def wait_idle(self, timeout_s: float = 120.0) -> None:
         """Block until every event put before this call has been handled (chains included).
 
         Idle means two consecutive polling passes, both started after this call, found
-        nothing: any message already in a queue when we were called is seen by them.
+        nothing and no delivery under way: any message already in a queue when we were
+        called, or put there by a delivery that was running, is seen by them.
         """
         deadline = time.monotonic() + timeout_s
         with self._cond:
@@ -208,23 +224,51 @@ class EventDispatcher:
 
     # ---------------------------------------------------------------- work
     def poll_once(self) -> int:
-        """One pass over every rule queue; returns how many events were handled."""
-        handled = 0
+        """One pass over every rule queue; returns how many events it handed out.
+
+        Each event is delivered on a thread of its own, as Lambda's asynchronous
+        invocation runs events concurrently; a rule takes no more events from its queue
+        than its function has environments, so none waits past its visibility timeout.
+        """
+        handed = 0
         for sub in self.subscriptions:
+            with self._cond:
+                free = (
+                    self.runtime.concurrency(sub.function.logical_id)
+                    - self._in_flight[sub.rule.rule_name]
+                )
+            if free <= 0:
+                continue
             messages = self._sqs.receive_message(
                 QueueUrl=sub.queue_url,
-                MaxNumberOfMessages=10,
+                MaxNumberOfMessages=min(10, free),
                 WaitTimeSeconds=0,
-                VisibilityTimeout=max(30, sub.function.timeout_s),
+                VisibilityTimeout=self._visibility_timeout(sub.function),
             ).get("Messages", [])
             for message in messages:
-                event = adapt_event(json.loads(message["Body"]), message["MessageId"])
-                self._deliver(sub, event)
-                self._sqs.delete_message(
-                    QueueUrl=sub.queue_url, ReceiptHandle=message["ReceiptHandle"]
-                )
-                handled += 1
-        return handled
+                with self._cond:
+                    self._in_flight[sub.rule.rule_name] += 1
+                    self._in_flight_total += 1
+                self._pool.submit(self._handle, sub, message)
+                handed += 1
+        return handed
+
+    def _visibility_timeout(self, spec: FunctionSpec) -> int:
+        # Every attempt may take the function's timeout; the backoff adds little.
+        attempts = 1 + spec.async_retry_attempts
+        return min(43200, max(30, attempts * spec.timeout_s + 30))
+
+    def _handle(self, sub: _Subscription, message: dict[str, Any]) -> None:
+        try:
+            event = adapt_event(json.loads(message["Body"]), message["MessageId"])
+            self._deliver(sub, event)
+            self._sqs.delete_message(QueueUrl=sub.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        finally:
+            with self._cond:
+                self._in_flight[sub.rule.rule_name] -= 1
+                self._in_flight_total -= 1
+                self._cond.notify_all()
+            self._wake.set()
 
     def _deliver(self, sub: _Subscription, event: dict[str, Any]) -> Invocation:
         spec = sub.function

@@ -38,7 +38,7 @@ from local._journal import (
 from local._ports import LocalMotoServer, PortUnavailableError, listening_socket
 from local.apigateway import LocalApiServer, api_key_id
 from local.dispatcher import EventDispatcher, fire_schedule
-from local.lambda_runtime import LambdaRuntime
+from local.lambda_runtime import DEFAULT_IDLE_TIMEOUT_S, LambdaRuntime, RuntimeMode
 from local.provision import ProvisionedStack, provision
 from stack import DEFAULT_TEMPLATE, StackContext, Template, TemplateError
 
@@ -102,6 +102,15 @@ class LocalStackOptions:
     data_dir: Path | None = None
     # Forget what data_dir kept and start empty.
     fresh: bool = False
+    # How functions run: worker processes, one request at a time each, as Lambda runs
+    # them (default); or in this process, one at a time (tests that hook into handlers).
+    runtime: RuntimeMode = "processes"
+    # Environments per function where the template reserves no concurrency (None: one
+    # per core, at least 2); idle ones are reaped after idle_timeout_s.
+    concurrency: int | None = None
+    idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S
+    # Modules every environment imports before its handler (a plugin, as a layer ships it).
+    preload: tuple[str, ...] = ()
 
 
 class StackNotRunningError(FileNotFoundError):
@@ -198,8 +207,10 @@ class StackState:
 def local_environment(template: Template, endpoint_url: str) -> dict[str, str]:
     """Credentials, region, endpoint, and every function's environment from the template.
 
-    Handlers run in this one process, so their variables must agree; they all come from
+    Inline handlers run in this process, and local commands and tests read the platform's
+    settings from it, so the functions' variables must agree; they all come from
     ``Globals`` today and a conflicting per-function value is refused rather than guessed.
+    (Each worker environment gets its own function's variables on top.)
     """
     env: dict[str, str] = {
         **_LOCAL_CREDENTIALS,
@@ -240,7 +251,8 @@ def _patched_environ(values: dict[str, str]) -> Iterator[None]:
 
 
 class LocalStack:
-    """moto server + template resources + event dispatcher + REST API, in this process.
+    """moto server + template resources + event dispatcher + REST API + the functions'
+    execution environments (worker processes; see :mod:`local.lambda_runtime`).
 
     Use as a context manager::
 
@@ -260,7 +272,14 @@ class LocalStack:
         self._environ: Any = None
         self.session: boto3.session.Session | None = None
         self.provisioned: ProvisionedStack | None = None
-        self.runtime = LambdaRuntime(self.template.functions(), self.template.context)
+        self.runtime = LambdaRuntime(
+            self.template.functions(),
+            self.template.context,
+            mode=self.options.runtime,
+            concurrency=self.options.concurrency,
+            idle_timeout_s=self.options.idle_timeout_s,
+            preload=self.options.preload,
+        )
         self.dispatcher: EventDispatcher | None = None
         self.api: LocalApiServer | None = None
         self._wrote_state_file = False
@@ -315,6 +334,7 @@ class LocalStack:
             **local_environment(self.template, self.endpoint_url),
             **opts.environment_overrides,
         }
+        self.runtime.environment = environ
         self._environ = _patched_environ(environ)
         self._environ.__enter__()
         self.session = boto3.session.Session(region_name=opts.region)
@@ -330,6 +350,7 @@ class LocalStack:
             self.session,
             retry_base_delay_s=opts.retry_base_delay_s,
         )
+        self.runtime.start()
         self.dispatcher.start()
         self.api.start()
         if opts.state_file:
@@ -356,6 +377,7 @@ class LocalStack:
             self.api.stop()
         if self.dispatcher:
             self.dispatcher.stop()
+        self.runtime.shutdown()
         if self._moto:
             self._moto.stop()
         if self.data:  # after moto: no write comes in unjournalled

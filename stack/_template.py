@@ -204,6 +204,9 @@ class FunctionSpec:
     on_failure_arn: str | None
     routes: tuple[RouteSpec, ...]
     rules: tuple[RuleSpec, ...]
+    # ``ReservedConcurrentExecutions``: at most this many environments at once (None: the
+    # account's pool; the local runtime's default).
+    reserved_concurrency: int | None = None
 
     @property
     def name(self) -> str:
@@ -453,6 +456,19 @@ class Template:
                     ),
                     routes=tuple(routes),
                     rules=tuple(rules),
+                    reserved_concurrency=(
+                        int(reserved)
+                        if (
+                            reserved := self.resolve(
+                                props.get(
+                                    "ReservedConcurrentExecutions",
+                                    defaults.get("ReservedConcurrentExecutions"),
+                                )
+                            )
+                        )
+                        is not None
+                        else None
+                    ),
                 )
             )
         return specs

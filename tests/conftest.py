@@ -37,10 +37,11 @@ def load_event() -> Any:
     return _load
 
 
-def _stack_options(stack_name: str = "stratigos-local") -> Any:
+def _stack_options(stack_name: str = "stratigos-local", runtime: str = "processes") -> Any:
     from local.stack import LocalStackOptions
 
     return LocalStackOptions(
+        runtime=runtime,  # type: ignore[arg-type]
         api_port=0,
         state_file=None,
         stack_name=stack_name,
@@ -73,4 +74,18 @@ def local_stack() -> Iterator[Any]:
     from local.stack import LocalStack
 
     with LocalStack(_stack_options()) as stack:
+        yield stack
+
+
+@pytest.fixture
+def inline_stack() -> Iterator[Any]:
+    """A stack of its own whose functions run in this process, one call at a time: for the
+    tests that reach into a handler's process (fault injection's botocore hooks,
+    monkeypatched modules, a changed environment variable), which worker processes would
+    not see. Like ``fresh_stack``, it points this process at itself while it runs."""
+    import uuid
+
+    from local.stack import LocalStack
+
+    with LocalStack(_stack_options(f"stratigos-i{uuid.uuid4().hex[:8]}", "inline")) as stack:
         yield stack

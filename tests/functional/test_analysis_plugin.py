@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def toy_stack(tmp_path: Path) -> Iterator[Any]:
-    """A stack of its own, from template.yaml re-rendered with the toy registered."""
+    """A stack of its own, from template.yaml re-rendered with the toy registered, whose
+    execution environments load the toy first (as a layer would ship it)."""
     from analyses.results import render_template as with_tables
     from api.openapi import render_template as with_routes
     from local.stack import LocalStack, LocalStackOptions
@@ -45,6 +46,7 @@ def toy_stack(tmp_path: Path) -> Iterator[Any]:
             retry_base_delay_s=0.01,
             template_path=template,
             environment_overrides={"POWERTOOLS_LOG_LEVEL": "ERROR"},
+            preload=("tests.support.toy_plugin",),
         )
         with LocalStack(options) as stack:
             yield stack

@@ -1634,7 +1634,7 @@ _LEAKY = (
 
 
 def test_an_unexpected_error_is_a_500_envelope_that_leaks_nothing(
-    local_stack: Any, monkeypatch: pytest.MonkeyPatch
+    inline_stack: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def boom(*args: Any, **kwargs: Any) -> Any:
         raise ClientError(
@@ -1644,11 +1644,11 @@ def test_an_unexpected_error_is_a_500_envelope_that_leaks_nothing(
     monkeypatch.setattr(PortfolioRepository, "get", boom)
     monkeypatch.setattr(RunRepository, "get", boom)
     for path in ("/portfolios/p-0123456789abcdef", "/runs/r-0123456789abcdef"):
-        error = expect_error(call(local_stack, "GET", path), 500, "INTERNAL_ERROR")
+        error = expect_error(call(inline_stack, "GET", path), 500, "INTERNAL_ERROR")
         assert error["details"] == []
     monkeypatch.setattr("ingest.market_api.query_prices", boom)
     answer = call(
-        local_stack, "GET", "/market-data/prices?tickers=A&start=2024-01-01&end=2024-01-02"
+        inline_stack, "GET", "/market-data/prices?tickers=A&start=2024-01-01&end=2024-01-02"
     )
     expect_error(answer, 500, "INTERNAL_ERROR")
 
@@ -1675,17 +1675,17 @@ def test_a_crashed_function_is_the_gateways_5xx_envelope(local_stack: Any, handl
 
 
 def test_an_unexpected_error_inside_a_run_is_stored_as_failed_and_answered_as_500(
-    local_stack: Any, monkeypatch: pytest.MonkeyPatch
+    inline_stack: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def boom(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError(_LEAKY)
 
-    portfolio = _create(local_stack)
+    portfolio = _create(inline_stack)
     monkeypatch.setattr("analyses.runner.execute", boom)
     body = {"portfolioId": portfolio["id"], "paths": [[1.0, 1.1], [1.0, 0.9]]}
-    answer = _submit(local_stack, "/monte-carlo/analyze", body)
+    answer = _submit(inline_stack, "/monte-carlo/analyze", body)
     monkeypatch.undo()
-    (stored,) = call(local_stack, "GET", f"/portfolios/{portfolio['id']}/runs").json["items"]
+    (stored,) = call(inline_stack, "GET", f"/portfolios/{portfolio['id']}/runs").json["items"]
     assert stored["status"] == "failed"
     assert stored["error"]["code"] == "INTERNAL_ERROR"
     # An internal failure is not a success: the caller gets the 500 envelope.

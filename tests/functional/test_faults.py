@@ -206,9 +206,9 @@ def _function_timeout(stack: Any, function: str, seconds: int) -> Iterator[None]
 
 
 # ---------------------------------------------------------------- (a) transient faults
-def test_transient_faults_at_every_write_step_end_like_a_clean_run(local_stack: Any) -> None:
+def test_transient_faults_at_every_write_step_end_like_a_clean_run(inline_stack: Any) -> None:
     config = settings()
-    chain = _chain(local_stack)
+    chain = _chain(inline_stack)
     rules = [
         FaultRule("s3", "GetObject", "timeout", times=1, match=key_prefix(chain.raw_key)),
         FaultRule(
@@ -226,23 +226,23 @@ def test_transient_faults_at_every_write_step_end_like_a_clean_run(local_stack: 
         FaultRule("s3", "PutObject", "server_error", times=2, match=key_prefix("reports/demo/")),
         FaultRule("events", "PutEvents", "rejected_entries", times=1),
     ]
-    since = {f: len(local_stack.runtime.calls(f)) for f in local_stack.runtime.functions}
+    since = {f: len(inline_stack.runtime.calls(f)) for f in inline_stack.runtime.functions}
     with FaultInjector(rules) as faults:
-        _land(local_stack, chain)
+        _land(inline_stack, chain)
     assert faults.exhausted, [(r.service, r.operation, r.kind, r.fired) for r in faults.rules]
     assert (faults.count("throttle"), faults.count("timeout")) == (7, 2)
-    _assert_clean_end_state(local_stack, chain)
+    _assert_clean_end_state(inline_stack, chain)
     # botocore absorbed every fault but one: PutEvents answering 200 with its entry refused
     # is not botocore's to retry; the lander's publish raises and Lambda retries it.
-    failed = [c for f, n in since.items() for c in local_stack.runtime.calls(f)[n:] if not c.ok]
+    failed = [c for f, n in since.items() for c in inline_stack.runtime.calls(f)[n:] if not c.ok]
     assert [(c.function, c.error_type) for c in failed] == [("IngestFunction", "EventPublishError")]
-    assert not _dead_letters(local_stack, None, _about(chain))
+    assert not _dead_letters(inline_stack, None, _about(chain))
 
 
-def test_transient_faults_in_a_synchronous_run_still_answer_201(local_stack: Any) -> None:
+def test_transient_faults_in_a_synchronous_run_still_answer_201(inline_stack: Any) -> None:
     config = settings()
-    chain = _chain(local_stack)
-    _land(local_stack, chain)
+    chain = _chain(inline_stack)
+    _land(inline_stack, chain)
     rules = [
         FaultRule("dynamodb", "PutItem", "throttle", times=2, match=table_named(config.runs_table)),
         FaultRule(
@@ -253,7 +253,7 @@ def test_transient_faults_in_a_synchronous_run_still_answer_201(local_stack: Any
     ]
     with FaultInjector(rules) as faults:
         status, run = http_json(
-            f"{local_stack.api_url}/optimization/risk-parity",
+            f"{inline_stack.api_url}/optimization/risk-parity",
             "POST",
             {"portfolioId": chain.portfolio, "start": START.isoformat(), "end": "2023-04-10"},
             timeout=120,
@@ -261,39 +261,39 @@ def test_transient_faults_in_a_synchronous_run_still_answer_201(local_stack: Any
     assert faults.exhausted
     assert status == 201, run
     assert run["status"] == "succeeded"
-    objects = _result_objects(local_stack, run["id"])
+    objects = _result_objects(inline_stack, run["id"])
     assert {k: len(v) for k, v in objects.items()} == {"optimization_weights": 1, "run_index": 1}
 
 
 # ---------------------------------------------------------------- (b) a crash between two writes
-def test_ingest_crash_after_announcing_is_replayed_without_duplicates(local_stack: Any) -> None:
+def test_ingest_crash_after_announcing_is_replayed_without_duplicates(inline_stack: Any) -> None:
     """The lander dies after PricesCurated went out, before its idempotency record completed.
 
     The record stays in progress until the function's timeout: Lambda's retries find it so
     and end in the dead-letter queue; replayed after that, landing re-announces the same
     manifest, which the returns consumer has already handled: nothing runs twice.
     """
-    chain = _chain(local_stack)
+    chain = _chain(inline_stack)
     crash = FaultRule(
         "events", "PutEvents", "crash", times=1, match=lambda p: "PricesCurated" in json.dumps(p)
     )
-    with _function_timeout(local_stack, "IngestFunction", 2):
+    with _function_timeout(inline_stack, "IngestFunction", 2):
         with inject(crash):
-            _land(local_stack, chain)
+            _land(inline_stack, chain)
         assert crash.fired == 1
-        letters = _dead_letters(local_stack, "IngestFunction", _about(chain))
+        letters = _dead_letters(inline_stack, "IngestFunction", _about(chain))
         assert len(letters) == 1
         assert letters[0].error_type == "IdempotencyAlreadyInProgressError"
         assert letters[0].attempts == 3
         time.sleep(2.5)  # let the in-progress record expire (the function's timeout)
-        assert len(_replay(local_stack, "IngestFunction", _about(chain))) == 1
-    _assert_clean_end_state(local_stack, chain)
-    assert not _dead_letters(local_stack, "IngestFunction", _about(chain))
+        assert len(_replay(inline_stack, "IngestFunction", _about(chain))) == 1
+    _assert_clean_end_state(inline_stack, chain)
+    assert not _dead_letters(inline_stack, "IngestFunction", _about(chain))
 
 
-def test_returns_crash_after_announcing_requests_no_second_set_of_runs(local_stack: Any) -> None:
+def test_returns_crash_after_announcing_requests_no_second_set_of_runs(inline_stack: Any) -> None:
     """Recomputed on replay, the returns are unchanged: same data version, same run ids."""
-    chain = _chain(local_stack)
+    chain = _chain(inline_stack)
     crash = FaultRule(
         "events",
         "PutEvents",
@@ -301,14 +301,14 @@ def test_returns_crash_after_announcing_requests_no_second_set_of_runs(local_sta
         times=1,
         match=lambda p: "MarketDataUpdated" in json.dumps(p) and chain.tickers[0] in json.dumps(p),
     )
-    with _function_timeout(local_stack, "ReturnsFunction", 2):
+    with _function_timeout(inline_stack, "ReturnsFunction", 2):
         with inject(crash):
-            _land(local_stack, chain)
+            _land(inline_stack, chain)
         assert crash.fired == 1
-        assert len(_recomputed(local_stack, chain)) == 1  # the announcement went out
+        assert len(_recomputed(inline_stack, chain)) == 1  # the announcement went out
         time.sleep(2.5)
-        assert len(_replay(local_stack, "ReturnsFunction", _about(chain))) == 1
-    _assert_clean_end_state(local_stack, chain)
+        assert len(_replay(inline_stack, "ReturnsFunction", _about(chain))) == 1
+    _assert_clean_end_state(inline_stack, chain)
 
 
 @pytest.mark.parametrize(
@@ -337,48 +337,48 @@ def test_returns_crash_after_announcing_requests_no_second_set_of_runs(local_sta
     ],
 )
 def test_run_worker_crash_between_writes_converges_on_retry(
-    local_stack: Any, step: str, rule: FaultRule
+    inline_stack: Any, step: str, rule: FaultRule
 ) -> None:
     config = settings()
     assert config.runs_table  # the predicate above looks at the runs table's status
-    chain = _chain(local_stack)
-    since = len(local_stack.runtime.calls("RunWorkerFunction"))
+    chain = _chain(inline_stack)
+    since = len(inline_stack.runtime.calls("RunWorkerFunction"))
     with inject(rule):
-        _land(local_stack, chain)
+        _land(inline_stack, chain)
     assert rule.fired == 1, step
-    calls = _calls(local_stack, "RunWorkerFunction", since, _about(chain))
+    calls = _calls(inline_stack, "RunWorkerFunction", since, _about(chain))
     assert [c.ok for c in calls] == [False, True], [(c.error_type, c.error) for c in calls]
     assert calls[0].error_type == "InjectedCrash"
-    _assert_clean_end_state(local_stack, chain)
+    _assert_clean_end_state(inline_stack, chain)
 
 
-def test_fan_out_crash_after_publishing_requests_each_run_once(local_stack: Any) -> None:
-    chain = _chain(local_stack)
+def test_fan_out_crash_after_publishing_requests_each_run_once(inline_stack: Any) -> None:
+    chain = _chain(inline_stack)
     rule = FaultRule(
         "events",
         "PutEvents",
         "crash",
         match=lambda p: "RunRequested" in json.dumps(p) and chain.portfolio in json.dumps(p),
     )
-    since = len(local_stack.runtime.calls("FanOutFunction"))
+    since = len(inline_stack.runtime.calls("FanOutFunction"))
     with inject(rule):
-        _land(local_stack, chain)
+        _land(inline_stack, chain)
     assert rule.fired == 1
-    calls = _calls(local_stack, "FanOutFunction", since, _about(chain))
+    calls = _calls(inline_stack, "FanOutFunction", since, _about(chain))
     assert [c.ok for c in calls] == [False, True]
-    _assert_clean_end_state(local_stack, chain)
+    _assert_clean_end_state(inline_stack, chain)
 
 
-def test_render_crash_before_the_manifest_converges_on_retry(local_stack: Any) -> None:
-    chain = _chain(local_stack)
+def test_render_crash_before_the_manifest_converges_on_retry(inline_stack: Any) -> None:
+    chain = _chain(inline_stack)
     rule = FaultRule("s3", "PutObject", "crash", match=key_prefix("reports/demo/runs/"))
-    since = len(local_stack.runtime.calls("RenderFunction"))
+    since = len(inline_stack.runtime.calls("RenderFunction"))
     with inject(rule):
-        _land(local_stack, chain)
+        _land(inline_stack, chain)
     assert rule.fired == 1
-    calls = _calls(local_stack, "RenderFunction", since, _about(chain))
+    calls = _calls(inline_stack, "RenderFunction", since, _about(chain))
     assert [c.ok for c in calls] == [False, True]
-    _assert_clean_end_state(local_stack, chain)
+    _assert_clean_end_state(inline_stack, chain)
 
 
 # ---------------------------------------------------------------- (c) persistent faults
@@ -416,18 +416,18 @@ def test_render_crash_before_the_manifest_converges_on_retry(local_stack: Any) -
     ],
 )
 def test_a_persistent_fault_dead_letters_with_its_cause_and_replay_converges(
-    local_stack: Any, function: str, rule: FaultRule
+    inline_stack: Any, function: str, rule: FaultRule
 ) -> None:
-    chain = _chain(local_stack)
+    chain = _chain(inline_stack)
     about = _about(chain)
-    since = len(local_stack.runtime.calls(function))
+    since = len(inline_stack.runtime.calls(function))
     with inject(rule):
-        _land(local_stack, chain)
-    calls = _calls(local_stack, function, since, about)
+        _land(inline_stack, chain)
+    calls = _calls(inline_stack, function, since, about)
     assert [c.ok for c in calls] == [False, False, False]  # the first try + Lambda's 2 retries
     # Each invocation: botocore's attempts (fewer once its retry quota runs low, as in AWS).
     assert 3 <= rule.fired <= 3 * ATTEMPTS
-    letters = _dead_letters(local_stack, function, about)
+    letters = _dead_letters(inline_stack, function, about)
     assert len(letters) == 1
     letter = letters[0]
     assert letter.condition == "RetriesExhausted"
@@ -437,61 +437,61 @@ def test_a_persistent_fault_dead_letters_with_its_cause_and_replay_converges(
         letter.error_message or ""
     )
     # Nothing half-done is visible while it waits in the queue.
-    runs = portfolio_runs(local_stack, chain.portfolio)
+    runs = portfolio_runs(inline_stack, chain.portfolio)
     assert all(r["status"] != "succeeded" for r in runs) or function == "RenderFunction"
     if function == "RunWorkerFunction":
-        (run,) = _recomputed(local_stack, chain)
+        (run,) = _recomputed(inline_stack, chain)
         assert run["status"] == "running"
-        assert "run_index" not in _result_objects(local_stack, run["id"])
+        assert "run_index" not in _result_objects(inline_stack, run["id"])
 
-    assert [letter.message_id for letter in _replay(local_stack, function, about)] == [
+    assert [letter.message_id for letter in _replay(inline_stack, function, about)] == [
         letter.message_id
     ]
-    _assert_clean_end_state(local_stack, chain)
-    assert not _dead_letters(local_stack, function, about)
+    _assert_clean_end_state(inline_stack, chain)
+    assert not _dead_letters(inline_stack, function, about)
 
 
 def test_a_synchronous_run_whose_writes_keep_failing_is_finished_by_the_worker(
-    local_stack: Any,
+    inline_stack: Any,
 ) -> None:
     """Every attempt at the commit marker fails: 202, and the worker completes the run."""
-    chain = _chain(local_stack)
-    _land(local_stack, chain)
+    chain = _chain(inline_stack)
+    _land(inline_stack, chain)
     rule = FaultRule(
         "s3", "PutObject", "server_error", times=ATTEMPTS, match=key_prefix("results/run_index/")
     )
     with inject(rule):
         status, run = http_json(
-            f"{local_stack.api_url}/optimization/risk-parity",
+            f"{inline_stack.api_url}/optimization/risk-parity",
             "POST",
             {"portfolioId": chain.portfolio, "start": START.isoformat(), "end": "2023-04-10"},
             timeout=120,
         )
-        local_stack.wait_idle()
+        inline_stack.wait_idle()
     assert rule.exhausted
     assert status == 202, run
-    status, finished = http_json(f"{local_stack.api_url}/runs/{run['id']}", timeout=120)
+    status, finished = http_json(f"{inline_stack.api_url}/runs/{run['id']}", timeout=120)
     assert status == 200
     assert finished["status"] == "succeeded", finished
-    objects = _result_objects(local_stack, run["id"])
+    objects = _result_objects(inline_stack, run["id"])
     assert {k: len(v) for k, v in objects.items()} == {"optimization_weights": 1, "run_index": 1}
 
 
 # ---------------------------------------------------------------- the CLI
 def test_stratigos_replay_cli_lists_then_replays(
-    local_stack: Any,
+    inline_stack: Any,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from local.cli import main
 
-    chain = _chain(local_stack)
+    chain = _chain(inline_stack)
     rule = FaultRule("s3", "PutObject", "server_error", None, match=key_prefix("reports/demo/"))
     with inject(rule):
-        _land(local_stack, chain)
-    (letter,) = _dead_letters(local_stack, "RenderFunction", _about(chain))
-    state = local_stack.state()
+        _land(inline_stack, chain)
+    (letter,) = _dead_letters(inline_stack, "RenderFunction", _about(chain))
+    state = inline_stack.state()
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".stratigos").mkdir()
     (tmp_path / ".stratigos" / "local.json").write_text(json.dumps(state.__dict__))
@@ -502,10 +502,10 @@ def test_stratigos_replay_cli_lists_then_replays(
     assert line.startswith("listed")
     assert "RenderFunction" in line
     assert "ClientError" in line
-    assert _dead_letters(local_stack, "RenderFunction", _about(chain))  # still there
+    assert _dead_letters(inline_stack, "RenderFunction", _about(chain))  # still there
 
     assert main(["replay", "--function", "RenderFunction"]) == 0
     assert "handed back" in capsys.readouterr().out
-    local_stack.wait_idle()
-    _assert_clean_end_state(local_stack, chain)
-    assert not _dead_letters(local_stack, "RenderFunction", _about(chain))
+    inline_stack.wait_idle()
+    _assert_clean_end_state(inline_stack, chain)
+    assert not _dead_letters(inline_stack, "RenderFunction", _about(chain))

@@ -624,20 +624,21 @@ def test_unusable_files_get_a_quarantine_report_and_change_nothing_else(
 
 
 def test_a_file_over_the_ingest_limit_is_refused_before_it_is_downloaded(
-    local_stack: Any, monkeypatch: pytest.MonkeyPatch
+    inline_stack: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The limit is an environment setting (256 MiB by default); a small one here, so the
-    # test need not upload gigabytes. The functions run in this process and read it per call.
+    # test need not upload gigabytes. The inline stack's functions run in this process and
+    # read it per call.
     body = _CSV_OK + b"".join(f"{_day()},HZ{i:03d},1.0\n".encode() for i in range(200))
     monkeypatch.setenv(env_name("max_ingest_file_bytes"), str(len(body) - 1))
-    before = World.take(local_stack)
-    landing = _land(local_stack, f"raw/prices/hostile-{uuid.uuid4().hex[:8]}/big.csv", body)
+    before = World.take(inline_stack)
+    landing = _land(inline_stack, f"raw/prices/hostile-{uuid.uuid4().hex[:8]}/big.csv", body)
     _assert_rejected(landing, "FILE_TOO_LARGE")
     assert f"{len(body):,} bytes" in landing.report["message"]  # type: ignore[index]
-    before.assert_unchanged(local_stack, new_objects=landing.new_objects | {landing.key})
+    before.assert_unchanged(inline_stack, new_objects=landing.new_objects | {landing.key})
     # Exactly at the limit it is read (and here curated: it is a good file).
     monkeypatch.setenv(env_name("max_ingest_file_bytes"), str(len(body)))
-    again = _land(local_stack, f"raw/prices/hostile-{uuid.uuid4().hex[:8]}/big.csv", body)
+    again = _land(inline_stack, f"raw/prices/hostile-{uuid.uuid4().hex[:8]}/big.csv", body)
     assert again.result["status"] in ("curated", "unchanged"), again.result
 
 

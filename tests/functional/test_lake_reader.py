@@ -227,12 +227,12 @@ def _market_prices(stack: Any, year: int) -> list[str]:
     ],
 )
 def test_market_data_answers_5xx_not_404_when_the_lake_fails(
-    local_stack: Any, kind: Any, status: int, code: str
+    inline_stack: Any, kind: Any, status: int, code: str
 ) -> None:
     year = 1987  # a year no other test writes: its partition is this test's alone
-    tickers = _market_prices(local_stack, year)
+    tickers = _market_prices(inline_stack, year)
     url = (
-        f"{local_stack.api_url}/market-data/prices?tickers={','.join(tickers)}"
+        f"{inline_stack.api_url}/market-data/prices?tickers={','.join(tickers)}"
         f"&start={year}-01-01&end={year}-12-31"
     )
     answered, body = http_json(url)
