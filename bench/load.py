@@ -582,6 +582,35 @@ def _compare(args: argparse.Namespace) -> int:
     return code
 
 
+def _print_environments(runtime: Any) -> None:
+    """Per function: calls, the execution environments they ran in, their cold starts."""
+    calls: dict[str, list[Any]] = defaultdict(list)
+    for call in runtime.calls():
+        calls[call.function].append(call)
+    envs: dict[str, list[Any]] = defaultdict(list)
+    for env in runtime.environments:
+        envs[env.function].append(env)
+    print(
+        f"\n{runtime.mode} runtime, up to {runtime.default_concurrency} environments per function"
+    )
+    print(
+        "\n| function | calls | environments | cold start mean ms | max ms "
+        "| calls waiting | wait p95 ms |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name in sorted(calls, key=lambda n: -len(calls[n])):
+        inits = [1000 * c.init_duration_s for c in calls[name] if c.init_duration_s is not None]
+        waits = sorted(1000 * c.waited_s for c in calls[name])
+        waiting = sum(1 for w in waits if w >= 1)
+        p95 = waits[min(len(waits) - 1, int(0.95 * len(waits)))] if waits else 0.0
+        mean = f"{sum(inits) / len(inits):.0f}" if inits else "—"
+        top = f"{max(inits):.0f}" if inits else "—"
+        print(
+            f"| {name} | {len(calls[name]):,} | {len(envs[name]) or len(inits)} | {mean} | "
+            f"{top} | {waiting:,} | {p95:.0f} |"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=50)
@@ -636,6 +665,7 @@ def main(argv: list[str] | None = None) -> int:
             stack.wait_idle(timeout_s=600)
             dead = len(stack.dispatcher.dead_lettered) if stack.dispatcher else 0
             print(f"\ndead-lettered events: {dead}")
+            _print_environments(stack.runtime)
         summary.update(recording=args.recording == "on", landed_s=round(landed, 1))
         if data_dir is not None:
             restarted, figures = _restart(
