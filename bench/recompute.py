@@ -87,11 +87,13 @@ def main(argv: list[str] | None = None) -> int:
             )
         stack.wait_idle(timeout_s=3600)  # a created portfolio's analyses run at once
         before = len(stack.runtime.calls())
+        parent_cpu = time.process_time()
         landed_at = time.time()
         s3.put_object(
             Bucket=stack.bucket, Key="raw/prices/december.parquet", Body=december.read_bytes()
         )
         stack.wait_idle(timeout_s=3600)
+        parent_cpu = time.process_time() - parent_cpu
         calls = stack.runtime.calls()[before:]
     runs = [c for c in calls if c.function == "RunWorkerFunction"]
     last_done = max(c.started_at + c.duration_s for c in runs) if runs else landed_at
@@ -99,10 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     last_report = max((c.started_at + c.duration_s for c in renders), default=last_done)
     ok = sum(1 for c in runs if c.ok and (c.result or {}).get("status") == "succeeded")
     per_function: dict[str, list[float]] = defaultdict(list)
+    cpu: dict[str, float] = defaultdict(float)
     environments: dict[str, set[str]] = defaultdict(set)
     inits: dict[str, list[float]] = defaultdict(list)
     for call in calls:
         per_function[call.function].append(call.duration_s)
+        cpu[call.function] += call.cpu_s or 0.0
         environments[call.function].add(call.environment)
         if call.init_duration_s is not None:
             inits[call.function].append(call.init_duration_s)
@@ -127,15 +131,22 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("IngestFunction", "ReturnsFunction", "FanOutFunction", "RunWorkerFunction")
     )
     print(f"critical path in AWS (one Lambda per run, concurrently): ~{critical:.1f} s\n")
-    print("| function | invocations | total s | mean ms | max ms | environments | cold starts |")
-    print("|---|---:|---:|---:|---:|---:|---|")
+    print(
+        f"CPU: the functions {sum(cpu.values()):.1f} s, the stack's own process (moto, the "
+        f"dispatcher, the API) {parent_cpu:.1f} s\n"
+    )
+    print(
+        "| function | invocations | total s | mean ms | max ms | CPU s | environments "
+        "| cold starts |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
     for name, durations in sorted(per_function.items(), key=lambda kv: -sum(kv[1])):
         cold = inits.get(name, [])
         started = f"{len(cold)} × {1000 * statistics.mean(cold):.0f} ms" if cold else "0 (warm)"
         print(
             f"| {name} | {len(durations)} | {sum(durations):.2f} | "
             f"{1000 * statistics.mean(durations):.0f} | {1000 * max(durations):.0f} | "
-            f"{len(environments[name])} | {started} |"
+            f"{cpu[name]:.1f} | {len(environments[name])} | {started} |"
         )
     print("\n| analysis | runs | mean ms | max ms |")
     print("|---|---:|---:|---:|")

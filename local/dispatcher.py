@@ -42,6 +42,8 @@ __all__ = [
     "scheduled_event",
 ]
 
+# The longest a quiet queue waits between reads while other events are being delivered.
+_MAX_BACKOFF_S = 0.5
 # moto's S3→EventBridge events all carry this id and this sequencer.
 _MOTO_CONSTANT_EVENT_ID = "17793124-05d4-b198-2fde-7ededc63b103"
 _MOTO_CONSTANT_SEQUENCER = "617f08299329d189"
@@ -172,6 +174,8 @@ class EventDispatcher:
         self._wake = threading.Event()
         self._in_flight = dict.fromkeys((sub.rule.rule_name for sub in self.subscriptions), 0)
         self._in_flight_total = 0
+        self._due = dict.fromkeys(self._in_flight, 0.0)  # when a quiet queue is read next
+        self._empty = dict.fromkeys(self._in_flight, 0)  # passes that found it empty in a row
         capacity = sum(runtime.concurrency(sub.function.logical_id) for sub in self.subscriptions)
         self._pool = ThreadPoolExecutor(max(1, capacity), thread_name_prefix="delivery")
         # Retry jitter, not security.
@@ -195,7 +199,9 @@ class EventDispatcher:
             with self._cond:
                 self._pass_no += 1
                 busy_before = self._in_flight_total
-            handled = self.poll_once()
+            # With nothing delivering, every queue is read (an idle pass must see them all);
+            # otherwise the queues that were empty lately wait their turn.
+            handled = self.poll_once(every_queue=busy_before == 0)
             with self._cond:
                 # A pass is idle when nothing was delivering as it began and it found
                 # nothing: whatever a finished delivery put on the bus was in a queue by then.
@@ -223,21 +229,24 @@ class EventDispatcher:
                 self._cond.wait(remaining)
 
     # ---------------------------------------------------------------- work
-    def poll_once(self) -> int:
-        """One pass over every rule queue; returns how many events it handed out.
+    def poll_once(self, every_queue: bool = True) -> int:
+        """One pass over the rule queues; returns how many events it handed out.
 
         Each event is delivered on a thread of its own, as Lambda's asynchronous
         invocation runs events concurrently; a rule takes no more events from its queue
         than its function has environments, so none waits past its visibility timeout.
+        Unless ``every_queue``, a queue found empty lately is skipped until its backoff
+        (10 ms doubling to 500 ms) has passed: while a burst runs, every finished delivery
+        starts a pass, and reading a dozen quiet queues each time was most of the
+        dispatcher's work.
         """
         handed = 0
+        now = time.monotonic()
         for sub in self.subscriptions:
+            name = sub.rule.rule_name
             with self._cond:
-                free = (
-                    self.runtime.concurrency(sub.function.logical_id)
-                    - self._in_flight[sub.rule.rule_name]
-                )
-            if free <= 0:
+                free = self.runtime.concurrency(sub.function.logical_id) - self._in_flight[name]
+            if free <= 0 or (not every_queue and now < self._due[name]):
                 continue
             messages = self._sqs.receive_message(
                 QueueUrl=sub.queue_url,
@@ -245,6 +254,9 @@ class EventDispatcher:
                 WaitTimeSeconds=0,
                 VisibilityTimeout=self._visibility_timeout(sub.function),
             ).get("Messages", [])
+            self._empty[name] = 0 if messages else self._empty[name] + 1
+            quiet = min(_MAX_BACKOFF_S, 0.01 * 2 ** min(self._empty[name], 6))
+            self._due[name] = now + (0.0 if messages else quiet)
             for message in messages:
                 with self._cond:
                     self._in_flight[sub.rule.rule_name] += 1

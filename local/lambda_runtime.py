@@ -113,7 +113,9 @@ class Invocation:
 
     ``duration_s`` is the handler's time (Lambda's "Duration"); ``init_duration_s`` the
     environment's cold start when this call started one (Lambda's "Init Duration");
-    ``waited_s`` the time spent waiting for a free environment at the concurrency limit.
+    ``waited_s`` the time spent waiting for a free environment at the concurrency limit;
+    ``cpu_s`` the handler's CPU time in its environment (processes mode; the work itself,
+    whatever else shares the machine).
     """
 
     function: str
@@ -130,6 +132,7 @@ class Invocation:
     cold_start: bool = False
     init_duration_s: float | None = None
     waited_s: float = 0.0
+    cpu_s: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -427,6 +430,8 @@ class LambdaRuntime:
             answer = {"error": {"errorMessage": str(failed), "errorType": failed.error_type}}
         except _RuntimeClosedError as stopped:
             answer = {"error": {"errorMessage": str(stopped), "errorType": "Runtime.Unavailable"}}
+        if "cpu_s" in answer:
+            record.cpu_s = float(answer["cpu_s"])
         if "error" in answer:
             error = answer["error"]
             record.error = str(error.get("errorMessage") or error.get("errorType"))
