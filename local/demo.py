@@ -460,6 +460,8 @@ def _write(report: DemoReport, output_dir: Path) -> None:
             "attempt": c.attempt,
             "ok": c.ok,
             "seconds": round(c.duration_s, 4),
+            "environment": c.environment,
+            "init_seconds": None if c.init_duration_s is None else round(c.init_duration_s, 4),
             "error": c.error,
             "result": c.result if c.trigger.startswith(("EventBridgeRule", "Schedule")) else None,
             "event": c.event if not c.trigger.startswith("Api") else None,
@@ -505,6 +507,21 @@ def _print(report: DemoReport, output_dir: Path, echo: Any) -> None:
         )
         detail = ", ".join(f"{k}: {v}" for k, v in sorted({**outcomes, **statuses}.items()))
         echo(f"  {function:<22} <- {trigger:<45} x{count}  ({detail})")
+    echo("")
+    echo("Execution environments (worker processes, one call at a time each)")
+    environments: dict[str, set[str]] = {}
+    inits: dict[str, list[float]] = {}
+    for call in report.invocations:
+        environments.setdefault(call.function, set()).add(call.environment)
+        if call.init_duration_s is not None:
+            inits.setdefault(call.function, []).append(call.init_duration_s)
+    for function in sorted(environments):
+        started = inits.get(function, [])
+        mean = 1000 * sum(started) / len(started) if started else 0.0
+        echo(
+            f"  {function:<22} {len(environments[function])} environment(s), "
+            f"{len(started)} cold start(s), init {mean:.0f} ms on average"
+        )
     echo("")
     echo("API (through the local API Gateway)")
     for method, path, status, code in report.api_calls:

@@ -133,6 +133,7 @@ class Invocation:
     init_duration_s: float | None = None
     waited_s: float = 0.0
     cpu_s: float | None = None
+    ran_at: float = 0.0  # wall clock when the handler got the event
 
     @property
     def ok(self) -> bool:
@@ -385,6 +386,7 @@ class LambdaRuntime:
         with self._inline_lock:
             record.waited_s = time.perf_counter() - waited
             record.environment = "inline"
+            record.ran_at = time.time()
             start = time.perf_counter()
             try:
                 if spec.handler not in self._inline_loaded:
@@ -416,6 +418,7 @@ class LambdaRuntime:
                 record.cold_start = cold
                 if cold:
                     record.init_duration_s = env.record.init_s
+                record.ran_at = time.time()
                 start = time.perf_counter()
                 try:
                     if env.init_error is not None:

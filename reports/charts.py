@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import itertools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -19,6 +19,7 @@ matplotlib.use("Agg")
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 from PIL import Image
@@ -140,11 +141,27 @@ def _top(values: Mapping[str, float], limit: int = MAX_BARS) -> list[tuple[str, 
     return [*head, (f"{len(rest)} others", float(sum(v for _, v in rest)))]
 
 
-def _label_bars(ax: Any, bars: Any, values: Sequence[float]) -> None:
-    for bar, value in zip(bars, values, strict=True):
+def _hbars(
+    ax: Any, y: Iterable[float], widths: Iterable[float], *, height: float, color: str, label: str
+) -> None:
+    """Horizontal bars centred on ``y``, from 0 to each width: ``barh``'s rectangles as one
+    ``PolyCollection`` (``barh`` makes an artist per bar, each with its own transforms: a
+    fifth of a 20-asset chart's time went there)."""
+    half = height / 2
+    corners = [
+        ((0.0, centre - half), (width, centre - half), (width, centre + half), (0.0, centre + half))
+        for centre, width in zip(y, widths, strict=True)
+    ]
+    ax.add_collection(
+        PolyCollection(corners, facecolors=color, edgecolors="none", linewidths=0, label=label)
+    )
+
+
+def _label_bars(ax: Any, y: Iterable[float], values: Iterable[float]) -> None:
+    for centre, value in zip(y, values, strict=True):
         ax.annotate(
             f"{value:.1%}",
-            (bar.get_width(), bar.get_y() + bar.get_height() / 2),
+            (value, centre),
             xytext=(3, 0),
             textcoords="offset points",
             va="center",
@@ -166,22 +183,16 @@ def weights_chart(
         ax = fig.add_subplot()
         y = np.arange(len(rows), dtype=float)
         height = 0.8 if portfolio is None else 0.4
-        bars = ax.barh(
-            y - (0 if portfolio is None else height / 2),
-            values,
-            height=height,
-            color=PALETTE["primary"],
-            label="Run weight",
-        )
-        _label_bars(ax, bars, values)
+        centres = y - (0 if portfolio is None else height / 2)
+        _hbars(ax, centres, values, height=height, color=PALETTE["primary"], label="Run weight")
+        _label_bars(ax, centres, values)
         if portfolio is not None:
             own = [portfolio.get(name, 0.0) for name in labels]
             if len(rows) and labels[-1].endswith(" others") and len(weights) > MAX_BARS:
                 shown = set(labels[:-1])
                 own[-1] = float(sum(v for k, v in portfolio.items() if k not in shown))
-            ax.barh(
-                y + height / 2, own, height=height, color=PALETTE["secondary"], label="Portfolio"
-            )
+            colour = PALETTE["secondary"]
+            _hbars(ax, y + height / 2, own, height=height, color=colour, label="Portfolio")
             ax.legend(loc="lower right")
         ax.set_yticks(y, labels)
         ax.invert_yaxis()
@@ -208,9 +219,9 @@ def risk_contribution_chart(
     with _figure() as fig:
         ax = fig.add_subplot()
         y = np.arange(len(rows), dtype=float)
-        bars = ax.barh(y - 0.2, risk, height=0.4, color=PALETTE["alert"], label="Risk contribution")
-        _label_bars(ax, bars, risk)
-        ax.barh(y + 0.2, weight, height=0.4, color=PALETTE["primary"], label="Weight")
+        _hbars(ax, y - 0.2, risk, height=0.4, color=PALETTE["alert"], label="Risk contribution")
+        _label_bars(ax, y - 0.2, risk)
+        _hbars(ax, y + 0.2, weight, height=0.4, color=PALETTE["primary"], label="Weight")
         ax.set_yticks(y, labels)
         ax.invert_yaxis()
         ax.grid(axis="y", visible=False)

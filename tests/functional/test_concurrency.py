@@ -8,6 +8,7 @@ No timing is asserted: only who won, what was answered and what the data says af
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import uuid
@@ -158,12 +159,25 @@ def test_concurrent_requests_of_two_tenants_never_see_each_others_body_or_key(
         name = f"{key} {stem} {index}"
         return key, name, _create(local_stack, name, key)
 
+    since = len(local_stack.runtime.calls("PortfoliosFunction"))
     made = _together([lambda i=i: create(i) for i in range(16)])
     for key, name, portfolio in made:
         assert portfolio["portfolio"]["name"] == name
         other = OTHER if key == DEV else DEV
         assert _call(local_stack, "GET", f"/portfolios/{portfolio['id']}", key=key)[0] == 200
         assert _call(local_stack, "GET", f"/portfolios/{portfolio['id']}", key=other)[0] == 404
+    # Why: each execution environment served one request at a time (Powertools keeps the
+    # current request on its resolver, as Lambda allows), while several served at once.
+    creates = local_stack.runtime.calls("PortfoliosFunction")[since : since + 16]
+    assert len({call.environment for call in creates}) >= 2
+    by_environment: dict[str, list[tuple[float, float]]] = {}
+    for call in creates:
+        by_environment.setdefault(call.environment, []).append(
+            (call.ran_at, call.ran_at + call.duration_s)
+        )
+    for spans in by_environment.values():
+        spans.sort()
+        assert all(end <= start for (_, end), (start, _) in itertools.pairwise(spans))
 
 
 def test_concurrent_creates_and_deletes_lose_nothing(local_stack: Any) -> None:

@@ -9,6 +9,7 @@ import uuid
 from datetime import date, timedelta
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -169,16 +170,57 @@ def test_a_ranged_read_failing_after_the_footer_is_unavailable(dataset: dict[str
     s3, bucket = dataset["s3"], dataset["bucket"]
     key = f"{dataset['prefix']}big/year=2030/data.parquet"
     days = [date(2030, 1, 1) + timedelta(days=i) for i in range(365)]
-    big = _rows([f"T{i:03d}" for i in range(200)], days)
+    # Larger than the first GET's tail (256 KiB) and than a head read whole (1 MiB).
+    big = _rows([f"T{i:04d}" for i in range(1000)], days)
     _write(s3, bucket, key, big, row_group_size=10_000)
     # Unfaulted, a read whose ranges span the first GET's tail returns every byte.
-    whole = LakeReader(bucket, s3=s3).read(f"{dataset['prefix']}big/", [2030], tickers=["T199"])
-    assert whole.equals(big.filter(pc.equal(big["ticker"], "T199")))
+    whole = LakeReader(bucket, s3=s3).read(f"{dataset['prefix']}big/", [2030], tickers=["T0999"])
+    assert whole.equals(big.filter(pc.equal(big["ticker"], "T0999")))
     reader = LakeReader(bucket, s3=s3)
     rule = inject_rule("GetObject", "server_error", key, times=None, skip=1)
     with rule as faults, pytest.raises(LakeUnavailable):
-        reader.read(f"{dataset['prefix']}big/", [2030], tickers=["T001"])
+        reader.read(f"{dataset['prefix']}big/", [2030], tickers=["T0001"])
     assert faults.count() >= 2
+
+
+@pytest.mark.parametrize(("tickers", "gets"), [(50, 1), (270, 2), (1100, None)])
+def test_a_small_object_is_read_in_one_or_two_gets(
+    dataset: dict[str, Any], tickers: int, gets: int | None
+) -> None:
+    """Within the first GET's tail: one request; a head under 1 MiB: one more; beyond that,
+    ranged reads of what the filter keeps (row groups pruned by their statistics)."""
+    s3, bucket = dataset["s3"], dataset["bucket"]
+    prefix = f"{dataset['prefix']}gets{tickers}/"
+    # Random values (8 incompressible bytes a row): 50 tickers ~150 KB, 270 ~800 KB, 1,100 ~3 MB.
+    days = np.arange(np.datetime64("2031-01-01"), np.datetime64("2032-01-01"))
+    names = np.array([f"T{i:04d}" for i in range(tickers)])
+    table = pa.table(
+        {
+            "date": pa.array(np.tile(days, tickers)),
+            "ticker": pa.array(np.repeat(names, len(days))),
+            "value": pa.array(np.random.default_rng(tickers).random(tickers * len(days))),
+        }
+    )
+    _write(s3, bucket, partition_key(prefix, 2031), table, row_group_size=20_000)
+    size = s3.head_object(Bucket=bucket, Key=partition_key(prefix, 2031))["ContentLength"]
+    calls: list[Any] = []
+
+    def count(**kwargs: Any) -> None:
+        calls.append(kwargs["params"])
+
+    s3.meta.events.register("before-call.s3.GetObject", count)
+    reader = LakeReader(bucket, s3=s3)
+    try:
+        read = reader.read(prefix, [2031], tickers=["T0000", "T0049"])
+    finally:
+        s3.meta.events.unregister("before-call.s3.GetObject", count)
+    assert read.num_rows == 2 * 365
+    if gets is not None:
+        assert len(calls) == gets, (size, len(calls))
+    else:  # large: the tail, then ranged reads of the row groups the filter keeps only
+        assert size > 256 * 1024 + 1024 * 1024
+        assert len(calls) >= 2
+        assert reader.stats.bytes < size / 4, (size, reader.stats.bytes)
 
 
 def test_open_dataset_tells_an_empty_location_from_a_dataset(

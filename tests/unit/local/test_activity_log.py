@@ -28,6 +28,9 @@ class _ScriptedRuntime:
         self.errors = list(errors)
         self.result = result
 
+    def concurrency(self, function: str) -> int:
+        return 1
+
     def invoke(self, function: str, event: Any, trigger: str, attempt: int = 1) -> Invocation:
         error = self.errors.pop(0)
         return Invocation(
