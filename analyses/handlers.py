@@ -29,6 +29,7 @@ from core.aws import client as aws_client
 from core.bus import DetailType, EventBus, Source
 from core.content_types import JSON_CONTENT_TYPE
 from core.exceptions import ConflictError, NotFoundError, StratigosError, UnprocessableError
+from core.heap import freeze_after_first_call
 from core.lake import RUN_REQUESTS_PREFIX, run_result_key
 from core.lifecycle import RunLifecycle
 from core.models import AnalysisSpec, Run, RunStatus
@@ -265,6 +266,7 @@ def run_app() -> Any:
 run_app()  # the built-in analyses' routes, bound at import (the cold start)
 
 
+@freeze_after_first_call
 @logger.inject_lambda_context
 def run_api(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """The run routes' functions (OptimizationFunction, SimulationFunction): on-demand runs."""
@@ -295,6 +297,7 @@ def _recompute_request(detail: dict[str, Any]) -> tuple[AnalysisSpec, Any]:
     return spec, request
 
 
+@freeze_after_first_call
 @event_source(data_class=EventBridgeEvent)
 @logger.inject_lambda_context
 def run_requested(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:

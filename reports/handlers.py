@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 import analyses as _registers_analyses  # noqa: F401  (the analyses a run or portfolio names)
 from core.aws import client as aws_client
 from core.exceptions import NotFoundError
+from core.heap import freeze_after_first_call
 from core.models import AnalysisSpec, Run, RunStatus
 from core.repositories import PortfolioRepository, RunRepository
 from core.settings import settings
@@ -105,6 +106,7 @@ def _write(
     store.write(prefix, {"report.html": report.html, **report.images}, report.title, inputs)
 
 
+@freeze_after_first_call
 @event_source(data_class=EventBridgeEvent)
 @logger.inject_lambda_context
 def render(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
