@@ -620,6 +620,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--key", default="dev-key", help="API key for --url")
     parser.add_argument("--contenders", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="environments per function of the stack it starts (default: one per core, ≥ 2)",
+    )
     parser.add_argument("--run-deadline", type=float, default=300.0, help="seconds")
     parser.add_argument(
         "--recording",
@@ -649,6 +655,7 @@ def main(argv: list[str] | None = None) -> int:
         environment_overrides={"POWERTOOLS_LOG_LEVEL": "ERROR"},
         data_dir=data_dir,
         fresh=True,
+        concurrency=args.concurrency,
     )
     try:
         with LocalStack(options) as stack:

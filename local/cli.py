@@ -51,6 +51,13 @@ def _exit_after(seconds: float) -> None:
     timer.start()
 
 
+def _positive_int(text: str) -> int:
+    value = int(text) if text.isascii() and text.isdigit() else 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
 def _cmd_local_up(args: argparse.Namespace) -> int:
     from local._activity import log_to_stream
 
@@ -61,6 +68,7 @@ def _cmd_local_up(args: argparse.Namespace) -> int:
         keys=keys,
         data_dir=Path(args.data_dir),
         fresh=args.fresh,
+        concurrency=args.concurrency,
     )
     stopped = threading.Event()
     log_to_stream(sys.stderr, quiet=args.quiet)
@@ -379,6 +387,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     up.add_argument(
         "--fresh", action="store_true", help="forget what the data directory kept; start empty"
+    )
+    up.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        metavar="N",
+        help="execution environments per function where the template reserves none "
+        "(default: one per core, at least 2)",
     )
     up.set_defaults(func=_cmd_local_up)
     tick = local_commands.add_parser("tick", help="fire a schedule now, e.g. Nightly")
