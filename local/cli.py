@@ -69,6 +69,7 @@ def _cmd_local_up(args: argparse.Namespace) -> int:
         data_dir=Path(args.data_dir),
         fresh=args.fresh,
         concurrency=args.concurrency,
+        prewarm=True,
     )
     stopped = threading.Event()
     log_to_stream(sys.stderr, quiet=args.quiet)

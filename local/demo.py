@@ -20,7 +20,7 @@ from typing import Any
 import analyses as _registers_analyses  # noqa: F401  (the built-in analyses)
 from core.analysis import analyses
 from core.content_types import JSON_CONTENT_TYPE
-from local.lambda_runtime import Invocation
+from local.lambda_runtime import EnvironmentRecord, Invocation
 from local.stack import LocalStack, LocalStackOptions
 
 __all__ = ["DemoReport", "run_demo"]
@@ -32,6 +32,7 @@ class DemoReport:
 
     landed: list[str] = field(default_factory=list)
     invocations: list[Invocation] = field(default_factory=list)
+    environments: list[EnvironmentRecord] = field(default_factory=list)
     api_calls: list[tuple[str, str, int, str]] = field(default_factory=list)
     objects_by_prefix: dict[str, int] = field(default_factory=dict)
     dead_letters: int = 0
@@ -340,6 +341,7 @@ def run_demo(output_dir: Path = Path("demo-output"), echo: Any = print) -> DemoR
         api_port=0,
         state_file=None,
         environment_overrides={"POWERTOOLS_LOG_LEVEL": "ERROR"},
+        prewarm=True,
     )
     with LocalStack(options) as stack:
         key = next(iter(stack.options.keys))
@@ -397,6 +399,7 @@ def run_demo(output_dir: Path = Path("demo-output"), echo: Any = print) -> DemoR
         report.api_calls.append(("GET", "/portfolios (no key)", status, "FORBIDDEN"))
 
         report.invocations = stack.runtime.calls()
+        report.environments = list(stack.runtime.environments)
         report.objects_by_prefix = _objects_by_prefix(stack)
         report.dead_letters = _dead_letter_count(stack)
 
@@ -508,19 +511,18 @@ def _print(report: DemoReport, output_dir: Path, echo: Any) -> None:
         detail = ", ".join(f"{k}: {v}" for k, v in sorted({**outcomes, **statuses}.items()))
         echo(f"  {function:<22} <- {trigger:<45} x{count}  ({detail})")
     echo("")
-    echo("Execution environments (worker processes, one call at a time each)")
-    environments: dict[str, set[str]] = {}
-    inits: dict[str, list[float]] = {}
-    for call in report.invocations:
-        environments.setdefault(call.function, set()).add(call.environment)
-        if call.init_duration_s is not None:
-            inits.setdefault(call.function, []).append(call.init_duration_s)
-    for function in sorted(environments):
-        started = inits.get(function, [])
-        mean = 1000 * sum(started) / len(started) if started else 0.0
+    echo("Execution environments (worker processes, one call at a time each; started")
+    echo("when the stack starts, as provisioned concurrency, or when every one was busy)")
+    calls = Counter(call.function for call in report.invocations)
+    started: dict[str, list[float]] = {}
+    for environment in report.environments:
+        started.setdefault(environment.function, []).append(environment.init_s)
+    for function in sorted(started):
+        inits = started[function]
+        mean = 1000 * sum(inits) / len(inits)
         echo(
-            f"  {function:<22} {len(environments[function])} environment(s), "
-            f"{len(started)} cold start(s), init {mean:.0f} ms on average"
+            f"  {function:<22} {len(inits)} environment(s), init {mean:.0f} ms on average, "
+            f"{calls.get(function, 0)} call(s)"
         )
     echo("")
     echo("API (through the local API Gateway)")

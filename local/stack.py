@@ -111,6 +111,9 @@ class LocalStackOptions:
     idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S
     # Modules every environment imports before its handler (a plugin, as a layer ships it).
     preload: tuple[str, ...] = ()
+    # Start one environment of every function at start, in the background (Lambda's
+    # provisioned concurrency): `stratigos local up` and the demo do.
+    prewarm: bool = False
 
 
 class StackNotRunningError(FileNotFoundError):
@@ -351,6 +354,8 @@ class LocalStack:
             retry_base_delay_s=opts.retry_base_delay_s,
         )
         self.runtime.start()
+        if opts.prewarm:
+            self.runtime.prewarm()
         self.dispatcher.start()
         self.api.start()
         if opts.state_file:

@@ -247,3 +247,18 @@ def test_after_shutdown_a_call_fails_rather_than_hangs(runtime: LambdaRuntime) -
     late = runtime.invoke("Count", {}, trigger="test")
     assert late.error_type == "Runtime.Unavailable"
     assert all(e.end_reason == "shutdown" for e in runtime.environments)
+
+
+def test_prewarmed_environments_take_the_first_calls_warm(runtime: LambdaRuntime) -> None:
+    """Lambda's provisioned concurrency: the init is paid before the first call."""
+    runtime.prewarm(["Count", "Broken", "Off"]).join(timeout=30)
+    (env,) = runtime.live_environments("Count")
+    assert env.init_s > 0
+    assert env.invocations == 0
+    first = runtime.invoke("Count", {}, trigger="test")
+    assert not first.cold_start
+    assert first.environment == env.id
+    assert first.result["calls"] == 1
+    # A handler that cannot be imported is not kept warm; a function reserved at 0 gets none.
+    assert runtime.live_environments("Broken") == []
+    assert runtime.live_environments("Off") == []
