@@ -84,21 +84,6 @@ def test_a_run_type_is_spelled_in_at_most_two_shipped_modules(entry: Analysis) -
     assert f"analyses/{entry.name.replace('-', '_')}.py" in spelled
 
 
-def test_no_shipped_module_imports_a_private_name_of_botocore() -> None:
-    offenders = []
-    for path, text in _shipped_sources():
-        for node in ast.walk(ast.parse(text)):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("botocore"):
-                parts = [*(node.module or "").split("."), *(a.name for a in node.names)]
-                if any(p.startswith("_") for p in parts):
-                    offenders.append(f"{path.relative_to(ROOT)}: {node.module}")
-            elif isinstance(node, ast.Attribute) and node.attr.startswith("_"):
-                source = ast.unparse(node)
-                if source.startswith("botocore."):
-                    offenders.append(f"{path.relative_to(ROOT)}: {source}")
-    assert offenders == []
-
-
 def test_compute_is_numerics_only() -> None:
     allowed = set(sys.stdlib_module_names) | {"numpy", "scipy", "compute"}
     offenders = {}
