@@ -15,6 +15,7 @@ S3 events spell ``eTag`` (AWS: ``etag``), reuse one constant event id, and one c
 from __future__ import annotations
 
 import json
+import logging
 import random
 import threading
 import time
@@ -28,7 +29,7 @@ from typing import Any
 import boto3
 
 from core.aws import client as aws_client
-from local._activity import event_trigger, log_dead_letter, log_invocation
+from local._activity import ACTIVITY_LOGGER_NAME, event_trigger, log_dead_letter, log_invocation
 from local.lambda_runtime import Invocation, LambdaRuntime
 from local.provision import ProvisionedStack, rule_queue_name
 from stack import FunctionSpec, RuleSpec, Template
@@ -173,7 +174,6 @@ class EventDispatcher:
         self._idle_streak = 0
         self._wake = threading.Event()
         self._in_flight = dict.fromkeys((sub.rule.rule_name for sub in self.subscriptions), 0)
-        self._in_flight_total = 0
         self._due = dict.fromkeys(self._in_flight, 0.0)  # when a quiet queue is read next
         self._empty = dict.fromkeys(self._in_flight, 0)  # passes that found it empty in a row
         capacity = sum(runtime.concurrency(sub.function.logical_id) for sub in self.subscriptions)
@@ -198,14 +198,14 @@ class EventDispatcher:
         while not self._stop.is_set():
             with self._cond:
                 self._pass_no += 1
-                busy_before = self._in_flight_total
+                busy_before = sum(self._in_flight.values())
             # With nothing delivering, every queue is read (an idle pass must see them all);
             # otherwise the queues that were empty lately wait their turn.
             handled = self.poll_once(every_queue=busy_before == 0)
             with self._cond:
                 # A pass is idle when nothing was delivering as it began and it found
                 # nothing: whatever a finished delivery put on the bus was in a queue by then.
-                idle = not handled and busy_before == 0 and self._in_flight_total == 0
+                idle = not handled and busy_before == 0 and not any(self._in_flight.values())
                 self._idle_streak = self._idle_streak + 1 if idle else 0
                 self._cond.notify_all()
             if not handled:
@@ -259,8 +259,7 @@ class EventDispatcher:
             self._due[name] = now + (0.0 if messages else quiet)
             for message in messages:
                 with self._cond:
-                    self._in_flight[sub.rule.rule_name] += 1
-                    self._in_flight_total += 1
+                    self._in_flight[name] += 1
                 self._pool.submit(self._handle, sub, message)
                 handed += 1
         return handed
@@ -275,10 +274,17 @@ class EventDispatcher:
             event = adapt_event(json.loads(message["Body"]), message["MessageId"])
             self._deliver(sub, event)
             self._sqs.delete_message(QueueUrl=sub.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        except Exception:
+            # Not the handler's failure (the runtime records those): the queue itself. The
+            # message is not deleted, so SQS hands it out again after its visibility timeout.
+            logging.getLogger(ACTIVITY_LOGGER_NAME).exception(
+                "delivering %s to %s failed; it will be redelivered",
+                message.get("MessageId"),
+                sub.function.logical_id,
+            )
         finally:
             with self._cond:
                 self._in_flight[sub.rule.rule_name] -= 1
-                self._in_flight_total -= 1
                 self._cond.notify_all()
             self._wake.set()
 

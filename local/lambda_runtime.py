@@ -166,6 +166,10 @@ class _InvocationFailedError(Exception):
         super().__init__(message)
         self.error_type = error_type
 
+    def answer(self) -> dict[str, Any]:
+        """The failure as an environment's answer (Lambda's error shape)."""
+        return {"error": {"errorMessage": str(self), "errorType": self.error_type}}
+
 
 class _ProcessEnvironment:
     """A worker process running one function's handler (see :mod:`local._worker`)."""
@@ -204,9 +208,9 @@ class _ProcessEnvironment:
             write_message(self._writer, {"handler": self.spec.handler, "preload": list(preload)})
             answer = self._answer(_INIT_TIMEOUT_S, "init")
         except _InvocationFailedError as failed:
-            answer = {"error": {"errorMessage": str(failed), "errorType": failed.error_type}}
-        except OSError as error:
-            answer = {"error": {"errorMessage": str(error), "errorType": "Runtime.ExitError"}}
+            answer = failed.answer()
+        except OSError:
+            answer = self._exited().answer()
         self.record.init_s = float(answer.get("init_s", time.perf_counter() - start))
         self.init_error = answer.get("error")
 
@@ -222,11 +226,15 @@ class _ProcessEnvironment:
             )
         message = read_message(self._reader)
         if message is None:
-            code = self._process.wait()
-            raise _InvocationFailedError(
-                f"Runtime exited with error: exit status {code}", "Runtime.ExitError"
-            )
+            raise self._exited()
         return message  # type: ignore[no-any-return]
+
+    def _exited(self) -> _InvocationFailedError:
+        """The process ended (or is ending) without answering: Lambda's words for it."""
+        code = self._process.wait()
+        return _InvocationFailedError(
+            f"Runtime exited with error: exit status {code}", "Runtime.ExitError"
+        )
 
     def invoke(self, event: Any, context: LocalLambdaContext) -> dict[str, Any]:
         """The environment's answer: ``{"result": ...}`` or ``{"error": {...}}``."""
@@ -237,10 +245,7 @@ class _ProcessEnvironment:
                 f"event is not JSON: {error}", "Runtime.MarshalError"
             ) from None
         except OSError:
-            code = self._process.wait()
-            raise _InvocationFailedError(
-                f"Runtime exited with error: exit status {code}", "Runtime.ExitError"
-            ) from None
+            raise self._exited() from None
         return self._answer(context.get_remaining_time_in_millis() / 1000, "invoke")
 
     @property
@@ -422,14 +427,12 @@ class LambdaRuntime:
             record.ran_at = time.time()
             start = time.perf_counter()
             try:
-                if spec.handler not in self._inline_loaded:
-                    handler = load_handler(spec.handler)
+                handler = load_handler(spec.handler)
+                if spec.handler not in self._inline_loaded:  # its first import: the init
                     record.cold_start = True
                     record.init_duration_s = time.perf_counter() - start
                     self._inline_loaded.add(spec.handler)
                     start = time.perf_counter()
-                else:
-                    handler = load_handler(spec.handler)
                 record.result = handler(record.event, LocalLambdaContext(spec, self.context))
             except BaseException as error:
                 # Whatever ends a handler is its invocation's error, as in Lambda, even a
@@ -463,7 +466,7 @@ class LambdaRuntime:
                     env.record.invocations += 1
                     env.record.busy_s += record.duration_s
         except _InvocationFailedError as failed:
-            answer = {"error": {"errorMessage": str(failed), "errorType": failed.error_type}}
+            answer = failed.answer()
         except _RuntimeClosedError as stopped:
             answer = {"error": {"errorMessage": str(stopped), "errorType": "Runtime.Unavailable"}}
         if "cpu_s" in answer:
@@ -489,7 +492,7 @@ class LambdaRuntime:
 
     def _acquire(self, spec: FunctionSpec) -> tuple[_ProcessEnvironment, bool]:
         stale: list[_ProcessEnvironment] = []
-        env: _ProcessEnvironment | None = None
+        idle: _ProcessEnvironment | None = None
         with self._lock:
             pool = self._pools.setdefault(spec.logical_id, _Pool())
             if self.concurrency(spec.logical_id) <= 0:  # reserved 0: the function is off
@@ -497,31 +500,29 @@ class LambdaRuntime:
             while True:
                 if self._closed:
                     raise _RuntimeClosedError("the local runtime has been shut down")
-                for env in [e for e in pool.idle if e.spec != spec]:
-                    pool.idle.remove(env)
+                for old in [e for e in pool.idle if e.spec != spec]:
+                    pool.idle.remove(old)
                     pool.live -= 1
-                    stale.append(env)
+                    stale.append(old)
                 if pool.idle:
-                    env = pool.idle.pop()  # the warmest: Lambda reuses recent environments
+                    idle = pool.idle.pop()  # the warmest: Lambda reuses recent environments
                     break
                 if pool.live < self.concurrency(spec.logical_id):
                     pool.live += 1
-                    env = None
                     break
                 self._freed.wait()
-            if env is not None:
-                for old in stale:
-                    self._end(old, "replaced")
-                return env, False
-            record = EnvironmentRecord(
-                function=spec.logical_id,
-                id=f"{spec.logical_id}/{uuid.uuid4().hex[:8]}",
-                pid=None,
-                started_at=time.time(),
-            )
-            self.environments.append(record)
-        for old in stale:
+            if idle is None:
+                record = EnvironmentRecord(
+                    function=spec.logical_id,
+                    id=f"{spec.logical_id}/{uuid.uuid4().hex[:8]}",
+                    pid=None,
+                    started_at=time.time(),
+                )
+                self.environments.append(record)
+        for old in stale:  # outside the lock: ending one takes it
             self._end(old, "replaced")
+        if idle is not None:
+            return idle, False
         try:
             return _ProcessEnvironment(spec, self._environ(spec), self.preload, record), True
         except BaseException:

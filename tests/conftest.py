@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -37,11 +37,13 @@ def load_event() -> Any:
     return _load
 
 
-def _stack_options(stack_name: str = "stratigos-local", runtime: str = "processes") -> Any:
+def _stack_options(
+    stack_name: str = "stratigos-local", runtime: Literal["processes", "inline"] = "processes"
+) -> Any:
     from local.stack import LocalStackOptions
 
     return LocalStackOptions(
-        runtime=runtime,  # type: ignore[arg-type]
+        runtime=runtime,
         api_port=0,
         state_file=None,
         stack_name=stack_name,
