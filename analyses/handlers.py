@@ -119,7 +119,12 @@ def _complete(
     try:
         inputs = None
         if entry.reads_returns:
-            inputs = load_inputs(request, list(weights) if weights else None, config.bucket)
+            inputs = load_inputs(
+                request,
+                list(weights) if weights else None,
+                config.bucket,
+                extra_tickers=entry.extra_tickers(request) if entry.extra_tickers else (),
+            )
             window = inputs.window.model_copy(update={"data_version": data_version})
             run = run.model_copy(update={"data_window": window})
         result = execute(entry, request, inputs, weights)
@@ -286,11 +291,9 @@ def _recompute_request(detail: dict[str, Any]) -> tuple[AnalysisSpec, Any]:
     nightly, on-demand and event-driven runs of unchanged data read the same days.
     """
     spec = AnalysisSpec.model_validate(detail["analysis"])
-    fields: dict[str, Any] = {
-        **spec.parameters,
-        "portfolioId": detail["portfolioId"],
-        "lookbackDays": spec.lookback_days,
-    }
+    fields: dict[str, Any] = {**spec.parameters, "portfolioId": detail["portfolioId"]}
+    if spec.lookback_days is not None:  # None: the analysis reads the whole history
+        fields["lookbackDays"] = spec.lookback_days
     if detail.get("asOf"):
         fields["asOf"] = str(detail["asOf"])
     request: Any = analysis(spec.type).request.model_validate(fields)

@@ -7,7 +7,7 @@ may import core, numpy and pyarrow; each analysis's ``compute`` calls into ``com
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -20,7 +20,12 @@ from core.analysis import Analysis
 from core.aws import client as aws_client
 from core.exceptions import NotFoundError, UnprocessableError
 from core.lake import RETURNS_PREFIX
-from core.models import DataWindow, run_limit_violations
+from core.models import (
+    DEFAULT_LOOKBACK_DAYS,
+    MAX_WINDOW_DAYS,
+    DataWindow,
+    run_limit_violations,
+)
 from lake import LakeReader
 
 __all__ = [
@@ -39,16 +44,22 @@ __all__ = [
 # Work answered synchronously (201) when below this: simulated cells (paths × days × assets)
 # run at ~10⁸/s here, so 2·10⁷ is ~0.2 s, far inside API Gateway's 29 s.
 SYNC_CELL_BUDGET = 20_000_000
-DEFAULT_LOOKBACK_DAYS = 1095  # three years of calendar days
 
 
 @dataclass(frozen=True)
 class Inputs:
-    """A run's data: T × N simple returns and the window they came from."""
+    """A run's data: T × N simple returns and the window they came from.
+
+    ``dates`` are the rows' days (lake runs; ``None`` for inline returns). ``extra`` holds the
+    series of the tickers the analysis reads besides the run's assets
+    (``Analysis.extra_tickers``: a backtest's benchmark), on the same rows.
+    """
 
     returns: NDArray[np.float64]
     tickers: list[str]
     window: DataWindow
+    dates: list[date] | None = None
+    extra: dict[str, NDArray[np.float64]] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------ the window (pure)
@@ -149,7 +160,8 @@ def _lake_returns(
     missing = [t for t in tickers if np.isnan(matrix[:, col[t]]).all()]
     if missing:
         raise UnprocessableError(
-            "Some tickers have no returns in the requested window.",
+            # Named in the message too: a failed run keeps its message, not the details.
+            f"Some tickers have no returns in the requested window: {_named(missing)}.",
             [f"no data: {', '.join(missing[:20])}"],
         )
     complete = ~np.isnan(matrix).any(axis=1)  # a common calendar: days every ticker traded
@@ -157,11 +169,14 @@ def _lake_returns(
 
 
 def _lake_inputs(
-    request: Any, tickers: list[str], bucket: str, s3: Any
-) -> tuple[NDArray[np.float64], DataWindow]:
+    request: Any, tickers: list[str], bucket: str, s3: Any, extra: list[str]
+) -> tuple[NDArray[np.float64], DataWindow, list[date]]:
     """The window rule: the window ends at the request's ``end``, or else at the last date
     the lake holds for the tickers (on or before ``asOf``), whatever triggered the run; it
-    starts at the request's ``start``, or else ``lookbackDays`` (default 1095) before."""
+    starts at the request's ``start``, or else ``lookbackDays`` (default 1095) before (or,
+    for requests whose ``WHOLE_HISTORY`` is true, at the lake's first year, at most
+    ``MAX_WINDOW_DAYS`` back). ``extra`` tickers are read too, as the matrix's last columns
+    (they do not move the window's end)."""
     as_of: date | None = getattr(request, "as_of", None)
     lookback: int | None = getattr(request, "lookback_days", None)
     reader = LakeReader(bucket, s3=s3)
@@ -176,9 +191,12 @@ def _lake_inputs(
                 [f"tickers: {_named(tickers)}"],
             )
     start, end = window_bounds(end, start=request.start, lookback_days=lookback)
+    if request.start is None and lookback is None and getattr(request, "WHOLE_HISTORY", False):
+        first = date(min(years), 1, 1) if years else start
+        start = max(first, end - timedelta(days=MAX_WINDOW_DAYS - 1))
     # Bounded before anything is read (only years the lake holds are, in any case).
     check_limits(len(tickers), 0, request, window_days=(end - start).days + 1)
-    matrix, days = _lake_returns(reader, tickers, start, end, years)
+    matrix, days = _lake_returns(reader, tickers + extra, start, end, years)
     window = DataWindow(
         source="lake",
         tickers=tickers,
@@ -186,12 +204,14 @@ def _lake_inputs(
         start=days[0] if days else start,
         end=days[-1] if days else end,
         as_of=as_of,
-        lookback_days=None if request.start else (lookback or DEFAULT_LOOKBACK_DAYS),
+        lookback_days=None
+        if request.start or (lookback is None and getattr(request, "WHOLE_HISTORY", False))
+        else (lookback or DEFAULT_LOOKBACK_DAYS),
         requested_start=start,
         requested_end=end,
         objects=reader.refs(),
     )
-    return matrix, window
+    return matrix, window, days
 
 
 def load_inputs(
@@ -199,6 +219,8 @@ def load_inputs(
     tickers_of_portfolio: list[str] | None,
     bucket: str,
     s3: Any | None = None,
+    *,
+    extra_tickers: Iterable[str] = (),
 ) -> Inputs:
     """The returns a run works on: inline, or the portfolio's tickers from the lake.
 
@@ -211,6 +233,9 @@ def load_inputs(
         The portfolio's tickers (lake runs).
     bucket, s3
         The data bucket and an S3 client (default: core.aws's).
+    extra_tickers
+        Series read besides the assets, on the same days (``Inputs.extra``): from the inline
+        returns (which must hold them) or the lake.
 
     Returns
     -------
@@ -220,20 +245,33 @@ def load_inputs(
         before ``asOf``, or at an explicit ``end``), not at today: every trigger of
         unchanged data reads the same days.
     """
+    extra = list(dict.fromkeys(extra_tickers))
+    dates: list[date] | None = None
     if request.returns is not None:
         tickers = list(request.returns)
+        absent = [t for t in extra if t not in request.returns]
+        if absent:
+            raise UnprocessableError(
+                f"The inline returns hold no series for {_named(absent)}.",
+                [f"add {', '.join(absent[:20])} to returns, or leave it out of the request"],
+            )
         matrix = np.column_stack([np.asarray(request.returns[t], float) for t in tickers])
+        extras = {t: np.asarray(request.returns[t], float) for t in extra}
         window = DataWindow(source="inline", tickers=tickers, observations=matrix.shape[0])
     else:
         assert tickers_of_portfolio is not None
         tickers = sorted(tickers_of_portfolio)
-        matrix, window = _lake_inputs(request, tickers, bucket, s3 or aws_client("s3"))
+        others = [t for t in extra if t not in tickers]
+        both, window, dates = _lake_inputs(request, tickers, bucket, s3 or aws_client("s3"), others)
+        matrix = both[:, : len(tickers)]
+        columns = {t: both[:, j] for j, t in enumerate(tickers + others)}
+        extras = {t: columns[t] for t in extra}
     check_limits(len(tickers), matrix.shape[0], request)
     if matrix.shape[0] < 2:
         raise UnprocessableError(
             "Too few observations.", [f"{matrix.shape[0]} common days; at least 2 are needed"]
         )
-    return Inputs(matrix, tickers, window)
+    return Inputs(matrix, tickers, window, dates, extras)
 
 
 def check_limits(

@@ -12,6 +12,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from compute.backtest import (
+        BacktestResult,
+        calendar_rebalance_rows,
+        walk_forward,
+        walk_forward_at,
+    )
     from compute.estimators import (
         ewma_covariance,
         ledoit_wolf_covariance,
@@ -40,6 +46,15 @@ if TYPE_CHECKING:
     )
     from compute.hrp import HRPResult, correlation_distance, hierarchical_risk_parity, hrp_weights
     from compute.monte_carlo import SimulationResult, analyze, simulate
+    from compute.performance import (
+        DrawdownPeriod,
+        drawdown,
+        drawdown_periods,
+        metrics,
+        period_returns,
+        rolling_sharpe,
+        rolling_volatility,
+    )
     from compute.risk_parity import (
         RiskBudgetResult,
         risk_budget,
@@ -50,6 +65,10 @@ if TYPE_CHECKING:
 # Submodules are imported on first use (PEP 562) so a Lambda that only simulates does not pay
 # for scipy.cluster, and one that only clusters does not pay for the Monte Carlo code.
 _SUBMODULE_OF = {
+    **dict.fromkeys(
+        ["BacktestResult", "calendar_rebalance_rows", "walk_forward", "walk_forward_at"],
+        "backtest",
+    ),
     **dict.fromkeys(
         [
             "ewma_covariance",
@@ -91,6 +110,18 @@ _SUBMODULE_OF = {
     ),
     **dict.fromkeys(["SimulationResult", "analyze", "simulate"], "monte_carlo"),
     **dict.fromkeys(
+        [
+            "DrawdownPeriod",
+            "drawdown",
+            "drawdown_periods",
+            "metrics",
+            "period_returns",
+            "rolling_sharpe",
+            "rolling_volatility",
+        ],
+        "performance",
+    ),
+    **dict.fromkeys(
         ["RiskBudgetResult", "risk_budget", "risk_budget_weights", "risk_contributions"],
         "risk_parity",
     ),
@@ -111,9 +142,11 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "BacktestResult",
     "ComputeError",
     "ConvergenceError",
     "CriticalLine",
+    "DrawdownPeriod",
     "EfficientFrontier",
     "HRPResult",
     "InfeasibleError",
@@ -123,8 +156,11 @@ __all__ = [
     "RiskBudgetResult",
     "SimulationResult",
     "analyze",
+    "calendar_rebalance_rows",
     "correlation_distance",
     "critical_line",
+    "drawdown",
+    "drawdown_periods",
     "efficient_frontier",
     "efficient_return",
     "efficient_risk",
@@ -135,11 +171,17 @@ __all__ = [
     "ledoit_wolf_shrinkage",
     "max_sharpe",
     "mean_returns",
+    "metrics",
     "min_variance",
+    "period_returns",
     "portfolio_performance",
     "risk_budget",
     "risk_budget_weights",
     "risk_contributions",
+    "rolling_sharpe",
+    "rolling_volatility",
     "sample_covariance",
     "simulate",
+    "walk_forward",
+    "walk_forward_at",
 ]

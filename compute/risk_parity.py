@@ -111,6 +111,7 @@ def risk_budget(
     *,
     tolerance: float = _DEFAULT_TOLERANCE,
     max_iterations: int = _DEFAULT_MAX_ITERATIONS,
+    initial_weights: Any = None,
 ) -> RiskBudgetResult:
     """Risk-budgeting portfolio with diagnostics; see the module docstring for the method.
 
@@ -125,6 +126,10 @@ def risk_budget(
         Stop when :math:`\\max_i |RC_i - b_i|` is at most this.
     max_iterations
         Newton iteration limit.
+    initial_weights
+        Optional positive starting point (length N), for instance the solution of a similar
+        problem (a walk-forward backtest passes the previous fold's weights); only the number
+        of iterations depends on it. ``None`` starts from the inverse-volatility point.
 
     Raises
     ------
@@ -142,9 +147,15 @@ def risk_budget(
     iteration_limit = positive_int(max_iterations, "max_iterations")
     cholesky_or_raise(covariance)
 
-    # Start from the inverse-volatility point scaled so that y'Σy = sum(b) = 1, where the
-    # solution lives; for a diagonal Σ this is already the answer.
-    start = np.sqrt(target) / np.sqrt(np.diag(covariance))
+    # Start from the inverse-volatility point (or the given one) scaled so that
+    # y'Σy = sum(b) = 1, where the solution lives (the best scale along that ray); for a
+    # diagonal Σ the inverse-volatility point is already the answer.
+    if initial_weights is None:
+        start = np.sqrt(target) / np.sqrt(np.diag(covariance))
+    else:
+        start = vector_of_length(initial_weights, "initial_weights", n_assets)
+        if np.any(start <= 0.0):
+            raise InvalidInputError("initial_weights must all be > 0")
     y = start / math.sqrt(float(start @ covariance @ start))
 
     def objective(point: NDArray[np.float64], marginal: NDArray[np.float64]) -> float:

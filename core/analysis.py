@@ -186,6 +186,9 @@ class Analysis:
         too large to answer inline (``None``: the run item's summary is answered).
     demo
         How ``make demo`` runs it on its portfolio; ``None``: the demo leaves it out.
+    extra_tickers
+        ``extra_tickers(request)``: tickers a run reads besides its assets, on the same days
+        (``analyses.runner.Inputs.extra``; a backtest's benchmark); ``None``: none.
     """
 
     name: str
@@ -206,6 +209,7 @@ class Analysis:
     thinned: tuple[str, ...] = ()
     linked: str | None = None
     demo: DemoRun | None = None
+    extra_tickers: Callable[[Any], list[str]] | None = None
 
 
 @dataclass(frozen=True)

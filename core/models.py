@@ -10,7 +10,7 @@ import math
 import re
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
@@ -29,6 +29,7 @@ from core.analysis import analyses as registered_analyses
 from core.text_safety import TYPED_TEXT_UNSAFE_CLASS
 
 __all__ = [
+    "DEFAULT_LOOKBACK_DAYS",
     "MAX_ASSETS",
     "MAX_ID_LENGTH",
     "MAX_RUN_ASSETS",
@@ -76,6 +77,7 @@ TICKER_PATTERN = r"^[A-Z][A-Z0-9]{0,9}(?:[.\-][A-Z0-9]{1,4})?$"
 MAX_ASSETS = 2000
 MAX_RUN_ASSETS = 500
 MAX_RUN_OBSERVATIONS = 10_000
+DEFAULT_LOOKBACK_DAYS = 1095  # a lake run's window: three years of calendar days
 WEIGHT_TOLERANCE = 1e-6
 _TICKER = re.compile(TICKER_PATTERN)
 # Text a person typed: no control characters (NUL, ESC …, C1) and no bidi overrides or
@@ -179,8 +181,13 @@ class AnalysisSpec(ApiModel):
         description="An analysis a portfolio can keep fresh (the enum lists them).",
         json_schema_extra=_analysis_names,
     )
-    lookback_days: int = Field(
-        default=1095, ge=30, le=3650, description="Window of returns: this many days back."
+    lookback_days: int | None = Field(
+        default=None,
+        ge=30,
+        le=3650,
+        description="Window of returns: this many days back from the lake's last date. "
+        "Default: 1095, or for analyses of the whole history (backtest) null, all the lake "
+        "holds.",
     )
     parameters: dict[str, Any] = Field(
         default_factory=dict,
@@ -203,7 +210,10 @@ class AnalysisSpec(ApiModel):
         )
         if forbidden:
             raise ValueError(f"parameters may not set {', '.join(sorted(forbidden))}")
-        analysis(self.type).request.model_validate({**self.parameters, "portfolioId": "p-validate"})
+        request = analysis(self.type).request
+        request.model_validate({**self.parameters, "portfolioId": "p-validate"})
+        if self.lookback_days is None and not getattr(request, "WHOLE_HISTORY", False):
+            self.lookback_days = DEFAULT_LOOKBACK_DAYS
         return self
 
 
@@ -362,6 +372,10 @@ class ReturnsRequest(ApiModel):
         description="Lake runs: the window's length in calendar days back from its end; "
         "default 1095. Not with start.",
     )
+    # True for analyses of the whole history (backtest): without start or lookbackDays the
+    # window starts at the first day the lake holds, not lookbackDays back.
+    WHOLE_HISTORY: ClassVar[bool] = False
+
     estimator: Estimator = "ledoit-wolf"
     halflife: float | None = Field(default=None, gt=0, le=10_000, description="EWMA half-life.")
     periods_per_year: int = Field(default=252, ge=1, le=366)

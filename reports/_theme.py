@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["DPI", "FIGSIZE", "FIGSIZE_TALL", "PALETTE", "PNG_COMPRESSION", "RC"]
+__all__ = [
+    "DIVERGING",
+    "DPI",
+    "FIGSIZE",
+    "FIGSIZE_TALL",
+    "PALETTE",
+    "PNG_COMPRESSION",
+    "RC",
+    "SERIES",
+]
 
 # Every PNG is FIGSIZE × DPI pixels (1200 × 675), the dendrogram FIGSIZE_TALL × DPI (1200 × 900).
 FIGSIZE: tuple[float, float] = (8.0, 4.5)
@@ -25,6 +34,27 @@ PALETTE: dict[str, str] = {
     "ink": "#1b1b1b",
     "grid": "#e3e3e3",
 }
+
+# Colours of the strategies' lines and of the weights chart's areas, in order (cycled past
+# the end): the palette's three, then the rest of Okabe & Ito's and Paul Tol's "muted" set.
+# Grey (PALETTE["muted"]) stays for benchmarks and "others".
+SERIES: tuple[str, ...] = (
+    PALETTE["primary"],
+    PALETTE["secondary"],
+    PALETTE["accent"],
+    "#cc79a7",
+    "#56b4e9",
+    "#d55e00",
+    "#332288",
+    "#ddcc77",
+    "#44aa99",
+    "#882255",
+    "#999933",
+    "#aa4499",
+)
+
+# Diverging colour scale of the monthly-returns heatmap: loss, zero, gain.
+DIVERGING: tuple[str, str, str] = ("#c0392b", "#f7f7f7", "#2a6fb0")
 
 # Explicit rcParams, applied with ``matplotlib.rc_context`` around each figure, so the output
 # never depends on a user's matplotlibrc and the process-wide defaults stay untouched.

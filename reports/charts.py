@@ -18,13 +18,26 @@ import matplotlib
 matplotlib.use("Agg")
 
 import numpy as np
+import numpy.typing as npt
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PolyCollection
+from matplotlib.colors import LinearSegmentedColormap, Normalize
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, PercentFormatter
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator, PercentFormatter
 from PIL import Image
 
-from reports._theme import DPI, FIGSIZE, FIGSIZE_TALL, PALETTE, PNG_COMPRESSION, RC
+from reports._theme import (
+    DIVERGING,
+    DPI,
+    FIGSIZE,
+    FIGSIZE_TALL,
+    PALETTE,
+    PNG_COMPRESSION,
+    RC,
+    SERIES,
+)
 
 _RC: Any = RC  # matplotlib types rc_context keys as literals; RC is checked at run time
 
@@ -32,10 +45,16 @@ __all__ = [
     "MAX_BARS",
     "dendrogram_chart",
     "drawdown_chart",
+    "equity_curves_chart",
     "fan_chart",
     "frontier_chart",
+    "monthly_returns_heatmap",
     "risk_contribution_chart",
+    "rolling_chart",
     "terminal_chart",
+    "turnover_costs_chart",
+    "underwater_chart",
+    "weights_area_chart",
     "weights_chart",
 ]
 
@@ -514,4 +533,549 @@ def drawdown_chart(percentiles: Mapping[str, float], mean: float | None, title: 
         ax.set_ylabel("Maximum drawdown (% of peak value)")
         ax.set_title(title)
         ax.legend(loc="upper left")
+        return _png(fig)
+
+
+# ------------------------------------------------------------------ backtest tearsheet
+# Time series: dates are ISO strings, drawn as days since 1970-01-01 with our own date ticks
+# (matplotlib's date converter depends on the ``date.epoch`` rcParam, which ``RC`` leaves
+# alone). Colours follow each mapping's order (``SERIES``, cycled): the same keys in the same
+# order give a strategy the same colour in every chart.
+
+MAX_LINE_POINTS = 1500  # per series; longer ones keep each bucket's minimum and maximum
+MAX_LEGEND = 12  # legend entries; past it, the first 11 and "+N more"
+MAX_AREAS = 12  # weights area chart: the 12 largest assets by mean weight, the rest "others"
+MAX_HEATMAP_YEARS = 50  # monthly heatmap: the most recent 50 years
+MAX_NAME = 24  # characters of a series' name in a legend or on an axis
+_OTHERS = "#c8c8c8"  # the weights area chart's "others"
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_DIVERGING = LinearSegmentedColormap.from_list("stratigos-diverging", list(DIVERGING))
+# Mantissas of the log axis' ticks, coarse to fine: the first set giving 5+ ticks is used
+# (narrower ranges, where a log axis is all but linear: round linear steps).
+_LOG_MANTISSAS: tuple[tuple[float, ...], ...] = (
+    (1.0,),
+    (1.0, 3.0),
+    (1.0, 2.0, 5.0),
+    (1.0, 1.5, 2.0, 3.0, 5.0, 7.0),
+    (1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0),
+    (1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.8, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0),
+)
+
+_Floats = npt.NDArray[np.float64]
+
+
+def _name(name: str) -> str:
+    text = str(name)
+    return text if len(text) <= MAX_NAME else text[: MAX_NAME - 1] + "…"
+
+
+def _colour(index: int) -> str:
+    return SERIES[index % len(SERIES)]
+
+
+def _days(dates: Sequence[str]) -> _Floats:
+    """ISO dates ("YYYY-MM-DD"; a time part is ignored) as days since 1970-01-01."""
+    days = np.array([str(d)[:10] for d in dates], dtype="datetime64[D]")
+    return days.astype(np.int64).astype(np.float64)
+
+
+def _floats(values: Iterable[float | None], n: int) -> _Floats:
+    """The first ``n`` values as floats, padded to ``n``; None, NaN and ±inf become NaN."""
+    head = np.asarray(list(itertools.islice(values, n)), dtype=np.float64).reshape(-1)
+    out = np.full(n, np.nan)
+    out[: head.size] = np.where(np.isfinite(head), head, np.nan)
+    return out
+
+
+def _timeline(
+    dates: Sequence[str], series: Mapping[str, Iterable[float | None]]
+) -> tuple[_Floats, dict[str, _Floats]]:
+    """Days and each series' values on them (gaps NaN), in date order."""
+    x = _days(dates)
+    values = {str(name): _floats(ys, x.size) for name, ys in series.items()}
+    if x.size > 1 and bool(np.any(np.diff(x) < 0)):
+        order = np.argsort(x, kind="stable")
+        x = x[order]
+        values = {name: ys[order] for name, ys in values.items()}
+    return x, values
+
+
+def _downsample(y: _Floats, limit: int = MAX_LINE_POINTS) -> npt.NDArray[np.intp]:
+    """Indices of at most about ``limit`` points of ``y`` that keep its shape, in order.
+
+    Up to ``limit`` points: all of them. Longer: consecutive buckets of points, each giving
+    its minimum and maximum (so every peak and trough stays) and, where it has one, its
+    first NaN (so a gap stays a gap); the first and last points always.
+    """
+    n = y.size
+    if n <= limit:
+        return np.arange(n)
+    size = -(-n // max(limit // 2 - 1, 1))  # points per bucket
+    rows = -(-n // size)
+    grid = np.full(rows * size, np.nan)
+    grid[:n] = y
+    cells = grid.reshape(rows, size)
+    finite = np.isfinite(cells)
+    inside = (np.arange(rows * size) < n).reshape(rows, size)
+    base = np.arange(rows) * size
+    lows = np.where(finite, cells, np.inf).argmin(axis=1)
+    highs = np.where(finite, cells, -np.inf).argmax(axis=1)
+    holes = ~finite & inside
+    gappy = holes.any(axis=1) & finite.any(axis=1)
+    first_hole = holes.argmax(axis=1)
+    keep = np.concatenate([base + lows, base + highs, (base + first_hole)[gappy], [0, n - 1]])
+    kept: npt.NDArray[np.intp] = np.unique(keep[keep < n]).astype(np.intp)
+    return kept
+
+
+def _line(ax: Any, x: _Floats, y: _Floats, **style: Any) -> Any:
+    """``y`` over ``x`` as one line, downsampled; a lone point gets a marker."""
+    idx = _downsample(y)
+    if int(np.isfinite(y).sum()) == 1:
+        style.setdefault("marker", "o")
+        style.setdefault("markersize", 4)
+    (line,) = ax.plot(x[idx], y[idx], **style)
+    return line
+
+
+def _date_ticks(lo: float, hi: float) -> tuple[list[float], list[str]]:
+    """Tick positions (days since 1970) and labels for [lo, hi]: whole years, or months, or
+    days, the finest step giving at most 10 (years) or 8 ticks."""
+    first, last = np.datetime64(int(np.ceil(lo)), "D"), np.datetime64(int(np.floor(hi)), "D")
+
+    def days(ticks: npt.NDArray[Any]) -> list[float]:
+        return [float(d) for d in ticks.astype("datetime64[D]").astype(np.int64)]
+
+    for step in (1, 2, 7, 14):
+        offset = 4 if step >= 7 else 0  # weeks start on Mondays (1970-01-05 was one)
+        start = offset + step * int(np.ceil((lo - offset) / step))
+        ticks = np.arange(start, np.floor(hi) + 1, step)
+        if 0 < ticks.size <= 8:
+            dates = ticks.astype("datetime64[D]")
+            labels = []
+            for i, d in enumerate(dates):
+                year, month, day = (int(p) for p in str(d).split("-"))
+                tail = f" {year}" if i == 0 or (month == 1 and day <= step) else ""
+                labels.append(f"{day} {_MONTHS[month - 1]}{tail}")
+            return [float(t) for t in ticks], labels
+    m0, m1 = first.astype("datetime64[M]"), last.astype("datetime64[M]")
+    for step in (1, 2, 3, 6):
+        months = np.arange(m0.astype(np.int64), m1.astype(np.int64) + 1)
+        months = months[months % step == 0].astype("datetime64[M]")
+        positions = [p for p in days(months) if lo <= p <= hi]
+        if 0 < len(positions) <= 8:
+            labels = []
+            for i, p in enumerate(positions):
+                year, month = (int(v) for v in str(np.datetime64(int(p), "D"))[:7].split("-"))
+                name = _MONTHS[month - 1]
+                labels.append(f"{name} {year}" if i == 0 or month == 1 else name)
+            return positions, labels
+    y0, y1 = int(str(first)[:4]), int(str(last)[:4])
+    for step in itertools.chain((1, 2, 5), (10 * 2**k for k in range(12))):
+        years = list(range(y0 + (-y0) % step, y1 + 1, step))
+        positions = days(np.array([f"{y:04d}-01-01" for y in years], dtype="datetime64[D]"))
+        kept = [(p, str(y)) for p, y in zip(positions, years, strict=True) if lo <= p <= hi]
+        if len(kept) <= 10:
+            return [p for p, _ in kept], [label for _, label in kept]
+    return [], []
+
+
+def _date_axis(ax: Any, x: _Floats) -> None:
+    """The x axis over the dates' span (a single date: a day either side), dated ticks."""
+    if x.size == 0:
+        ax.set_xticks([])
+        return
+    lo, hi = float(x[0]), float(x[-1])
+    if hi - lo < 2:
+        lo, hi = lo - 1, hi + 1
+    ax.set_xlim(lo, hi)
+    positions, labels = _date_ticks(lo, hi)
+    ax.set_xticks(positions, labels)
+    ax.xaxis.set_minor_locator(NullLocator())
+
+
+def _legend(ax: Any, entries: Sequence[tuple[Any, str]], limit: int = MAX_LEGEND) -> None:
+    """A legend right of the axes: at most ``limit`` rows, the last "+N more" when cut."""
+    if not entries:
+        return
+    shown = list(entries) if len(entries) <= limit else list(entries[: limit - 1])
+    handles = [handle for handle, _ in shown]
+    labels = [_name(label) for _, label in shown]
+    if len(entries) > limit:
+        handles.append(Line2D([], [], linestyle="none"))
+        labels.append(f"+{len(entries) - len(shown)} more")
+    ax.legend(
+        handles,
+        labels,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        borderaxespad=0.0,
+        handlelength=1.8,
+    )
+
+
+def _finite(values: Iterable[_Floats]) -> _Floats:
+    parts = [v[np.isfinite(v)] for v in values]
+    return np.concatenate(parts) if parts else np.empty(0)
+
+
+def _times(value: float) -> str:
+    """A growth multiple: 0.8×, 1×, 1.5×, 12×, 1,500×."""
+    return f"{value:,.0f}×" if abs(value) >= 1000 else f"{value:.4g}×"
+
+
+def _log_ticks(lo: float, hi: float) -> list[float]:
+    """Round ticks between ``lo`` and ``hi`` (> 0) for a log axis, 4 to 9 of them when the
+    range allows: round mantissas per decade (a wide range: powers of ten, thinned); a
+    narrow range (under 4 such ticks): round linear steps, as a linear axis would have."""
+    e0, e1 = int(np.floor(np.log10(lo))) - 1, int(np.ceil(np.log10(hi))) + 1
+    best: list[float] = []
+    for mantissas in _LOG_MANTISSAS:
+        ticks = [float(f"{m}e{e}") for e in range(e0, e1 + 1) for m in mantissas]
+        ticks = [t for t in ticks if lo <= t <= hi]
+        if len(ticks) > 9:
+            if not best:  # powers of ten only, still too many: every k-th
+                best = ticks[:: -(-len(ticks) // 8)]
+            break
+        best = ticks
+        if len(ticks) >= 5:
+            break
+    if len(best) < 4:
+        steps = MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
+        linear = [float(f"{t:.10g}") for t in steps if lo <= t <= hi]
+        if len(linear) > len(best):
+            best = linear
+    return best
+
+
+def equity_curves_chart(
+    dates: Sequence[str],
+    curves: Mapping[str, Sequence[float]],
+    title: str,
+    *,
+    benchmark: str | None = None,
+    log_scale: bool = True,
+) -> bytes:
+    """Growth of 1 per strategy over the dates; ``benchmark`` (a key of ``curves``) dashed grey.
+
+    ``log_scale``: a log y axis with round multiples (0.8×, 1×, 1.5×, 2×), unless a value is
+    not positive (then linear). NaN/None are gaps; each line keeps its extremes when thinned.
+    """
+    x, series = _timeline(dates, curves)
+    values = _finite(series.values())
+    log = log_scale and values.size > 0 and float(values.min()) > 0
+    with _figure() as fig:
+        ax = fig.add_subplot()
+        entries = []
+        for i, (name, y) in enumerate(series.items()):
+            if name == benchmark:
+                style = {"color": PALETTE["ink"], "linestyle": "--", "linewidth": 1.2, "zorder": 2}
+                style["alpha"] = 0.75
+            else:
+                style = {"color": _colour(i), "linewidth": 1.5, "zorder": 3}
+            entries.append((_line(ax, x, y, **style), name))
+        if values.size:
+            lo, hi = float(values.min()), float(values.max())
+            if log:
+                l0, l1 = np.log10(lo), np.log10(hi)
+                span = max(l1 - l0, np.log10(1.1))
+                mid = (l0 + l1) / 2
+                lo, hi = 10 ** (mid - span * 0.55), 10 ** (mid + span * 0.55)
+            else:
+                span = max(hi - lo, 0.1 * max(abs(hi), 1.0))
+                mid = (lo + hi) / 2
+                lo, hi = mid - span * 0.55, mid + span * 0.55
+            if lo <= 1.0 <= hi:
+                ax.axhline(1.0, color=PALETTE["muted"], linewidth=0.8, zorder=1)
+            if log:
+                ax.set_yscale("log")
+                ticks = _log_ticks(lo, hi)
+                ax.set_yticks(ticks, [_times(t) for t in ticks])
+                ax.yaxis.set_minor_locator(NullLocator())
+            ax.set_ylim(lo, hi)
+        if not log:
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _times(v)))
+        ax.set_ylabel("Growth of 1 (log scale)" if log else "Growth of 1")
+        _date_axis(ax, x)
+        _legend(ax, entries)
+        ax.set_title(title)
+        return _png(fig)
+
+
+def underwater_chart(
+    dates: Sequence[str], drawdowns: Mapping[str, Sequence[float]], title: str
+) -> bytes:
+    """Drawdown from the running peak (≤ 0, %) per strategy: lines, the first one also filled."""
+    x, series = _timeline(dates, drawdowns)
+    values = _finite(series.values())
+    with _figure() as fig:
+        ax = fig.add_subplot()
+        entries = []
+        for i, (name, y) in enumerate(series.items()):
+            if i == 0:
+                idx = _downsample(y)
+                ax.fill_between(
+                    x[idx], y[idx], 0.0, color=_colour(i), alpha=0.18, linewidth=0, zorder=2
+                )
+            width, order = (1.0, 3) if i else (1.4, 4)  # the first (filled) on top
+            line = _line(ax, x, y, color=_colour(i), linewidth=width, zorder=order)
+            entries.append((line, name))
+        ax.axhline(0.0, color=PALETTE["ink"], linewidth=0.8, zorder=5)
+        low = min(float(values.min()) if values.size else 0.0, 0.0)
+        high = max(float(values.max()) if values.size else 0.0, 0.0)
+        low = min(low, high - 0.01)
+        ax.set_ylim(low - 0.05 * (high - low), high + 0.03 * (high - low))
+        _pct_axis(ax.yaxis)
+        ax.set_ylabel("Drawdown from peak (%)")
+        _date_axis(ax, x)
+        _legend(ax, entries)
+        ax.set_title(title)
+        return _png(fig)
+
+
+def rolling_chart(
+    dates: Sequence[str],
+    series: Mapping[str, Sequence[float | None]],
+    title: str,
+    *,
+    percent: bool = False,
+    reference: float | None = None,
+) -> bytes:
+    """A rolling statistic per strategy (Sharpe ratio; or volatility with ``percent``).
+
+    None/NaN values (the first window − 1 days) are gaps; ``reference`` a dashed level line.
+    """
+    x, lines = _timeline(dates, series)
+    values = _finite(lines.values())
+    with _figure() as fig:
+        ax = fig.add_subplot()
+        entries = [
+            (_line(ax, x, y, color=_colour(i), linewidth=1.3, zorder=3), name)
+            for i, (name, y) in enumerate(lines.items())
+        ]
+        if reference is not None and np.isfinite(reference):
+            ax.axhline(reference, color=PALETTE["ink"], linewidth=0.9, linestyle="--", zorder=2)
+        if values.size:
+            lo, hi = float(values.min()), float(values.max())
+            if reference is not None and np.isfinite(reference):
+                lo, hi = min(lo, reference), max(hi, reference)
+            span = max(hi - lo, 0.01 if percent else 0.1, 0.05 * max(abs(lo), abs(hi)))
+            mid = (lo + hi) / 2
+            ax.set_ylim(mid - span * 0.55, mid + span * 0.55)
+        if percent:  # whole percents unless the range is narrow
+            spread = float(np.diff(ax.get_ylim())[0])
+            decimals = 0 if spread >= 0.05 else 1 if spread >= 0.005 else 2
+            ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=decimals))
+        _date_axis(ax, x)
+        _legend(ax, entries)
+        ax.set_title(title)
+        return _png(fig)
+
+
+def _stack(
+    ax: Any, xs: _Floats, layers: Sequence[_Floats], colours: Sequence[str]
+) -> tuple[float, float]:
+    """Stacked steps (each value holds until the next x): positive parts upward from 0 and
+    negative parts downward, first layer nearest 0. Returns the stack's lowest and highest."""
+    up = np.zeros(xs.size)
+    down = np.zeros(xs.size)
+    for values, colour in zip(layers, colours, strict=True):
+        for base, part in ((up, np.clip(values, 0.0, None)), (down, np.clip(values, None, 0.0))):
+            if not part.any():
+                continue
+            top = base + part
+            ax.fill_between(xs, base, top, step="post", color=colour, linewidth=0)
+            base[:] = top
+    return float(down.min(initial=0.0)), float(up.max(initial=0.0))
+
+
+def weights_area_chart(
+    dates: Sequence[str], weights: Mapping[str, Sequence[float]], title: str
+) -> bytes:
+    """Target weights at each rebalance date (held until the next) as stacked areas.
+
+    The largest 12 assets by mean absolute weight, largest at the bottom, and the rest summed
+    as "N others" on top (light grey); shorts stack below 0. Missing weights count as 0.
+    """
+    x, series = _timeline(dates, weights)
+    series = {name: np.nan_to_num(ys) for name, ys in series.items()}
+    mean = {name: float(np.abs(ys).mean()) if ys.size else 0.0 for name, ys in series.items()}
+    ranked = sorted(series, key=lambda name: (-mean[name], name))
+    shown = ranked if len(ranked) <= MAX_AREAS + 1 else ranked[:MAX_AREAS]
+    rest = ranked[len(shown) :]
+    layers = [series[name] for name in shown]
+    colours = [_colour(i) for i in range(len(shown))]
+    entries: list[tuple[Any, str]] = [
+        (Patch(facecolor=colour, edgecolor="none"), name)
+        for name, colour in zip(shown, colours, strict=True)
+    ]
+    if rest:
+        stacked = np.array([series[name] for name in rest])
+        layers += [np.clip(stacked, 0.0, None).sum(axis=0), np.clip(stacked, None, 0.0).sum(axis=0)]
+        colours += [_OTHERS] * 2
+        entries.append((Patch(facecolor=_OTHERS, edgecolor="none"), f"{len(rest)} others"))
+    with _figure() as fig:
+        ax = fig.add_subplot()
+        if x.size:
+            step = float(np.median(np.diff(x))) if x.size > 1 else 1.0
+            xs = np.append(x, x[-1] + max(step, 1.0))  # the last weights hold one more step
+            low, high = _stack(ax, xs, [np.append(v, v[-1:]) for v in layers], colours)
+            ax.set_ylim(min(low, 0.0), max(high, 1.0))
+        else:
+            xs = x
+            ax.set_ylim(0.0, 1.0)
+        _date_axis(ax, xs)
+        _pct_axis(ax.yaxis)
+        ax.set_ylabel("Target weight (% of NAV)")
+        _legend(ax, entries[::-1], limit=MAX_AREAS + 1)  # top of the stack first
+        ax.set_title(title)
+        return _png(fig)
+
+
+def _cell_text(value: float) -> str:
+    text = f"{value:.1%}"
+    return "0.0%" if text == "-0.0%" else text.replace("-", "\u2212")
+
+
+def _monthly_table(
+    months: Sequence[str], returns: Sequence[float]
+) -> tuple[list[int], _Floats, _Floats]:
+    """Years (consecutive, the latest :data:`MAX_HEATMAP_YEARS`), their months' returns
+    (years × 12, NaN where missing) and each year's months compounded (years × 1).
+
+    Entries whose month is not "YYYY-MM" (1-12) or whose return is not finite are left out;
+    a month given twice keeps its last return.
+    """
+    table: dict[int, dict[int, float]] = {}
+    for month, value in zip(months, returns, strict=False):
+        try:
+            year, number = int(str(month)[:4]), int(str(month)[5:7])
+            ret = float(value)
+        except (TypeError, ValueError):
+            continue
+        if 1 <= number <= 12 and np.isfinite(ret):
+            table.setdefault(year, {})[number] = ret
+    years = list(range(min(table), max(table) + 1))[-MAX_HEATMAP_YEARS:] if table else []
+    grid = np.full((len(years), 12), np.nan)
+    for row, year in enumerate(years):
+        for number, ret in table.get(year, {}).items():
+            grid[row, number - 1] = ret
+    yearly = np.array(
+        [
+            float(np.prod(1.0 + r[np.isfinite(r)]) - 1.0) if np.isfinite(r).any() else np.nan
+            for r in grid
+        ]
+    ).reshape(-1, 1)
+    return years, grid, yearly
+
+
+def monthly_returns_heatmap(months: Sequence[str], returns: Sequence[float], title: str) -> bytes:
+    """Monthly returns: a row per year (oldest on top), Jan..Dec, and a "Year" column of the
+    months compounded; red losses, blue gains, white at 0, each cell's value as a percent.
+
+    ``months`` are "YYYY-MM"; missing (or unparseable) months are blank. The colour scale
+    saturates at the 95th percentile of the absolute returns (the Year column has its own).
+    More than 15 years: the tall figure and smaller text; more than 50: the latest 50.
+    """
+    years, grid, yearly = _monthly_table(months, returns)
+    rows = len(years)
+    size = FIGSIZE if rows <= 15 else FIGSIZE_TALL
+    # the text fills about 60 % of a row's height (of the axes' ~85 % of the figure)
+    fontsize = float(np.clip(0.6 * size[1] * 0.85 * 72 / max(rows, 1), 5.0, 8.5))
+    year_col = 11.75  # the Year column's left edge: a gap after December
+    with _figure(size) as fig:
+        ax = fig.add_subplot()
+        for cells, left in ((grid, -0.5), (yearly, year_col)):
+            finite = np.abs(cells[np.isfinite(cells)])
+            vmax = max(float(np.percentile(finite, 95)) if finite.size else 0.0, 1e-4)
+            norm = Normalize(-vmax, vmax, clip=True)
+            edges_x = left + np.arange(cells.shape[1] + 1, dtype=float)
+            edges_y = np.arange(rows + 1, dtype=float) - 0.5
+            ax.pcolormesh(
+                edges_x,
+                edges_y,
+                np.ma.masked_invalid(cells),
+                cmap=_DIVERGING,
+                norm=norm,
+                edgecolors="white",
+                linewidth=1.0,
+            )
+            for (row, col), value in np.ndenumerate(cells):
+                if np.isfinite(value):
+                    strong = abs(value) > 0.6 * vmax
+                    ax.text(
+                        left + col + 0.5,
+                        row,
+                        _cell_text(value),
+                        ha="center",
+                        va="center",
+                        fontsize=fontsize,
+                        color="white" if strong else PALETTE["ink"],
+                        in_layout=False,  # inside its cell: _fit need not measure 500 texts
+                    )
+        ax.set_xlim(-0.5, year_col + 1.0)
+        ax.set_ylim(max(rows, 1) - 0.5, -0.5)  # oldest year on top
+        ax.set_xticks([*range(12), year_col + 0.5], [*_MONTHS, "Year"])
+        ax.set_yticks(range(rows), [str(y) for y in years])
+        ax.tick_params(length=0, labelsize=min(fontsize + 0.5, 9.0))
+        ax.tick_params(axis="x", labelsize=9.0)
+        ax.grid(visible=False)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        if not rows:
+            ax.set_yticks([])
+            ax.text(6.0, 0.0, "No monthly returns", ha="center", va="center")
+        ax.set_title(title)
+        return _png(fig)
+
+
+def _bar_labels(ax: Any, y: Iterable[float], values: Iterable[float], fmt: str) -> None:
+    for centre, value in zip(y, values, strict=True):
+        ax.annotate(
+            fmt.format(value).replace("-", "\u2212"),
+            (max(value, 0.0), centre),
+            xytext=(3, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8,
+        )
+
+
+def turnover_costs_chart(
+    strategies: Sequence[str], turnover: Sequence[float], costs: Sequence[float], title: str
+) -> bytes:
+    """Per strategy (rows, in the given order): total turnover (× NAV, left panel) and total
+    trading costs (% of NAV, right panel) as horizontal bars. Non-finite values are drawn as 0;
+    more than 25 strategies: the first 25."""
+    n = min(len(strategies), len(turnover), len(costs))
+    shown = min(n, MAX_BARS)
+    names = [_name(s) for s in itertools.islice(strategies, shown)]
+    turns = np.nan_to_num(_floats(turnover, shown))
+    cost = np.nan_to_num(_floats(costs, shown))
+    size = FIGSIZE if shown <= 12 else FIGSIZE_TALL
+    with _figure(size) as fig:
+        left, right = fig.subplots(1, 2, sharey=True)
+        y = np.arange(shown, dtype=float)
+        height = 0.62
+        for ax, values, colour, fmt, label in (
+            (left, turns, PALETTE["primary"], "{:,.2f}×", "Total turnover (× NAV)"),
+            (right, cost, PALETTE["alert"], "{:.2%}", "Total costs (% of NAV)"),
+        ):
+            _hbars(ax, y, values, height=height, color=colour, label=label)
+            _bar_labels(ax, y, values, fmt)
+            low = min(float(values.min(initial=0.0)), 0.0)
+            high = max(float(values.max(initial=0.0)), 0.0)
+            span = high - low or (1.0 if ax is left else 0.01)
+            ax.set_xlim(low - 0.05 * span * (low < 0), high + 0.22 * span)
+            ax.set_xlabel(label)
+            ax.grid(axis="y", visible=False)
+            ax.axvline(0.0, color=PALETTE["ink"], linewidth=0.8)
+        left.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}×"))
+        _pct_axis(right.xaxis)
+        left.set_yticks(y, names)
+        left.set_ylim(max(shown, 1) - 0.5, -0.5)
+        right.tick_params(axis="y", length=0)
+        if n > shown:
+            left.set_xlabel(f"Total turnover (× NAV); first {shown} of {n} strategies")
+        left.set_title(title)
         return _png(fig)

@@ -204,8 +204,48 @@ def _specs() -> list[_Spec]:
             _at(DAY, 16),
             as_of=DAY,
         ),
+        # Backtests: alpha's portfolio twice (the later is its latest), an inline one (no
+        # portfolio) and beta's portfolio, on 60 rows: 20-row train windows, 10-row tests.
+        _Spec(
+            "r-rsqlt-bt-old",
+            ALPHA,
+            "p-rsqlt-1",
+            "backtest",
+            {"returns": _returns(14, abc), **BACKTEST},
+            _at(DAY, 17),
+        ),
+        _Spec(
+            "r-rsqlt-bt-new",
+            ALPHA,
+            "p-rsqlt-1",
+            "backtest",
+            {"returns": _returns(15, abc), **BACKTEST, "benchmark": "RSA"},
+            _at(DAY + timedelta(days=1), 17),
+        ),
+        _Spec(
+            "r-rsqlt-bt-inline",
+            ALPHA,
+            None,
+            "backtest",
+            {"returns": _returns(16, abc), **BACKTEST},
+            _at(DAY, 18),
+        ),
+        _Spec(
+            "r-rsqlt-bt-beta",
+            BETA,
+            "p-rsqlt-2",
+            "backtest",
+            {"returns": _returns(17, xy), **BACKTEST, "costsBps": 25},
+            _at(DAY, 17),
+        ),
     ]
 
+
+BACKTEST: dict[str, Any] = {
+    "trainDays": 20,
+    "rebalance": 10,
+    "strategies": ["equal-weight", "inverse-volatility", "min-variance"],
+}
 
 PARTIAL = _Spec(
     "r-rsqlt-partial",
@@ -340,6 +380,67 @@ def test_the_doc_has_the_results_examples_the_issue_asks_for() -> None:
         "Runs with partial results",
     ):
         assert ";" not in _example(prefix)
+
+
+def test_best_sharpe_per_portfolio_over_the_last_year(lake: LakeSql, written: Written) -> None:
+    rows = _ours(lake.query(_example("Best Sharpe per portfolio")).to_pylist())
+    expected = []
+    for tenant, portfolio, run_id in (
+        (ALPHA, "p-rsqlt-1", "r-rsqlt-bt-new"),  # not the older run, not the inline one
+        (BETA, "p-rsqlt-2", "r-rsqlt-bt-beta"),
+    ):
+        returns = written.table(run_id, "backtest_returns").to_pylist()
+        sharpe = {}
+        for strategy in {r["strategy"] for r in returns} - {"benchmark"}:
+            days = sorted((r for r in returns if r["strategy"] == strategy), key=lambda r: r["day"])
+            last = np.array([r["return"] for r in days[-252:]])
+            sharpe[strategy] = last.mean() / last.std(ddof=1) * np.sqrt(252)
+        best = max(sharpe, key=lambda k: sharpe[k])
+        expected.append((tenant, portfolio, best, sharpe[best]))
+    assert [(r["tenant"], r["portfolio_id"], r["best_strategy"]) for r in rows] == [
+        e[:3] for e in expected
+    ]
+    assert [r["best_sharpe"] for r in rows] == pytest.approx([e[3] for e in expected], rel=1e-9)
+    # The benchmark (RSA's own returns) is never a strategy.
+    assert all(r["best_strategy"] != "benchmark" for r in rows)
+
+
+def test_turnover_cost_by_strategy(lake: LakeSql, written: Written) -> None:
+    rows = _ours(lake.query(_example("Turnover cost by strategy")).to_pylist())
+    totals: dict[tuple[str, str], list[float]] = {}
+    runs = ("r-rsqlt-bt-old", "r-rsqlt-bt-new", "r-rsqlt-bt-inline", "r-rsqlt-bt-beta")
+    for run_id in runs:
+        tenant = written.runs[run_id][1]
+        weights = written.table(run_id, "backtest_weights").to_pylist()
+        seen = {(w["strategy"], w["rebalance_day"]): w for w in weights}
+        for (strategy, _), w in seen.items():
+            total = totals.setdefault((tenant, strategy), [0.0, 0.0, 0.0])
+            total[0] += 1
+            total[1] += w["turnover"]
+            total[2] += w["cost"]
+    got = {(r["tenant"], r["strategy"]): r for r in rows}
+    assert set(got) == set(totals)
+    for key, (count, turnover, cost) in totals.items():
+        assert got[key]["rebalances"] == count
+        assert got[key]["turnover"] == pytest.approx(turnover, rel=1e-12)
+        assert got[key]["costs"] == pytest.approx(cost, rel=1e-12)
+        assert got[key]["costs"] > 0  # the first rebalance buys in from cash
+    # 25 bp for beta, 10 bp for alpha: costs are turnover × rate.
+    assert got[(BETA, "equal-weight")]["cost_per_unit_turnover"] == pytest.approx(25e-4)
+    assert got[(ALPHA, "min-variance")]["cost_per_unit_turnover"] == pytest.approx(10e-4)
+    assert got[(ALPHA, "equal-weight")]["runs"] == 3
+
+
+def test_backtest_metrics_side_by_side(lake: LakeSql, written: Written) -> None:
+    sql = _for(_example("Backtest metrics side by side"), ALPHA, "r-rsqlt-bt-new")
+    rows = {r["strategy"]: r for r in lake.query(sql).to_pylist()}
+    metrics = written.table("r-rsqlt-bt-new", "backtest_metrics").to_pylist()
+    assert set(rows) == {"equal-weight", "inverse-volatility", "min-variance", "benchmark"}
+    for m in metrics:
+        if m["metric"] in {"cagr", "volatility", "sharpe", "max_drawdown"}:
+            assert rows[m["strategy"]][m["metric"]] == m["value"]
+    assert rows["benchmark"]["information_ratio"] is None  # not against itself
+    assert rows["equal-weight"]["information_ratio"] is not None
 
 
 def test_latest_weights_per_portfolio(lake: LakeSql, written: Written) -> None:

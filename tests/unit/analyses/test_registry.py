@@ -63,6 +63,7 @@ def test_the_built_in_analyses_in_order() -> None:
         "efficient-frontier",
         "simulate",
         "analyze",
+        "backtest",
     ]
     assert [s.type for s in default_analyses()] == [
         "risk-parity",
@@ -123,7 +124,7 @@ def test_a_registered_plugin_joins_routes_choices_tables_and_document(toy: Analy
     from api.openapi import render_template as with_routes
 
     names = [r.name for r in routes()]
-    assert names.index("ToyEqualWeight") == names.index("Analyze") + 1
+    assert names.index("ToyEqualWeight") == names.index("Backtest") + 1
     declared = next(r for r in routes() if r.name == "ToyEqualWeight")
     assert declared.run_type == TOY.name
     assert declared.function == "OptimizationFunction"

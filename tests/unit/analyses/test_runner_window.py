@@ -282,3 +282,46 @@ def test_consistent_windows_are_accepted() -> None:
         request = RiskParityRequest.model_validate({"portfolioId": "p-1", **fields})
         dumped = request.model_dump(mode="json", by_alias=True, exclude_none=True)
         assert {k: dumped[k] for k in fields} == fields
+
+
+# ------------------------------------------------------------------ whole history, extra tickers
+def test_a_backtest_reads_the_whole_history_unless_told_otherwise() -> None:
+    from analyses.backtest import BacktestRequest
+
+    s3 = _lake()
+    inputs = load_inputs(BacktestRequest(portfolio_id="p-1"), ["A", "B"], BUCKET, s3=s3)
+    window = inputs.window
+    assert window.requested_start == date(2021, 1, 1)  # the lake's first year
+    assert (window.start, window.end) == (date(2021, 7, 1), LAST)
+    assert window.lookback_days is None
+    assert inputs.dates is not None and len(inputs.dates) == window.observations
+    assert (inputs.dates[0], inputs.dates[-1]) == (window.start, window.end)
+    # lookbackDays still cuts it (a portfolio's AnalysisSpec may set one).
+    cut = load_inputs(
+        BacktestRequest(portfolio_id="p-1", lookback_days=120), ["A", "B"], BUCKET, s3=_lake()
+    ).window
+    assert (cut.requested_start, cut.lookback_days) == (date(2024, 9, 2), 120)
+    assert AnalysisSpec(type="backtest").lookback_days is None  # kept fresh: all of it
+
+
+def test_extra_tickers_come_on_the_assets_days_without_moving_the_window() -> None:
+    s3 = _lake()
+    request = RiskParityRequest(portfolio_id="p-1", start=date(2024, 1, 1))
+    inputs = load_inputs(request, ["A", "B"], BUCKET, s3=s3, extra_tickers=["Z", "A"])
+    assert inputs.tickers == ["A", "B"] and inputs.returns.shape[1] == 2
+    assert set(inputs.extra) == {"Z", "A"}
+    # Z starts in June 2024: the common days are those every series has.
+    assert inputs.dates is not None and inputs.dates[0] == date(2024, 6, 3)
+    assert inputs.window.end == LAST  # Z runs on into 2025: the assets' end holds
+    assert len(inputs.extra["Z"]) == inputs.returns.shape[0]
+    assert list(inputs.extra["A"]) == list(inputs.returns[:, 0])
+
+
+def test_inline_extra_tickers_must_be_in_the_returns() -> None:
+    from core.exceptions import UnprocessableError
+
+    request = RiskParityRequest(returns={"A": [0.01, 0.02, 0.0], "B": [0.0, 0.01, -0.01]})
+    inputs = load_inputs(request, None, BUCKET, extra_tickers=["B"])
+    assert list(inputs.extra["B"]) == [0.0, 0.01, -0.01] and inputs.dates is None
+    with pytest.raises(UnprocessableError, match="no series for SPY"):
+        load_inputs(request, None, BUCKET, extra_tickers=["SPY"])

@@ -29,6 +29,7 @@ DESIGN_ROUTES = {
     ("POST", "/optimization/efficient-frontier"),
     ("POST", "/monte-carlo/simulate"),
     ("POST", "/monte-carlo/analyze"),
+    ("POST", "/backtests"),
     ("GET", "/runs/{id}"),
     ("GET", "/portfolios/{id}/runs"),
     ("GET", "/runs/{id}/report"),
