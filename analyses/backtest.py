@@ -15,7 +15,7 @@ tickers, rebalancing monthly on a 252-day train window, 10 bp costs, weights dri
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Annotated, Any, ClassVar, Final, Literal
 
@@ -423,7 +423,7 @@ def _walk(
     returns: Any,
     *,
     dates: list[date] | None,
-    strategy: str,
+    strategy: BacktestStrategy,
     costs: Any,
     options: dict[str, Any],
 ) -> Any:
@@ -582,7 +582,7 @@ def rows(result: BacktestRunResult) -> Rows:
     day = np.tile(np.arange(days, dtype=np.int64), len(names))
     series_rows = {
         "strategy": np.repeat(names, days).tolist(),
-        "date": (dates or [None] * days) * len(names),
+        "date": (list(dates) if dates else [None] * days) * len(names),
         "day": day,
         "return": r,
         "equity": equity,
@@ -647,7 +647,7 @@ _METRIC_ROWS: Final = (
     ("beta", "Beta", "num"),
     ("alpha", "Alpha (ann.)", "pct"),
     ("trackingError", "Tracking error (ann.)", "pct"),
-    ("informationRatio", "Information ratio", "num"),
+    ("informationRatio", "Information ratio (daily)", "num"),
     ("correlation", "Correlation", "num"),
 )
 
@@ -678,6 +678,12 @@ def report(view: Any, result: Mapping[str, Any], own: Weights | None, tickers: l
     names = [s["name"] for s in strategies]
     ppy = int(result.get("periodsPerYear") or 252)
     dates = _iso(result.get("dates"), days)
+    dated = bool(result.get("dates"))
+    if days and not dated:
+        view.notice = (
+            "Inline returns carry no dates: the charts count the test days from an arbitrary "
+            f"{dates[0]}."
+        )
     labels = {n: n for n in names}
     if BENCHMARK in series:
         labels[BENCHMARK] = f"benchmark ({bench})"
@@ -774,9 +780,7 @@ def report(view: Any, result: Mapping[str, Any], own: Weights | None, tickers: l
                 f"weights-{_slug(name)}.png",
                 f"Weights over time — {name}",
                 f"The target weights {name} set at each of its {len(at)} rebalances.",
-                lambda by_asset=by_asset, when=when, name=name: charts.weights_area_chart(
-                    when, by_asset, f"Target weights — {name}"
-                ),
+                _weights_area(when, by_asset, f"Target weights — {name}"),
             )
         )
     turnover = [float(s.get("turnover", 0.0)) for s in strategies]
@@ -812,17 +816,19 @@ def report(view: Any, result: Mapping[str, Any], own: Weights | None, tickers: l
             "Metrics",
             ["", *[name for name, _ in columns]],
             [total, *table_rows, trade, paid],
-            "Daily net returns over the test days; QuantStats' definitions (VaR and CVaR are "
-            "daily, parametric and historical). Beta to information ratio are against the "
-            "benchmark.",
+            "Daily net returns over the test days, QuantStats' definitions: VaR and CVaR are "
+            "one-day, normal (parametric) at 95 %; beta to correlation are against the "
+            "benchmark, the information ratio per day as QuantStats gives it.",
         )
     )
+    if first is not None and first in series:
+        view.tables.append(_drawdown_table(first, series[first], dates, dated))
     view.tables.append(
         Table(
             "Backtest",
             ["", ""],
             [
-                ["Test days", f"{days:,}" + (f" ({dates[0]} to {dates[-1]})" if days else "")],
+                ["Test days", f"{days:,}" + (f" ({dates[0]} to {dates[-1]})" if dated else "")],
                 ["Rebalances", str(result.get("folds", "–"))],
                 ["Rebalance", _rebalance_text(result.get("rebalance"))],
                 ["Train window", f"{result.get('trainDays', '–')} days"],
@@ -837,6 +843,35 @@ def report(view: Any, result: Mapping[str, Any], own: Weights | None, tickers: l
             "Sharpe ratio": num(headline.get("sharpe")),
             "Max drawdown": pct(headline.get("maxDrawdown")),
         }
+
+
+def _drawdown_table(name: str, returns: Any, dates: list[str], dated: bool) -> Any:
+    """The five deepest drawdowns of ``name``: start, trough, recovery, depth, length."""
+    from compute.performance import drawdown_periods
+    from reports.page import Table, pct
+
+    def day(row: int | None) -> str:
+        return "not yet" if row is None else (dates[row] if dated else f"day {row}")
+
+    rows = [
+        [day(p.start), day(p.trough), day(p.recovery), pct(p.depth), f"{p.length:,}"]
+        for p in drawdown_periods(returns)[:5]
+    ]
+    return Table(
+        f"Worst drawdowns — {name}",
+        ["Start", "Trough", "Recovered", "Depth", "Days under water"],
+        rows or [["–", "–", "–", "0.00%", "0"]],
+        "Start: the first day under water; recovered: the first day back at the peak.",
+    )
+
+
+def _weights_area(
+    dates: list[str], weights: dict[str, list[float]], title: str
+) -> Callable[[], bytes]:
+    """The drawing of one strategy's weights chart (bound now: charts are drawn later)."""
+    from reports import charts
+
+    return lambda: charts.weights_area_chart(dates, weights, title)
 
 
 def _rebalance_text(value: Any) -> str:

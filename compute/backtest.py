@@ -75,7 +75,10 @@ strategy's options):
 Every strategy that estimates a covariance takes ``estimator`` (``"sample"``, the default and
 skfolio's, ``"ledoit-wolf"`` or ``"ewma"``, which needs ``halflife`` in rows) and
 ``periods_per_year`` (252). Expected returns (max-sharpe, target-volatility) are the
-annualised arithmetic means of the train window.
+annualised arithmetic means of the train window. Risk parity starts each fold's Newton
+iteration from the previous fold's weights (same answer to its 1e-12 tolerance, fewer
+iterations). Weights of ``"fixed"`` and of a callable are used as given: they need not sum to
+one (the rest, :math:`1 - \sum_i w_i`, is cash earning zero) and may be negative.
 
 Errors
 ------
@@ -426,10 +429,11 @@ def _run(
             "more than its value (leverage, short positions or transaction costs); the equity "
             "would turn negative"
         )
+    equity = np.cumprod(1.0 + net, dtype=np.float64)
     return BacktestResult(
         returns=net,
         gross_returns=gross,
-        equity=np.cumprod(1.0 + net),
+        equity=equity,
         weights=weights,
         rebalance_rows=rebalance_rows,
         rows=np.arange(first, last, dtype=np.int64),
@@ -575,8 +579,10 @@ def _warm_risk_budget(covariance: _Fit, budgets: Any) -> _Fit:
 def _inverse_volatility(covariance: FloatArray) -> FloatArray:
     """:math:`w_i \\propto 1/\\sigma_i`, as skfolio's ``InverseVolatility``."""
     variances = np.diag(covariance)
-    if np.any(variances <= 0.0):
-        flat = [int(i) for i in np.flatnonzero(variances <= 0.0)]
+    # A constant column has a rounding-level variance, not exactly 0: compare with the others.
+    constant = variances <= 1e-20 * float(np.max(variances))
+    if np.any(constant):
+        flat = [int(i) for i in np.flatnonzero(constant)]
         raise InvalidInputError(
             f"assets {flat} have zero variance in the train window; inverse volatility is undefined"
         )

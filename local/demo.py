@@ -112,6 +112,22 @@ SELECT s.portfolio_id, s.as_of, s.n_paths,
 FROM simulation_stats s
 JOIN run_index r ON r.run_id = s.run_id AND r.status = 'succeeded'
 ORDER BY s.created_at""".strip(),
+    "the backtest's strategies side by side (its backtest_metrics rows)": """
+SELECT m.strategy,
+       round(max(CASE WHEN m.metric = 'cagr' THEN m.value END), 4) AS cagr,
+       round(max(CASE WHEN m.metric = 'sharpe' THEN m.value END), 2) AS sharpe,
+       round(max(CASE WHEN m.metric = 'max_drawdown' THEN m.value END), 4) AS max_drawdown,
+       round(max(CASE WHEN m.metric = 'information_ratio' THEN m.value END), 3) AS info_ratio
+FROM backtest_metrics m
+JOIN run_index r ON r.run_id = m.run_id AND r.status = 'succeeded'
+GROUP BY m.strategy
+ORDER BY sharpe DESC, m.strategy""".strip(),
+    "the backtest's turnover and costs per strategy (backtest_weights)": """
+SELECT strategy, count(*) AS rebalances,
+       round(sum(turnover), 3) AS turnover, round(sum(cost), 5) AS costs
+FROM (SELECT DISTINCT run_id, strategy, rebalance_day, turnover, cost FROM backtest_weights) w
+GROUP BY strategy
+ORDER BY costs DESC, strategy""".strip(),
 }
 
 

@@ -84,3 +84,49 @@ def test_a_report_opens_in_chromium_with_every_image_and_nothing_external(
     assert page.console_errors == []
     assert "Browser check" in page.title  # the name, as text
     assert screenshot.stat().st_size > 20_000  # a real page, not a blank one
+
+
+def test_a_backtest_tearsheet_opens_in_chromium_with_every_chart(local_stack: Any) -> None:
+    """The tearsheet of a backtest run: every chart loads, nothing is fetched from outside,
+    and the strategies' names (user text) arrive as text."""
+    chromium = chromium_path()
+    assert chromium, "Debian's chromium is missing: `make test` installs it"
+    rng_rows = 320
+    returns = {
+        t: [0.0004 * (i + 1) + 0.01 * (((d * (3 + 2 * i)) % 13) - 6) / 6 for d in range(rng_rows)]
+        for i, t in enumerate(("AAA", "BBB", "CCC"))
+    }
+    run = _call(
+        f"{local_stack.api_url}/backtests",
+        {
+            "returns": returns,
+            "trainDays": 60,
+            "rebalance": 21,
+            "strategies": [
+                "equal-weight",
+                "risk-parity",
+                {"type": "hrp", "label": "<b>hrp</b> & co"},
+            ],
+        },
+    )
+    assert run["status"] == "succeeded", run
+    local_stack.wait_idle()
+    links = _call(f"{local_stack.api_url}/runs/{run['id']}/report")
+    names = {image["name"] for image in links["images"]}
+    assert {"equity.png", "underwater.png", "rolling-sharpe.png", "turnover.png"} <= names
+
+    screenshot = ARTIFACTS / "report-backtest.png"
+    page = inspect_page(links["html"]["url"], screenshot, chromium)
+
+    assert len(page.images) == len(names), page.images
+    assert all(complete and width > 0 for complete, width in page.images), page.images
+    local = local_stack.endpoint_url + "/"
+    outside = [u for u in page.requests if not u.startswith((local, "data:", "about:"))]
+    assert outside == []
+    assert page.console_errors == []
+    assert "Backtest report" in page.title
+    assert screenshot.stat().st_size > 20_000
+    with urllib.request.urlopen(links["html"]["url"], timeout=30) as response:  # nosec B310
+        html = response.read().decode()
+    assert "&lt;b&gt;hrp&lt;/b&gt; &amp; co" in html
+    assert "<b>hrp" not in html

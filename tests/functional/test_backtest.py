@@ -54,7 +54,7 @@ def landed(local_stack: Any) -> Iterator[dict[str, Any]]:
         },
     )
     stack.wait_idle()
-    yield {"stack": stack, "assets": assets, "benchmark": tickers[3], "portfolio": portfolio}
+    return {"stack": stack, "assets": assets, "benchmark": tickers[3], "portfolio": portfolio}
 
 
 def _return_days() -> list[date]:
@@ -87,17 +87,20 @@ def test_a_backtest_from_the_api_to_sql_and_the_tearsheet(landed: dict[str, Any]
     )
     assert answer.status == 201, answer
     run = answer.json
-    assert run["type"] == "backtest" and run["status"] == "succeeded"
+    assert run["type"] == "backtest"
+    assert run["status"] == "succeeded"
     assert answer.headers["Location"] == f"/runs/{run['id']}"
     result = run["result"]
     assert [s["name"] for s in result["strategies"]] == STRATEGIES
-    assert result["benchmark"] == bench and result["tickers"] == sorted(landed["assets"])
+    assert result["benchmark"] == bench
+    assert result["tickers"] == sorted(landed["assets"])
     # The whole history: 399 returns, monthly rebalances after the 60-day train window.
     window = run["dataWindow"]
     lake_days = _return_days()
     starts = _month_starts(lake_days, 60)
     assert (window["start"], window["end"]) == (str(lake_days[0]), str(lake_days[-1]))
-    assert window["observations"] == DAYS - 1 and window.get("lookbackDays") is None
+    assert window["observations"] == DAYS - 1
+    assert window.get("lookbackDays") is None
     days = result["days"]
     assert days == len(lake_days) - starts[0]
     assert result["start"] == result["dates"][0] == str(lake_days[starts[0]]) == "2023-04-03"
@@ -112,7 +115,8 @@ def test_a_backtest_from_the_api_to_sql_and_the_tearsheet(landed: dict[str, Any]
 
     # GET /runs/{id} answers the same run, bulky series included.
     status, again = http_json(f"{stack.api_url}/runs/{run['id']}")
-    assert status == 200 and again["result"] == result
+    assert status == 200
+    assert again["result"] == result
 
     # The three tables, through SQL.
     from local.sql import LakeSql
@@ -169,7 +173,8 @@ def test_the_portfolio_keeps_its_backtest_fresh_and_reports_it(landed: dict[str,
     assert status == 200, links
     assert "backtest-equity.png" in [image["name"] for image in links["images"]]
     page = api_fetch(links["html"]["url"], key="").raw.decode()
-    assert "CAGR" in page and "Max drawdown" in page
+    assert "CAGR" in page
+    assert "Max drawdown" in page
 
 
 def test_a_large_backtest_goes_to_the_worker(landed: dict[str, Any]) -> None:
@@ -181,7 +186,7 @@ def test_a_large_backtest_goes_to_the_worker(landed: dict[str, Any]) -> None:
     )
     assert answer.status == 202, answer
     stack.wait_idle()
-    status, run = http_json(f"{stack.api_url}/runs/{answer.json['id']}")
+    _status, run = http_json(f"{stack.api_url}/runs/{answer.json['id']}")
     assert run["status"] == "succeeded", run
     assert [s["name"] for s in run["result"]["strategies"]] == ["hrp"]
     assert run["result"]["days"] == (DAYS - 1 - 120) // 21 * 21  # whole windows only
@@ -223,6 +228,8 @@ def test_inline_returns_backtest_without_a_portfolio(local_stack: Any) -> None:
     )
     assert answer.status == 201, answer
     result = answer.json["result"]
-    assert result["dates"] is None and result["days"] == 30 and result["benchmark"] is None
+    assert result["dates"] is None
+    assert result["days"] == 30
+    assert result["benchmark"] is None
     refused = _backtest(local_stack, {"returns": returns, "trainDays": 10})
     assert "needs dated returns" in str(expect_error(refused, 400, "VALIDATION_ERROR"))

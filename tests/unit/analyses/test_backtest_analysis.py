@@ -69,7 +69,8 @@ def test_a_portfolio_id_alone_is_a_whole_request_with_documented_defaults() -> N
         False,
         PORTFOLIO,
     )
-    assert request.start is None and request.lookback_days is None  # the whole history
+    assert request.start is None
+    assert request.lookback_days is None
     assert AnalysisSpec(type="backtest").lookback_days is None
 
 
@@ -104,7 +105,8 @@ def test_labels_tell_two_runs_of_one_strategy_apart() -> None:
             "strategies": ["hrp", {"type": "hrp", "linkage": "ward", "label": "hrp ward"}],
         }
     )
-    assert request.strategies is not None and len(request.strategies) == 2
+    assert request.strategies is not None
+    assert len(request.strategies) == 2
 
 
 # ------------------------------------------------------------------ the computation
@@ -125,12 +127,12 @@ def test_the_default_backtest_holds_the_portfolio_against_five_strategies() -> N
     # The portfolio is the benchmark: the same series, a beta of 1 against itself.
     assert result.returns[BENCHMARK] == result.returns[PORTFOLIO]
     held = result.strategies[0]
-    assert held.metrics.beta == pytest.approx(1.0) and held.metrics.correlation == pytest.approx(
-        1.0
-    )
+    assert held.metrics.beta == pytest.approx(1.0)
+    assert held.metrics.correlation == pytest.approx(1.0)
     assert held.final_weights == pytest.approx(OWN)
     # Monthly: the first trading day of each month after the 252-row train window.
-    assert result.dates is not None and result.start == result.dates[0]
+    assert result.dates is not None
+    assert result.start == result.dates[0]
     starts = [result.dates[r] for r in result.rebalance_rows]
     assert all(d.month != p.month for d, p in zip(starts[1:], starts, strict=False))
     assert starts[0] == date(2022, 1, 3)  # row 252 is 2021-12-20; the next month begins 01-03
@@ -147,7 +149,8 @@ def test_a_ticker_benchmark_is_read_on_the_test_rows() -> None:
     assert result.benchmark == "SPY"
     assert result.returns[BENCHMARK] == list(inputs.extra["SPY"][252 : 252 + result.days])
     assert result.days == (700 - 252) // 21 * 21  # the last partial window is dropped
-    assert result.benchmark_metrics is not None and result.benchmark_metrics.beta is None
+    assert result.benchmark_metrics is not None
+    assert result.benchmark_metrics.beta is None
     assert result.strategies[0].metrics.information_ratio is not None
     assert ANALYSIS.extra_tickers is not None
     assert ANALYSIS.extra_tickers(BacktestRequest(portfolio_id="p", benchmark="SPY")) == ["SPY"]
@@ -157,10 +160,13 @@ def test_a_ticker_benchmark_is_read_on_the_test_rows() -> None:
 def test_inline_returns_rebalance_every_n_rows_without_dates_or_a_portfolio() -> None:
     inputs = _inputs(200, dated=False)
     result = _run({"trainDays": 60, "rebalance": 20, "benchmark": None}, inputs, own=None)
-    assert [s.name for s in result.strategies][0] == "equal-weight"  # no portfolio to hold
-    assert result.dates is None and result.start is None and result.days == 140
+    assert next(s.name for s in result.strategies) == "equal-weight"  # no portfolio to hold
+    assert result.dates is None
+    assert result.start is None
+    assert result.days == 140
     assert result.rebalance_rows == list(range(0, 140, 20))
-    assert BENCHMARK not in result.returns and result.benchmark is None
+    assert BENCHMARK not in result.returns
+    assert result.benchmark is None
     # The default benchmark quietly stands down without a portfolio; asked for, it is a 422.
     assert _run({"trainDays": 60, "rebalance": 20}, inputs, own=None).benchmark is None
     with pytest.raises(UnprocessableError, match="needs a portfolioId"):
@@ -218,4 +224,50 @@ def test_the_synchronous_budget_takes_ten_years_of_a_hundred_assets_not_five_hun
     request = BacktestRequest(portfolio_id="p-1")
     assert is_quick(ANALYSIS, request, 100)
     assert not is_quick(ANALYSIS, request, 500)
-    assert ANALYSIS.work is not None and ANALYSIS.work(request, 100) <= SYNC_CELL_BUDGET
+    assert ANALYSIS.work is not None
+    assert ANALYSIS.work(request, 100) <= SYNC_CELL_BUDGET
+
+
+# ------------------------------------------------------------------ the tearsheet
+def _page(result: BacktestRunResult) -> Any:
+    from reports.page import RunView
+
+    view = RunView("r-1", "backtest", "Backtest", "succeeded", "", "")
+    assert ANALYSIS.report is not None
+    ANALYSIS.report.build(view, result.model_dump(mode="json", by_alias=True), OWN, TICKERS)
+    return view
+
+
+def test_the_tearsheet_has_every_chart_and_the_metrics_side_by_side() -> None:
+    result = _run({"strategies": ["fixed", "equal-weight", "hrp"], "benchmark": "SPY"}, _inputs())
+    view = _page(result)
+    names = [chart.name for chart in view.charts]
+    assert names == [
+        "equity.png",
+        "underwater.png",
+        "monthly-returns.png",
+        "rolling-sharpe.png",
+        "rolling-volatility.png",
+        "weights-hrp.png",  # fixed and equal weights hold still: no chart of theirs
+        "turnover.png",
+    ]
+    for chart in view.charts:
+        assert chart.png.startswith(b"\x89PNG")
+    metrics, drawdowns, facts = view.tables
+    assert metrics.header == ["", PORTFOLIO, "equal-weight", "hrp", "benchmark (SPY)"]
+    sharpe = next(row for row in metrics.rows if row[0] == "Sharpe ratio")
+    assert sharpe[3] == f"{result.strategies[2].metrics.sharpe:.2f}"
+    assert drawdowns.title == f"Worst drawdowns — {PORTFOLIO}"
+    assert 1 <= len(drawdowns.rows) <= 5
+    assert facts.rows[0][1].startswith(f"{result.days:,} (2022-")
+    assert set(view.summary) == {"CAGR", "Sharpe ratio", "Max drawdown"}
+    assert view.notice == ""
+
+
+def test_an_inline_tearsheet_says_its_days_are_counted_not_dated() -> None:
+    result = _run({"trainDays": 60, "rebalance": 20}, _inputs(200, dated=False), own=None)
+    view = _page(result)
+    assert "no dates" in view.notice
+    assert "monthly-returns.png" not in [chart.name for chart in view.charts]
+    drawdowns = next(t for t in view.tables if t.title.startswith("Worst drawdowns"))
+    assert all(row[0].startswith("day ") for row in drawdowns.rows)

@@ -294,7 +294,8 @@ def test_a_backtest_reads_the_whole_history_unless_told_otherwise() -> None:
     assert window.requested_start == date(2021, 1, 1)  # the lake's first year
     assert (window.start, window.end) == (date(2021, 7, 1), LAST)
     assert window.lookback_days is None
-    assert inputs.dates is not None and len(inputs.dates) == window.observations
+    assert inputs.dates is not None
+    assert len(inputs.dates) == window.observations
     assert (inputs.dates[0], inputs.dates[-1]) == (window.start, window.end)
     # lookbackDays still cuts it (a portfolio's AnalysisSpec may set one).
     cut = load_inputs(
@@ -308,10 +309,12 @@ def test_extra_tickers_come_on_the_assets_days_without_moving_the_window() -> No
     s3 = _lake()
     request = RiskParityRequest(portfolio_id="p-1", start=date(2024, 1, 1))
     inputs = load_inputs(request, ["A", "B"], BUCKET, s3=s3, extra_tickers=["Z", "A"])
-    assert inputs.tickers == ["A", "B"] and inputs.returns.shape[1] == 2
+    assert inputs.tickers == ["A", "B"]
+    assert inputs.returns.shape[1] == 2
     assert set(inputs.extra) == {"Z", "A"}
     # Z starts in June 2024: the common days are those every series has.
-    assert inputs.dates is not None and inputs.dates[0] == date(2024, 6, 3)
+    assert inputs.dates is not None
+    assert inputs.dates[0] == date(2024, 6, 3)
     assert inputs.window.end == LAST  # Z runs on into 2025: the assets' end holds
     assert len(inputs.extra["Z"]) == inputs.returns.shape[0]
     assert list(inputs.extra["A"]) == list(inputs.returns[:, 0])
@@ -322,6 +325,7 @@ def test_inline_extra_tickers_must_be_in_the_returns() -> None:
 
     request = RiskParityRequest(returns={"A": [0.01, 0.02, 0.0], "B": [0.0, 0.01, -0.01]})
     inputs = load_inputs(request, None, BUCKET, extra_tickers=["B"])
-    assert list(inputs.extra["B"]) == [0.0, 0.01, -0.01] and inputs.dates is None
+    assert list(inputs.extra["B"]) == [0.0, 0.01, -0.01]
+    assert inputs.dates is None
     with pytest.raises(UnprocessableError, match="no series for SPY"):
         load_inputs(request, None, BUCKET, extra_tickers=["SPY"])

@@ -190,7 +190,7 @@ def test_equity_chart_with_a_non_positive_value_falls_back_to_linear() -> None:
 
 
 def test_monthly_heatmap_takes_odd_input() -> None:
-    for months, returns in (
+    cases: list[tuple[list[str], list[Any]]] = [
         ([], []),
         (["2024-03"], [0.012]),
         (["2024-03"], [float("nan")]),
@@ -199,7 +199,8 @@ def test_monthly_heatmap_takes_odd_input() -> None:
         (["2024-01", "2024-02", "2024-03"], [0.01]),  # fewer returns than months
         (MONTHS, [None] * len(MONTHS)),
         (["1990-01", "2024-12"], [0.5, -0.5]),  # 35 years, all but two months blank
-    ):
+    ]
+    for months, returns in cases:
         data = charts.monthly_returns_heatmap(months, returns, "Monthly returns")
         assert png_size(data) in {WIDE, TALL}
         assert_png(data, png_size(data))
@@ -255,12 +256,13 @@ def test_weights_area_lumps_small_assets_into_others() -> None:
 
 def test_weights_area_takes_shorts_and_few_assets() -> None:
     dates = REBALANCES[:24]
-    for weights in (
+    cases: list[dict[str, list[Any]]] = [
         {"A": [1.0] * 24},
         {"A": [1.3] * 24, "B": [-0.3] * 24},
         {f"T{i}": [1 / 13] * 24 for i in range(13)},  # 13: all shown, no "1 others"
         {"A": [0.6] * 24, "B": [None] * 24},
-    ):
+    ]
+    for weights in cases:
         assert_png(charts.weights_area_chart(dates, weights, "Weights"))
 
 
