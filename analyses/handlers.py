@@ -119,12 +119,7 @@ def _complete(
     try:
         inputs = None
         if entry.reads_returns:
-            inputs = load_inputs(
-                request,
-                list(weights) if weights else None,
-                config.bucket,
-                extra_tickers=entry.extra_tickers(request) if entry.extra_tickers else (),
-            )
+            inputs = load_inputs(request, list(weights) if weights else None, config.bucket)
             window = inputs.window.model_copy(update={"data_version": data_version})
             run = run.model_copy(update={"data_window": window})
         result = execute(entry, request, inputs, weights)

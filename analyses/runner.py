@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel
 
 from analyses._common import MIN_OBSERVATIONS
-from core.analysis import Analysis
+from core.analysis import Analysis, analysis_of_request
 from core.aws import client as aws_client
 from core.exceptions import NotFoundError, UnprocessableError
 from core.lake import RETURNS_PREFIX
@@ -220,7 +220,7 @@ def load_inputs(
     bucket: str,
     s3: Any | None = None,
     *,
-    extra_tickers: Iterable[str] = (),
+    extra_tickers: Iterable[str] | None = None,
 ) -> Inputs:
     """The returns a run works on: inline, or the portfolio's tickers from the lake.
 
@@ -235,7 +235,8 @@ def load_inputs(
         The data bucket and an S3 client (default: core.aws's).
     extra_tickers
         Series read besides the assets, on the same days (``Inputs.extra``): from the inline
-        returns (which must hold them) or the lake.
+        returns (which must hold them) or the lake. Default: those the request's analysis
+        declares (``Analysis.extra_tickers``).
 
     Returns
     -------
@@ -245,6 +246,10 @@ def load_inputs(
         before ``asOf``, or at an explicit ``end``), not at today: every trigger of
         unchanged data reads the same days.
     """
+    if extra_tickers is None:
+        entry = analysis_of_request(request)
+        wanted = entry.extra_tickers if entry is not None else None
+        extra_tickers = wanted(request) if wanted is not None else ()
     extra = list(dict.fromkeys(extra_tickers))
     dates: list[date] | None = None
     if request.returns is not None:

@@ -6,7 +6,6 @@ import math
 from typing import Any
 
 import numpy as np
-import scipy.linalg
 from numpy.typing import NDArray
 
 from compute.exceptions import InvalidInputError, NotPositiveDefiniteError
@@ -105,6 +104,10 @@ def cholesky_or_raise(cov: NDArray[np.float64], name: str = "cov") -> NDArray[np
         f"{name} is not positive definite (singular or indefinite); "
         "a Ledoit-Wolf shrunk estimate is positive definite"
     )
+    # Imported here, not with the module: the render function draws the tearsheet's series
+    # (compute.performance, which validates with this module) on layers without scipy.
+    import scipy.linalg
+
     try:
         factor: NDArray[np.float64] = scipy.linalg.cholesky(cov, lower=True, check_finite=False)
     except np.linalg.LinAlgError as exc:

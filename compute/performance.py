@@ -2,8 +2,8 @@ r"""Performance statistics of one return series: the numbers and series of a tea
 
 Every metric is the number QuantStats 0.0.86 returns from its function of the same name for the
 same daily series, called directly as ``qs.stats.<name>(returns, rf=rf, periods=P)`` where the
-function takes those parameters (``tests/unit/compute/test_performance.py`` checks this against
-stored QuantStats output). With :math:`r_t` the simple returns, :math:`t = 1..T`, :math:`P` the
+function takes those parameters (``tests/unit/compute/test_compute_performance.py`` checks
+this against stored QuantStats output). With :math:`r_t` the simple returns, :math:`t = 1..T`, :math:`P` the
 periods per year, :math:`\bar x` a mean and :math:`s(x)` the sample standard deviation
 (ddof = 1):
 
@@ -44,12 +44,12 @@ Differences from QuantStats 0.0.86, all outside ordinary data:
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.special
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
@@ -100,10 +100,19 @@ BENCHMARK_METRICS: tuple[str, ...] = (
 # QuantStats' value_at_risk / conditional_value_at_risk defaults: 95 %, sigma multiplier 1.
 VAR_CONFIDENCE = 0.95
 _TAIL = 1.0 - VAR_CONFIDENCE
-# z_{0.05} = norm.ppf(0.05) (scipy.stats.norm.ppf is scipy.special.ndtri) and the normal
-# density there, written as scipy.stats.norm.pdf computes it.
-_Z_TAIL = float(scipy.special.ndtri(_TAIL))
-_PDF_Z_TAIL = math.exp(-(_Z_TAIL**2) / 2.0) / math.sqrt(2.0 * math.pi)
+
+
+@functools.cache
+def _normal_tail() -> tuple[float, float]:
+    """z_{0.05} = norm.ppf(0.05) (scipy.stats.norm.ppf is scipy.special.ndtri) and the normal
+    density there, written as scipy.stats.norm.pdf computes it. scipy is imported here, not
+    with the module: the tearsheet's series (drawdowns, rolling ratios) are drawn by the
+    render function, whose layers have numpy but not scipy."""
+    import scipy.special
+
+    z = float(scipy.special.ndtri(_TAIL))
+    return z, math.exp(-(z**2) / 2.0) / math.sqrt(2.0 * math.pi)
+
 
 # A standard deviation at most this fraction of the data's scale (the largest |value|) is
 # rounding of a constant series, not risk: the ratio dividing by it is undefined. A constant
@@ -227,6 +236,7 @@ def metrics(
         cagr = math.inf  # reported below
 
     nonzero = int(np.count_nonzero(r))
+    z_tail, pdf_z_tail = _normal_tail()
     result: dict[str, float] = {
         "cagr": cagr,
         "volatility": sample.std * root_periods,
@@ -238,8 +248,8 @@ def metrics(
         else excess.mean / downside * root_periods,
         "max_drawdown": deepest,
         "calmar": 0.0 if deepest == 0.0 else cagr / abs(deepest),
-        "value_at_risk": sample.mean + _Z_TAIL * sample.std,
-        "conditional_value_at_risk": sample.mean - sample.std * _PDF_Z_TAIL / _TAIL,
+        "value_at_risk": sample.mean + z_tail * sample.std,
+        "conditional_value_at_risk": sample.mean - sample.std * pdf_z_tail / _TAIL,
         "skew": sample.skew(),
         "kurtosis": sample.kurtosis(),
         "best": float(np.max(r)),

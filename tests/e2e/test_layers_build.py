@@ -89,7 +89,11 @@ returns = {t: list(rng.normal(0.0005, 0.01 + i / 500, 300)) for i, t in enumerat
 out = {}
 for run_type, extra in [("risk-parity", {}), ("hrp", {"linkage": "ward"}),
                         ("efficient-frontier", {"nPoints": 5}),
-                        ("simulate", {"nPaths": 200, "horizonDays": 20, "seed": 1})]:
+                        ("simulate", {"nPaths": 200, "horizonDays": 20, "seed": 1}),
+                        ("backtest", {"trainDays": 60, "rebalance": 21, "strategies": [
+                            "equal-weight", "inverse-volatility", "min-variance", "max-sharpe",
+                            "risk-parity", "hrp", {"type": "target-volatility", "target": 0.2},
+                            {"type": "fixed", "weights": dict.fromkeys("ABCDE", 0.2)}]})]:
     entry = analysis(run_type)
     request = entry.request.model_validate({"returns": returns, **extra})
     result = execute(entry, request, load_inputs(request, None, "unused"))
@@ -185,6 +189,53 @@ def test_run_analyses_give_the_same_numbers_from_the_built_tree(
         exec(RUN_ANALYSES, namespace)
     here = json.loads(captured.getvalue())
     _assert_close(packaged, here, "result")
+
+
+TEARSHEET = """
+import json, os, sys
+import analyses  # the registry, as reports.handlers loads it
+from reports.render import render_run_report
+run = json.loads(open(os.environ["RUN_JSON"]).read())
+report = render_run_report(run)
+print(json.dumps({"images": sorted(report.images), "scipy": "scipy" in sys.modules}))
+"""
+
+
+def test_a_backtest_tearsheet_renders_from_the_render_functions_tree(
+    built: BuildResult, runtime: Path, tmp_path: Path
+) -> None:
+    """The render function has no numeric layer: the tearsheet's series (compute.performance)
+    must draw on numpy alone."""
+    import numpy as np
+
+    from analyses.backtest import ANALYSIS, BacktestRequest
+    from analyses.runner import load_inputs
+
+    rng = np.random.default_rng(3)
+    returns = {t: list(rng.normal(0.0005, 0.01, 400)) for t in "ABC"}
+    request = BacktestRequest.model_validate({"returns": returns, "trainDays": 60, "rebalance": 21})
+    result = ANALYSIS.compute(request, load_inputs(request, None, "unused"), None)
+    run = {
+        "id": "r-1",
+        "type": "backtest",
+        "status": "succeeded",
+        "parameters": {},
+        "createdAt": "2024-12-02T00:00:00Z",
+        "result": result.model_dump(mode="json", by_alias=True),
+    }
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(run))
+    answer = run_isolated(
+        TEARSHEET + _NO_TEARDOWN,
+        _function_path(built, "RenderFunction", runtime),
+        env={"RUN_JSON": str(path), "AWS_DEFAULT_REGION": "us-east-1"},
+    )
+    assert answer.returncode == 0, answer.stderr[-3000:]
+    rendered = json.loads(answer.stdout)
+    assert rendered["scipy"] is False
+    assert {"equity.png", "underwater.png", "rolling-sharpe.png", "turnover.png"} <= set(
+        rendered["images"]
+    )
 
 
 def test_compute_imports_only_scipy_modules_the_numeric_layer_ships(built: BuildResult) -> None:

@@ -1,5 +1,5 @@
 """Write ``tests/unit/compute/data/quantstats_golden.json``: QuantStats' numbers for a few
-seeded daily series, the reference of ``tests/unit/compute/test_performance.py``.
+seeded daily series, the reference of ``tests/unit/compute/test_compute_performance.py``.
 
 QuantStats is not a project dependency; run this with a separate interpreter that has it::
 
@@ -119,7 +119,7 @@ def case_record(
     """QuantStats' numbers for one series on business days from ``start`` (the JSON record).
 
     ``qs`` is the imported ``quantstats`` module; the live test in
-    ``tests/unit/compute/test_performance.py`` calls this too.
+    ``tests/unit/compute/test_compute_performance.py`` calls this too.
     """
     dates = pd.bdate_range(start, periods=len(returns))
     r = pd.Series(returns, index=dates, name="returns")
