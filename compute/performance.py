@@ -3,9 +3,9 @@ r"""Performance statistics of one return series: the numbers and series of a tea
 Every metric is the number QuantStats 0.0.86 returns from its function of the same name for the
 same daily series, called directly as ``qs.stats.<name>(returns, rf=rf, periods=P)`` where the
 function takes those parameters (``tests/unit/compute/test_compute_performance.py`` checks
-this against stored QuantStats output). With :math:`r_t` the simple returns, :math:`t = 1..T`, :math:`P` the
-periods per year, :math:`\bar x` a mean and :math:`s(x)` the sample standard deviation
-(ddof = 1):
+this against stored QuantStats output). With :math:`r_t` the simple returns,
+:math:`t = 1..T`, :math:`P` the periods per year, :math:`\bar x` a mean and :math:`s(x)` the
+sample standard deviation (ddof = 1):
 
 * risk-free rate per period :math:`r_f = (1 + R_f)^{1/P} - 1` for the annual rate :math:`R_f`,
   excess returns :math:`x_t = r_t - r_f` (QuantStats' ``to_excess_returns(rf, nperiods=P)``);
