@@ -253,6 +253,12 @@ class StrategyRun(ResultModel):
     turnover: float = Field(description="Σ over rebalances of Σ|w − w before| (× NAV).")
     costs: float = Field(description="Σ over rebalances of the costs charged (× NAV).")
     final_weights: Weights = Field(description="The last rebalance's target weights.")
+    fallback_rebalances: int = Field(
+        default=0,
+        description="Rebalances where the strategy's own problem had no solution (max-sharpe: "
+        "no portfolio above the risk-free rate; target-volatility: none under the target) "
+        "and the minimum-variance portfolio was held.",
+    )
 
 
 class BacktestRunResult(ResultModel):
@@ -369,6 +375,10 @@ def _options(
             options["halflife"] = request.halflife
     if spec.type == "max-sharpe":
         options["risk_free_rate"] = request.risk_free_rate
+    if spec.type in {"max-sharpe", "target-volatility"}:
+        # A fold with no tangency portfolio (every mean below the risk-free rate) or none
+        # under the target holds the minimum-variance portfolio, counted in the result.
+        options["on_infeasible"] = "min-variance"
     if spec.max_weight is not None:
         options["bounds"] = (0.0, spec.max_weight)
     if spec.type == "target-volatility":
@@ -531,6 +541,7 @@ def compute(request: BacktestRequest, inputs: Any, weights: Weights | None) -> B
                 turnover=float(np.sum(run.turnover)),
                 costs=float(np.sum(run.costs)),
                 final_weights={t: float(w) for t, w in zip(tickers, run.weights[-1], strict=True)},
+                fallback_rebalances=int(run.fallback_folds.size),
             )
         )
     series = {name: np.asarray(run.returns).tolist() for name, run in runs.items()}
@@ -804,6 +815,11 @@ def report(view: Any, result: Mapping[str, Any], own: Weights | None, tickers: l
             continue
         show = pct if kind == "pct" else num
         table_rows.append([label, *[show(m.get(key)) if key in m else "–" for _, m in columns]])
+    fallbacks = [
+        f"{s['name']} ({s['fallbackRebalances']})"
+        for s in strategies
+        if s.get("fallbackRebalances")
+    ]
     total = ["Total return", *[pct(s.get("totalReturn")) for s in strategies]]
     trade = ["Turnover", *[num(s.get("turnover")) for s in strategies]]
     paid = ["Costs", *[pct(s.get("costs")) for s in strategies]]
@@ -818,7 +834,13 @@ def report(view: Any, result: Mapping[str, Any], own: Weights | None, tickers: l
             [total, *table_rows, trade, paid],
             "Daily net returns over the test days, QuantStats' definitions: VaR and CVaR are "
             "one-day, normal (parametric) at 95 %; beta to correlation are against the "
-            "benchmark, the information ratio per day as QuantStats gives it.",
+            "benchmark, the information ratio per day as QuantStats gives it."
+            + (
+                " Rebalances that held the minimum-variance portfolio because the strategy's "
+                f"own problem had no solution: {', '.join(fallbacks)}."
+                if fallbacks
+                else ""
+            ),
         )
     )
     if first is not None and first in series:

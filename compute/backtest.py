@@ -72,6 +72,12 @@ strategy's options):
 ``"fixed"``                   the given ``weights`` (required) every fold.
 ============================  =================================================================
 
+``on_infeasible`` (max-sharpe, target-volatility): ``"raise"`` (the default) raises on a fold
+whose problem has no solution (no portfolio's expected return above the risk-free rate; a
+target below the fold's minimum volatility); ``"min-variance"`` holds the minimum-variance
+portfolio there instead, the nearest to what was asked, and lists the fold in
+``BacktestResult.fallback_folds``.
+
 Every strategy that estimates a covariance takes ``estimator`` (``"sample"``, the default and
 skfolio's, ``"ledoit-wolf"`` or ``"ewma"``, which needs ``halflife`` in rows) and
 ``periods_per_year`` (252). Expected returns (max-sharpe, target-volatility) are the
@@ -95,7 +101,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -117,7 +123,7 @@ from compute.estimators import (
     mean_returns,
     sample_covariance,
 )
-from compute.exceptions import ComputeError, InvalidInputError
+from compute.exceptions import ComputeError, InfeasibleError, InvalidInputError
 from compute.frontier import efficient_risk, max_sharpe, min_variance
 from compute.risk_parity import risk_budget
 
@@ -131,15 +137,17 @@ _Fit = Callable[[FloatArray], FloatArray]
 # The fewest train rows: a covariance needs two.
 _MIN_TRAIN_SIZE = 2
 _ESTIMATION = ("estimator", "halflife", "periods_per_year")
+# What max-sharpe and target-volatility do on a fold they cannot solve (``on_infeasible``).
+ON_INFEASIBLE = ("raise", "min-variance")
 # The keyword options each named strategy accepts.
 STRATEGY_OPTIONS: dict[str, tuple[str, ...]] = {
     "equal-weight": (),
     "inverse-volatility": _ESTIMATION,
     "min-variance": (*_ESTIMATION, "bounds"),
-    "max-sharpe": (*_ESTIMATION, "bounds", "risk_free_rate"),
+    "max-sharpe": (*_ESTIMATION, "bounds", "risk_free_rate", "on_infeasible"),
     "risk-parity": (*_ESTIMATION, "budgets"),
     "hrp": ("linkage",),
-    "target-volatility": (*_ESTIMATION, "bounds", "target"),
+    "target-volatility": (*_ESTIMATION, "bounds", "target", "on_infeasible"),
     "fixed": ("weights",),
 }
 
@@ -168,6 +176,9 @@ class BacktestResult:
     costs
         Per fold, :math:`\\sum_i c_i |w_i - w^{\\text{before}}_i|`, charged on the fold's first
         test day.
+    fallback_folds
+        The folds whose own problem was infeasible and that held the minimum-variance
+        portfolio instead (``on_infeasible="min-variance"``); empty otherwise.
     """
 
     returns: FloatArray
@@ -178,6 +189,7 @@ class BacktestResult:
     rows: IntArray
     turnover: FloatArray
     costs: FloatArray
+    fallback_folds: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe representation (lists, floats and ints)."""
@@ -190,6 +202,7 @@ class BacktestResult:
             "rows": [int(i) for i in self.rows],
             "turnover": self.turnover.tolist(),
             "costs": self.costs.tolist(),
+            "fallback_folds": [int(k) for k in self.fallback_folds],
         }
 
 
@@ -384,6 +397,8 @@ def _run(
     """Fit, hold and charge every fold; test windows are contiguous and in order."""
     n_assets = matrix.shape[1]
     fit = _strategy(strategy, n_assets, options)
+    fallback = _fallback(strategy, options)
+    fell_back: list[int] = []
     costs = _checked_costs(transaction_costs, n_assets)
     before = (
         np.zeros(n_assets)
@@ -403,7 +418,14 @@ def _run(
         train = matrix[train_start:start]
         train.flags.writeable = False
         try:
-            target = _checked_weights(fit(train), n_assets)
+            try:
+                raw = fit(train)
+            except InfeasibleError:
+                if fallback is None:
+                    raise
+                raw = fallback(train)
+                fell_back.append(k)
+            target = _checked_weights(raw, n_assets)
         except ComputeError as exc:
             exc.args = (f"{label}: {exc.args[0] if exc.args else exc}", *exc.args[1:])
             raise
@@ -439,6 +461,7 @@ def _run(
         rows=np.arange(first, last, dtype=np.int64),
         turnover=turnover,
         costs=fold_costs,
+        fallback_folds=np.array(fell_back, dtype=np.int64),
     )
 
 
@@ -466,6 +489,25 @@ def _drift(
 
 
 # ----- strategies ------------------------------------------------------------------------------
+
+
+def _fallback(strategy: BacktestStrategy | WeightFunction, options: dict[str, Any]) -> _Fit | None:
+    """What a fold holds when ``strategy``'s own problem is infeasible: ``None`` (raise), or
+    the minimum-variance portfolio under the same estimator and bounds.
+
+    max-sharpe has no tangency portfolio when no portfolio's expected return exceeds the
+    risk-free rate (a bear-market train window); a volatility target below a fold's minimum
+    volatility leaves no portfolio under it. In both cases the least volatile portfolio is the
+    nearest to what the strategy asks for.
+    """
+    choice = options.get("on_infeasible", "raise")
+    if choice not in ON_INFEASIBLE:
+        raise InvalidInputError(f"on_infeasible must be one of {ON_INFEASIBLE}, got {choice!r}")
+    if choice == "raise" or callable(strategy):
+        return None
+    covariance, _ = _estimator(options)
+    bounds = options.get("bounds", (0.0, 1.0))
+    return lambda train: min_variance(covariance(train), bounds)
 
 
 def _strategy(

@@ -201,11 +201,12 @@ def test_a_large_backtest_goes_to_the_worker(landed: dict[str, Any]) -> None:
         ({"benchmark": "NOSUCHTKR"}, 422, "UNPROCESSABLE", "NOSUCHTKR"),
         ({"trainDays": 2000}, 422, "UNPROCESSABLE", "Too few days to backtest"),
         (
-            {"strategies": [{"type": "target-volatility", "target": 1e-6}]},
+            {"strategies": [{"type": "fixed", "weights": {"NOSUCHTKR": 1.0}}]},
             422,
             "UNPROCESSABLE",
-            "target-volatility could not be backtested",
+            "tickers the run has no returns for: NOSUCHTKR",
         ),
+        ({"costsBps": {"NOSUCHTKR": 5}}, 422, "UNPROCESSABLE", "must name every ticker"),
     ],
 )
 def test_bad_backtests_are_refused_in_the_envelope(

@@ -186,10 +186,15 @@ def test_fixed_weights_of_unknown_tickers_and_too_short_histories_are_422s() -> 
         _run({"costsBps": {"AAA": 5.0}}, inputs)
 
 
-def test_an_infeasible_strategy_names_itself() -> None:
+def test_an_infeasible_fold_holds_minimum_variance_and_says_so() -> None:
     target = {"type": "target-volatility", "target": 0.0001, "label": "too calm"}
-    with pytest.raises(UnprocessableError, match="Strategy too calm could not be backtested"):
-        _run({"strategies": [target], "rebalance": 63}, _inputs())
+    result = _run({"strategies": [target, "min-variance"], "rebalance": 63}, _inputs())
+    calm, least = result.strategies
+    assert calm.fallback_rebalances == result.folds  # no fold has a portfolio that calm
+    assert least.fallback_rebalances == 0
+    assert result.returns["too calm"] == result.returns["min-variance"]
+    view = _page(result)
+    assert "too calm (" in view.tables[0].note
 
 
 # ------------------------------------------------------------------ the rows

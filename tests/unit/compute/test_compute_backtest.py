@@ -588,3 +588,48 @@ def test_a_callables_own_errors_propagate_unchanged() -> None:
 
     with pytest.raises(RuntimeError, match=r"^model server down$"):
         walk_forward(RETURNS, broken, train_size=20, test_size=10)
+
+
+def test_an_infeasible_fold_raises_or_holds_minimum_variance_as_asked() -> None:
+    from compute import min_variance, sample_covariance
+
+    rng = np.random.default_rng(5)
+    returns = rng.normal(0.0, 0.01, (120, 4)) * np.array([1.0, 1.5, 2.0, 2.5])
+    returns[:60] -= 0.004  # every asset loses on the first train window: no tangency portfolio
+    with pytest.raises(InfeasibleError, match=r"^fold 0 \(train rows 0-59"):
+        walk_forward(returns, "max-sharpe", train_size=60, test_size=20)
+    result = walk_forward(
+        returns, "max-sharpe", train_size=60, test_size=20, on_infeasible="min-variance"
+    )
+    # Exactly the folds where no asset's (so no long-only portfolio's) mean is above 0.
+    hopeless = [k for k in range(3) if returns[20 * k : 20 * k + 60].mean(axis=0).max() <= 0]
+    assert hopeless[0] == 0
+    assert result.fallback_folds.tolist() == hopeless
+    np.testing.assert_allclose(
+        result.weights[0], min_variance(sample_covariance(returns[:60])), rtol=0, atol=1e-15
+    )
+    # A volatility cap below every fold's minimum: each fold holds its least volatile portfolio.
+    capped = walk_forward(
+        returns,
+        "target-volatility",
+        train_size=60,
+        test_size=20,
+        target=1e-4,
+        on_infeasible="min-variance",
+    )
+    assert capped.fallback_folds.tolist() == [0, 1, 2]
+    assert (
+        walk_forward(
+            returns,
+            "max-sharpe",
+            train_size=60,
+            test_size=20,
+            on_infeasible="min-variance",
+            risk_free_rate=-1.0,
+        ).fallback_folds.size
+        == 0
+    )
+    with pytest.raises(InvalidInputError, match="on_infeasible must be one of"):
+        walk_forward(returns, "max-sharpe", train_size=60, test_size=20, on_infeasible="cash")
+    with pytest.raises(InvalidInputError, match="takes the options"):
+        walk_forward(returns, "hrp", train_size=60, test_size=20, on_infeasible="min-variance")
