@@ -74,6 +74,10 @@ DEFAULT_STRATEGIES: Final[tuple[BacktestStrategy, ...]] = (
     "min-variance",
 )
 ROLLING_WINDOW: Final = 126  # days of the tearsheet's rolling Sharpe ratio and volatility
+# The work a run may ask (``_units``): about 200 s of the slowest strategies (target
+# volatility, max Sharpe) on the run worker, whose timeout is 300 s.
+MAX_BACKTEST_UNITS: Final = 10**12
+ASSUMED_HISTORY_DAYS: Final = 2520  # the size estimate of a whole-history request
 _OPTIONS_OF: Final[dict[str, frozenset[str]]] = {
     "fixed": frozenset({"weights"}),
     "target-volatility": frozenset({"target", "max_weight"}),
@@ -906,19 +910,51 @@ def _slug(name: str) -> str:
 
 
 # ------------------------------------------------------------------ size, demo
-def _work(request: BacktestRequest, assets: int) -> int:
-    """Cells of work: strategies × days × assets² / 100 (a covariance per fold dominates;
-    10 years of 100 assets and 6 strategies, ~1.5·10⁷, answers synchronously)."""
+def _days(request: BacktestRequest) -> int:
+    """The rows a request will read, as far as the request tells (ten years when it reads the
+    whole history, which only the lake knows)."""
     if request.returns is not None:
-        days = len(next(iter(request.returns.values())))
-    elif request.start is not None and request.end is not None:
-        days = (request.end - request.start).days * 252 // 365
-    elif request.lookback_days is not None:
-        days = request.lookback_days * 252 // 365
+        return len(next(iter(request.returns.values())))
+    if request.start is not None and request.end is not None:
+        return (request.end - request.start).days * 252 // 365
+    if request.lookback_days is not None:
+        return request.lookback_days * 252 // 365
+    return ASSUMED_HISTORY_DAYS
+
+
+def _units(request: BacktestRequest, assets: int) -> int:
+    """Arithmetic of the backtest, roughly: strategies × rebalances × (train × N² + N³) (a
+    covariance estimate and a factorisation per fold)."""
+    days = _days(request)
+    train = days if request.expand_train else request.train_days
+    if isinstance(request.rebalance, int):
+        folds = (days - request.train_days) // request.rebalance
     else:
-        days = 2520  # the whole history: assume ten years
+        folds = (days - request.train_days) * (12 if request.rebalance == "monthly" else 4) // 252
     count = len(request.strategies) if request.strategies else len(DEFAULT_STRATEGIES) + 1
-    return count * days * assets * max(assets, 20) // 100
+    n = max(assets, 20)
+    return count * max(folds, 1) * (train * n * n + n**3)
+
+
+def _work(request: BacktestRequest, assets: int) -> int:
+    """Cells of work (``analyses.runner.SYNC_CELL_BUDGET``): the slowest strategies do about
+    5·10⁹ units a second here, the budget's cells 10⁸, so a cell is 200 units (ten years of
+    100 assets and six strategies, about 10⁷ cells, answer synchronously)."""
+    return _units(request, assets) // 200
+
+
+def _limits(request: BacktestRequest, assets: int) -> list[tuple[str, str]]:
+    units = _units(request, assets)
+    if units <= MAX_BACKTEST_UNITS:
+        return []
+    return [
+        (
+            f"Backtest too large: strategies × rebalances × (trainDays × assets² + assets³) ≈ "
+            f"{units:.2g} > {MAX_BACKTEST_UNITS:.0e} (a few minutes of the run worker). "
+            "Rebalance less often, or backtest fewer strategies or assets at once.",
+            "limit: backtest work",
+        )
+    ]
 
 
 def _demo_summary(result: Mapping[str, Any]) -> str:
@@ -982,6 +1018,7 @@ ANALYSIS = Analysis(
     rows=rows,
     report=ReportSection(report, key_chart="equity.png"),
     work=_work,
+    limits=_limits,
     bulky=("dates", "returns", "weights", "turnover", "costs"),
     linked="result_url",
     demo=DemoRun({}, summary=_demo_summary),

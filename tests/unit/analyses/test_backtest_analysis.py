@@ -276,3 +276,18 @@ def test_an_inline_tearsheet_says_its_days_are_counted_not_dated() -> None:
     assert "monthly-returns.png" not in [chart.name for chart in view.charts]
     drawdowns = next(t for t in view.tables if t.title.startswith("Worst drawdowns"))
     assert all(row[0].startswith("day ") for row in drawdowns.rows)
+
+
+def test_a_backtest_too_large_for_the_worker_is_refused_before_it_runs() -> None:
+    from core.models import run_limit_violations
+
+    daily = [{"type": "max-sharpe", "label": f"ms{i}"} for i in range(12)]
+    request = BacktestRequest.model_validate(
+        {"portfolioId": "p-1", "strategies": daily, "rebalance": 1}
+    )
+    [(message, limit)] = run_limit_violations(500, 0, request)
+    assert limit == "limit: backtest work"
+    assert "Rebalance less often" in message
+    # The defaults at the largest run size fit (the worker takes them).
+    assert run_limit_violations(500, 0, BacktestRequest(portfolio_id="p-1")) == []
+    assert not is_quick(ANALYSIS, BacktestRequest(portfolio_id="p-1"), 500)
