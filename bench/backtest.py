@@ -43,28 +43,22 @@ import argparse
 import math
 import platform
 import sys
-import time
 import tracemalloc
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import _support
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+# The repository ahead of bench/ (whose compute.py would shadow the compute package).
+sys.path.insert(0, str(ROOT))
+
+from compute.choices import BACKTEST_STRATEGIES as STRATEGIES  # noqa: E402
+
 TRAIN, TEST = 252, 21
 TARGET_VOLATILITY = 0.20
-STRATEGIES = (
-    "equal-weight",
-    "inverse-volatility",
-    "min-variance",
-    "max-sharpe",
-    "risk-parity",
-    "hrp",
-    "target-volatility",
-    "fixed",
-)
 # Strategies that estimate a covariance get the Ledoit-Wolf one.
 ESTIMATED = {"inverse-volatility", "min-variance", "max-sharpe", "risk-parity", "target-volatility"}
 MISSING = "—"
@@ -80,33 +74,6 @@ class Row:
     ours_s: float
     peak_mb: float
     peer: tuple[float, float] | str = MISSING
-
-
-def make_returns(n_assets: int, n_days: int, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    market = rng.normal(0.0004, 0.010, (n_days, 1))
-    sectors = rng.normal(0.0, 0.007, (n_days, 10))
-    membership = rng.integers(0, 10, n_assets)
-    betas = rng.uniform(0.6, 1.4, n_assets)
-    alphas = rng.normal(0.0002, 0.0003, n_assets)
-    idio = rng.normal(0.0, 1.0, (n_days, n_assets)) * rng.uniform(0.008, 0.02, n_assets)
-    returns: np.ndarray = alphas + market * betas + sectors[:, membership] + idio
-    return returns
-
-
-def timed(function: Callable[[], Any], repeats: int, budget_s: float = 20.0) -> tuple[float, Any]:
-    """Fastest wall time of ``repeats`` calls after one warm-up call (just one if slow)."""
-    start = time.perf_counter()
-    result = function()
-    first = time.perf_counter() - start
-    if first * repeats > budget_s:
-        return first, result
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - start)
-    return min(times), result
 
 
 def our_options(strategy: str, n_assets: int) -> dict[str, Any]:
@@ -182,7 +149,7 @@ def skfolio_run(strategy: str, returns: np.ndarray, ours: np.ndarray) -> tuple[f
         return np.asarray(prediction.returns, dtype=np.float64)
 
     try:
-        seconds, theirs = timed(run, repeats=1)
+        seconds, theirs = _support.timed(run, repeats=1)
     except Exception as exc:  # a peer's failure is reported, not fatal
         return f"failed: {type(exc).__name__}"
     return seconds, float(np.max(np.abs(ours - theirs)))
@@ -198,7 +165,7 @@ def bench_one(strategy: str, returns: np.ndarray, repeats: int, peers: bool) -> 
         return walk_forward(returns, strategy, train_size=TRAIN, test_size=TEST, **options)
 
     try:
-        seconds, result = timed(run, repeats)
+        seconds, result = _support.timed(run, repeats)
     except ComputeError as exc:
         print(f"  N={n_assets} {strategy}: ours failed: {exc}", file=sys.stderr)
         return Row(strategy, n_assets, 0, math.nan, math.nan, f"ours failed: {type(exc).__name__}")
@@ -256,7 +223,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="N = 20, 100 over 3 years")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(ROOT))
     import scipy
 
     sizes = [20, 100] if args.quick else args.sizes
@@ -277,7 +243,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     rows: list[Row] = []
     for n_assets in sizes:
-        returns = make_returns(n_assets, n_days)
+        returns = _support.make_returns(n_assets, n_days)
         for strategy in args.strategies:
             print(f"N={n_assets} {strategy} ...", file=sys.stderr, flush=True)
             rows.append(bench_one(strategy, returns, args.repeats, peers))

@@ -26,12 +26,12 @@ import os
 import platform
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import _support
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,30 +56,7 @@ class Row:
 
 
 def make_returns(n_assets: int, n_days: int = T_DAYS, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    market = rng.normal(0.0004, 0.010, (n_days, 1))
-    sectors = rng.normal(0.0, 0.007, (n_days, 10))
-    membership = rng.integers(0, 10, n_assets)
-    betas = rng.uniform(0.6, 1.4, n_assets)
-    alphas = rng.normal(0.0002, 0.0003, n_assets)
-    idio = rng.normal(0.0, 1.0, (n_days, n_assets)) * rng.uniform(0.008, 0.02, n_assets)
-    returns: np.ndarray = alphas + market * betas + sectors[:, membership] + idio
-    return returns
-
-
-def timed(function: Callable[[], Any], repeats: int, budget_s: float = 20.0) -> tuple[float, Any]:
-    """Fastest wall time of ``repeats`` calls after one warm-up call (just one if slow)."""
-    start = time.perf_counter()
-    result = function()
-    first = time.perf_counter() - start
-    if first * repeats > budget_s:
-        return first, result
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - start)
-    return min(times), result
+    return _support.make_returns(n_assets, n_days, seed)
 
 
 def max_diff(ours: np.ndarray, theirs: np.ndarray) -> float:
@@ -156,13 +133,13 @@ def pypfopt_peer(
         ("max Sharpe", max_sharpe, lambda: our_max_sharpe(mu, cov)),
     ):
         try:
-            seconds, weights = timed(function, repeats)
+            seconds, weights = _support.timed(function, repeats)
             results[label] = (seconds, max_diff(ours(), weights))
         except Exception as exc:  # a peer's failure is reported, not fatal
             results[label] = f"failed: {type(exc).__name__}"
             NOTES.append(f"PyPortfolioOpt {label} at N={n}: {type(exc).__name__}: {exc}"[:200])
     try:
-        seconds, (solved, weights) = timed(frontier_loop, 1, budget_s=0.0)
+        seconds, (solved, weights) = _support.timed(frontier_loop, 1, budget_s=0.0)
         if solved.size < targets.size:
             NOTES.append(
                 f"PyPortfolioOpt frontier at N={n}: the solver failed on "
@@ -175,7 +152,7 @@ def pypfopt_peer(
     except Exception as exc:
         results["frontier (50 pts)"] = f"failed: {type(exc).__name__}"
     try:
-        seconds, (peer_returns, peer_weights) = timed(cla_frontier, repeats)
+        seconds, (peer_returns, peer_weights) = _support.timed(cla_frontier, repeats)
         results["frontier via CLA"] = (seconds, frontier_diff(line, peer_returns, peer_weights))
     except Exception as exc:
         results["frontier via CLA"] = f"failed: {type(exc).__name__}"
@@ -238,12 +215,12 @@ def riskfolio_peer(
         ("max Sharpe", max_sharpe, lambda: our_max_sharpe(mu, cov)),
     ):
         try:
-            seconds, weights = timed(function, repeats)
+            seconds, weights = _support.timed(function, repeats)
             results[label] = (seconds, max_diff(ours(), weights))
         except Exception as exc:
             results[label] = f"failed: {type(exc).__name__}"
     try:
-        seconds, weights = timed(frontier, 1, budget_s=0.0)
+        seconds, weights = _support.timed(frontier, 1, budget_s=0.0)
         results["frontier (50 pts)"] = (seconds, frontier_diff(line, weights @ mu, weights))
     except Exception as exc:
         results["frontier (50 pts)"] = f"failed: {type(exc).__name__}"
@@ -309,12 +286,12 @@ def skfolio_peer(
         ("max Sharpe", max_sharpe, lambda: our_max_sharpe(mu, cov)),
     ):
         try:
-            seconds, weights = timed(function, repeats)
+            seconds, weights = _support.timed(function, repeats)
             results[label] = (seconds, max_diff(ours(), weights))
         except Exception as exc:
             results[label] = f"failed: {type(exc).__name__}"
     try:
-        seconds, weights = timed(frontier, 1, budget_s=0.0)
+        seconds, weights = _support.timed(frontier, 1, budget_s=0.0)
         results["frontier (50 pts)"] = (seconds, frontier_diff(line, weights @ mu, weights))
     except Exception as exc:
         results["frontier (50 pts)"] = f"failed: {type(exc).__name__}"
@@ -354,7 +331,7 @@ def our_rows(n_assets: int, repeats: int, peers: bool) -> list[Row]:
         ("efficient risk", lambda: efficient_risk(mu, cov, middle_vol)),
         ("frontier (50 pts)", lambda: efficient_frontier(mu, cov, FRONTIER_POINTS)),
     ]
-    rows = [Row(label, n_assets, timed(function, repeats)[0]) for label, function in cases]
+    rows = [Row(label, n_assets, _support.timed(function, repeats)[0]) for label, function in cases]
     frontier_row = next(row for row in rows if row.method == "frontier (50 pts)")
     cla_row = Row("frontier via CLA", n_assets, frontier_row.ours_s)
     rows.append(cla_row)
