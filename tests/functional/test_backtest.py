@@ -146,6 +146,7 @@ def test_a_backtest_from_the_api_to_sql_and_the_tearsheet(landed: dict[str, Any]
     assert hrp["metrics"]["worst"] == pytest.approx(min(result["returns"]["hrp"]))
 
     # The tearsheet, rendered on RunCompleted.
+    stack.wait_idle()
     status, links = http_json(f"{stack.api_url}/runs/{run['id']}/report")
     assert status == 200, links
     names = [image["name"] for image in links["images"]]
