@@ -22,7 +22,12 @@ from typing import Annotated, Any, ClassVar, Final, Literal
 from pydantic import Field, field_validator, model_validator
 
 from analyses._common import MIN_OBSERVATIONS, Weights
-from compute.choices import BacktestStrategy, LinkageMethod, RebalanceCalendar
+from compute.choices import (
+    BACKTEST_STRATEGY_OPTIONS,
+    BacktestStrategy,
+    LinkageMethod,
+    RebalanceCalendar,
+)
 from core.analysis import (
     AS_OF,
     CREATED_AT,
@@ -78,15 +83,20 @@ ROLLING_WINDOW: Final = 126  # days of the tearsheet's rolling Sharpe ratio and 
 # volatility, max Sharpe) on the run worker, whose timeout is 300 s.
 MAX_BACKTEST_UNITS: Final = 10**12
 ASSUMED_HISTORY_DAYS: Final = 2520  # the size estimate of a whole-history request
-_OPTIONS_OF: Final[dict[str, frozenset[str]]] = {
-    "fixed": frozenset({"weights"}),
-    "target-volatility": frozenset({"target", "max_weight"}),
-    "min-variance": frozenset({"max_weight"}),
-    "max-sharpe": frozenset({"max_weight"}),
-    "risk-parity": frozenset({"budgets"}),
-    "hrp": frozenset({"linkage"}),
+# The request's strategy fields, by the compute.backtest option each sets (maxWeight: the
+# upper bound); which strategy takes which derives from compute's own table.
+_OPTION_OF_FIELD: Final = {
+    "weights": "weights",
+    "target": "target",
+    "max_weight": "bounds",
+    "budgets": "budgets",
+    "linkage": "linkage",
 }
-_OPTIONS: Final = ("weights", "target", "max_weight", "budgets", "linkage")
+_OPTIONS: Final = tuple(_OPTION_OF_FIELD)
+_OPTIONS_OF: Final[dict[str, frozenset[str]]] = {
+    strategy: frozenset(f for f, o in _OPTION_OF_FIELD.items() if o in options)
+    for strategy, options in BACKTEST_STRATEGY_OPTIONS.items()
+}
 
 
 class StrategySpec(ApiModel):

@@ -111,8 +111,10 @@ from compute import _critical_line
 from compute._validation import as_float_array, positive_int, positive_number, vector_of_length
 from compute.choices import (
     BACKTEST_STRATEGIES,
+    BACKTEST_STRATEGY_OPTIONS,
     COVARIANCE_ESTIMATORS,
     LINKAGE_METHODS,
+    ON_INFEASIBLE,
     REBALANCE_CALENDARS,
     BacktestStrategy,
     RebalanceCalendar,
@@ -136,20 +138,8 @@ _Fit = Callable[[FloatArray], FloatArray]
 
 # The fewest train rows: a covariance needs two.
 _MIN_TRAIN_SIZE = 2
-_ESTIMATION = ("estimator", "halflife", "periods_per_year")
-# What max-sharpe and target-volatility do on a fold they cannot solve (``on_infeasible``).
-ON_INFEASIBLE = ("raise", "min-variance")
-# The keyword options each named strategy accepts.
-STRATEGY_OPTIONS: dict[str, tuple[str, ...]] = {
-    "equal-weight": (),
-    "inverse-volatility": _ESTIMATION,
-    "min-variance": (*_ESTIMATION, "bounds"),
-    "max-sharpe": (*_ESTIMATION, "bounds", "risk_free_rate", "on_infeasible"),
-    "risk-parity": (*_ESTIMATION, "budgets"),
-    "hrp": ("linkage",),
-    "target-volatility": (*_ESTIMATION, "bounds", "target", "on_infeasible"),
-    "fixed": ("weights",),
-}
+# The keyword options each named strategy accepts (a choice set: compute.choices).
+STRATEGY_OPTIONS = BACKTEST_STRATEGY_OPTIONS
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,10 @@ from typing import Final, Literal, get_args
 
 __all__ = [
     "BACKTEST_STRATEGIES",
+    "BACKTEST_STRATEGY_OPTIONS",
     "COVARIANCE_ESTIMATORS",
     "LINKAGE_METHODS",
+    "ON_INFEASIBLE",
     "PERIODS",
     "REBALANCE_CALENDARS",
     "REBALANCE_FREQUENCIES",
@@ -53,3 +55,19 @@ COVARIANCE_ESTIMATORS: Final[tuple[str, ...]] = get_args(CovarianceEstimator)
 BACKTEST_STRATEGIES: Final[tuple[str, ...]] = get_args(BacktestStrategy)
 REBALANCE_CALENDARS: Final[tuple[str, ...]] = get_args(RebalanceCalendar)
 PERIODS: Final[tuple[str, ...]] = get_args(Period)
+
+_ESTIMATION = ("estimator", "halflife", "periods_per_year")
+# The keyword options of each named backtest strategy (``compute.backtest``); the backtest
+# analysis derives its request's strategy fields from these.
+BACKTEST_STRATEGY_OPTIONS: Final[dict[str, tuple[str, ...]]] = {
+    "equal-weight": (),
+    "inverse-volatility": _ESTIMATION,
+    "min-variance": (*_ESTIMATION, "bounds"),
+    "max-sharpe": (*_ESTIMATION, "bounds", "risk_free_rate", "on_infeasible"),
+    "risk-parity": (*_ESTIMATION, "budgets"),
+    "hrp": ("linkage",),
+    "target-volatility": (*_ESTIMATION, "bounds", "target", "on_infeasible"),
+    "fixed": ("weights",),
+}
+# What max-sharpe and target-volatility do on a fold they cannot solve (``on_infeasible``).
+ON_INFEASIBLE: Final[tuple[str, ...]] = ("raise", "min-variance")

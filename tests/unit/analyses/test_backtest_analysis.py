@@ -291,3 +291,24 @@ def test_a_backtest_too_large_for_the_worker_is_refused_before_it_runs() -> None
     # The defaults at the largest run size fit (the worker takes them).
     assert run_limit_violations(500, 0, BacktestRequest(portfolio_id="p-1")) == []
     assert not is_quick(ANALYSIS, BacktestRequest(portfolio_id="p-1"), 500)
+
+
+def test_the_choice_sets_are_spelled_once() -> None:
+    """core may not import compute: the API's estimator names are checked equal here, and the
+    request's strategy options follow compute's table."""
+    from typing import get_args
+
+    from compute.choices import BACKTEST_STRATEGY_OPTIONS, COVARIANCE_ESTIMATORS
+    from core.models import Estimator
+
+    assert get_args(Estimator) == COVARIANCE_ESTIMATORS
+    for strategy, options in BACKTEST_STRATEGY_OPTIONS.items():
+        takes_bounds = "bounds" in options
+        spec = {"type": strategy, "maxWeight": 0.5}
+        if strategy == "target-volatility":
+            spec["target"] = 0.1
+        if takes_bounds:
+            BacktestRequest.model_validate({"portfolioId": "p", "strategies": [spec]})
+        else:
+            with pytest.raises(ValidationError, match="takes no max_weight"):
+                BacktestRequest.model_validate({"portfolioId": "p", "strategies": [spec]})
