@@ -9,11 +9,13 @@ import uuid
 from datetime import date, timedelta
 from typing import Any
 
+import boto3
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from botocore.config import Config
 from stack_client import http_json, unique_tickers
 
 from core.lake import PRICES_PREFIX, partition_key
@@ -151,7 +153,20 @@ def test_a_persistent_transient_failure_is_unavailable_not_absent(
     dataset: dict[str, Any], kind: Any
 ) -> None:
     key = partition_key(dataset["prefix"], 2023)
-    reader = LakeReader(dataset["bucket"], s3=dataset["s3"])
+    # Two attempts, not core.aws's five: what is checked is how the reader names a failure
+    # that outlived the retries, not botocore's backoff (its sleeps took ~35 s here).
+    impatient = dataset["s3"].meta.config.merge(
+        Config(retries={"mode": "standard", "max_attempts": 2})
+    )
+    s3 = boto3.session.Session().client(
+        "s3",
+        endpoint_url=dataset["s3"].meta.endpoint_url,
+        region_name=dataset["s3"].meta.region_name,
+        config=impatient,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # nosec B106 - the local stack's fixed credentials
+    )
+    reader = LakeReader(dataset["bucket"], s3=s3)
     with inject_rule("GetObject", kind, key, times=None), pytest.raises(LakeUnavailable):
         reader.read(dataset["prefix"], [2023])
     listing = FaultRule(
