@@ -412,7 +412,7 @@ def _options(
     return options
 
 
-def strategies_of(request: BacktestRequest, own: Weights | None) -> list[StrategySpec]:
+def _strategies_of(request: BacktestRequest, own: Weights | None) -> list[StrategySpec]:
     """The request's strategies, or the default ones (the portfolio's weights first)."""
     if request.strategies is not None:
         return [_spec(s) for s in request.strategies]
@@ -493,7 +493,7 @@ def compute(request: BacktestRequest, inputs: Any, weights: Weights | None) -> B
     from compute.exceptions import ComputeError
 
     tickers: list[str] = inputs.tickers
-    specs = strategies_of(request, weights)
+    specs = _strategies_of(request, weights)
     costs = _costs(request, tickers)
     runs: dict[str, Any] = {}
     for spec in specs:
@@ -525,8 +525,13 @@ def compute(request: BacktestRequest, inputs: Any, weights: Weights | None) -> B
                 )
             bench_name = None
         else:
-            held = runs.get(PORTFOLIO)
-            if held is None or not _is_own(specs, PORTFOLIO):
+            # The "portfolio" strategy, when it holds the portfolio's own weights, is the
+            # benchmark already; otherwise those weights are walked once more.
+            own = any(
+                s.name == PORTFOLIO and s.type == "fixed" and s.weights is None for s in specs
+            )
+            held = runs[PORTFOLIO] if own else None
+            if held is None:
                 held = _walk(
                     request,
                     inputs.returns,
@@ -580,11 +585,6 @@ def compute(request: BacktestRequest, inputs: Any, weights: Weights | None) -> B
         turnover={name: np.asarray(run.turnover).tolist() for name, run in runs.items()},
         costs={name: np.asarray(run.costs).tolist() for name, run in runs.items()},
     )
-
-
-def _is_own(specs: list[StrategySpec], name: str) -> bool:
-    """Whether the strategy ``name`` holds the portfolio's own weights."""
-    return any(s.name == name and s.type == "fixed" and s.weights is None for s in specs)
 
 
 # ------------------------------------------------------------------ the tables

@@ -176,10 +176,11 @@ def _hbars(
     )
 
 
-def _label_bars(ax: Any, y: Iterable[float], values: Iterable[float]) -> None:
+def _label_bars(ax: Any, y: Iterable[float], values: Iterable[float], fmt: str = "{:.1%}") -> None:
+    """Each bar's value (``fmt``) just past its end."""
     for centre, value in zip(y, values, strict=True):
         ax.annotate(
-            f"{value:.1%}",
+            fmt.format(value),
             (value, centre),
             xytext=(3, 0),
             textcoords="offset points",
@@ -1029,18 +1030,6 @@ def monthly_returns_heatmap(months: Sequence[str], returns: Sequence[float], tit
         return _png(fig)
 
 
-def _bar_labels(ax: Any, y: Iterable[float], values: Iterable[float], fmt: str) -> None:
-    for centre, value in zip(y, values, strict=True):
-        ax.annotate(
-            fmt.format(value).replace("-", "\u2212"),
-            (max(value, 0.0), centre),
-            xytext=(3, 0),
-            textcoords="offset points",
-            va="center",
-            fontsize=8,
-        )
-
-
 def turnover_costs_chart(
     strategies: Sequence[str], turnover: Sequence[float], costs: Sequence[float], title: str
 ) -> bytes:
@@ -1062,7 +1051,7 @@ def turnover_costs_chart(
             (right, cost, PALETTE["alert"], "{:.2%}", "Total costs (% of NAV)"),
         ):
             _hbars(ax, y, values, height=height, color=colour, label=label)
-            _bar_labels(ax, y, values, fmt)
+            _label_bars(ax, y, values, fmt)
             low = min(float(values.min(initial=0.0)), 0.0)
             high = max(float(values.max(initial=0.0)), 0.0)
             span = high - low or (1.0 if ax is left else 0.01)
