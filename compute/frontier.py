@@ -34,13 +34,14 @@ handling.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from compute import _critical_line
+from compute import _critical_line, _mandate_path
 from compute._validation import (
     check_covariance,
     cholesky_or_raise,
@@ -48,6 +49,7 @@ from compute._validation import (
     vector_of_length,
 )
 from compute.exceptions import InfeasibleError, InvalidInputError
+from compute.mandates import Mandate, resolve_mandate
 
 __all__ = [
     "CriticalLine",
@@ -64,6 +66,7 @@ __all__ = [
 
 FloatArray = NDArray[np.float64]
 Bounds = tuple[Any, Any]
+Groups = Mapping[str, tuple[Any, float | None, float | None]]
 _LONG_ONLY: Bounds = (0.0, 1.0)
 # Targets this close (relative) to an end of the frontier are snapped onto it.
 _TARGET_TOLERANCE = 1e-10
@@ -133,6 +136,9 @@ class CriticalLine:
         which each turning point starts (0 for the minimum-variance portfolio).
     mu, cov, lower, upper
         The problem data (bounds after resolution to per-asset arrays).
+    mandate
+        The mandate beyond the bounds (``None``: bounds only). With costs, ``returns`` are
+        net of them: :math:`\\mu^\\top w - \\sum_i c_i |w_i - w^0_i|`.
     """
 
     weights: FloatArray
@@ -143,6 +149,14 @@ class CriticalLine:
     cov: FloatArray
     lower: FloatArray
     upper: FloatArray
+    mandate: Mandate | None = None
+
+    def net_returns(self, weights: FloatArray) -> FloatArray:
+        """Expected returns of rows of ``weights``, net of the mandate's costs."""
+        if self.mandate is None:
+            gross: FloatArray = weights @ self.mu
+            return gross
+        return self.mandate.net_returns(weights, self.mu)
 
     @property
     def return_range(self) -> tuple[float, float]:
@@ -238,15 +252,16 @@ class CriticalLine:
             )
         # Candidates: every turning point and, on every segment w_k + t d_k (t in [0, 1]), the
         # stationary point of (e + g t) / sqrt(v0 + 2 v1 t + v2 t^2), where the derivative's
-        # numerator g v0 - e v1 + t (g v1 - e v2) is linear in t.
+        # numerator g v0 - e v1 + t (g v1 - e v2) is linear in t. The (net) return is affine
+        # on a segment, so e and g come from the turning points' returns.
         weights = self.weights
         risk = weights @ self.cov
         candidates = [weights]
         if weights.shape[0] > 1:
             start, direction = weights[:-1], np.diff(weights, axis=0)
             risk_direction = np.diff(risk, axis=0)
-            excess = start @ self.mu - rate
-            gain = direction @ self.mu
+            excess = self.returns[:-1] - rate
+            gain = np.diff(self.returns)
             v0 = np.sum(start * risk[:-1], axis=1)
             v1 = np.sum(start * risk_direction, axis=1)
             v2 = np.sum(direction * risk_direction, axis=1)
@@ -255,7 +270,7 @@ class CriticalLine:
             fraction = np.clip(np.nan_to_num(fraction, nan=0.0, posinf=0.0, neginf=0.0), 0.0, 1.0)
             candidates.append(start + fraction[:, None] * direction)
         pool = np.vstack(candidates)
-        excess_pool = pool @ self.mu - rate
+        excess_pool = self.net_returns(pool) - rate
         volatility_pool = np.sqrt(np.maximum(np.sum((pool @ self.cov) * pool, axis=1), 0.0))
         with np.errstate(divide="ignore", invalid="ignore"):
             sharpe = np.where(volatility_pool > 0.0, excess_pool / volatility_pool, -np.inf)
@@ -267,7 +282,7 @@ class CriticalLine:
         low, high = self.return_range
         targets = np.linspace(low, high, n_points)
         weights = self.at_returns(targets)
-        returns = weights @ self.mu
+        returns = self.net_returns(weights)
         volatilities = np.sqrt(np.maximum(((weights @ self.cov) * weights).sum(axis=1), 0.0))
         rate = float(risk_free_rate)
         return EfficientFrontier(
@@ -279,61 +294,114 @@ class CriticalLine:
         )
 
 
-def critical_line(mu: Any, cov: Any, bounds: Bounds = _LONG_ONLY) -> CriticalLine:
+def critical_line(
+    mu: Any,
+    cov: Any,
+    bounds: Bounds = _LONG_ONLY,
+    *,
+    groups: Groups | None = None,
+    inequalities: tuple[Any, Any] | None = None,
+    turnover: tuple[Any, float] | None = None,
+    costs: tuple[Any, Any] | None = None,
+) -> CriticalLine:
     """Compute the efficient frontier's turning points once (see the module docstring).
+
+    ``groups``, ``inequalities``, ``turnover`` and ``costs`` are the mandate of
+    :mod:`compute.mandates`; with any of them the path is traced by the parametric active-set
+    method of :mod:`compute._mandate_path`, and returns are net of costs.
 
     Raises
     ------
     InvalidInputError
-        Mismatched shapes, non-finite values, fewer than two assets, malformed bounds.
+        Mismatched shapes, non-finite values, fewer than two assets, malformed bounds or
+        mandate.
     NotPositiveDefiniteError
         ``cov`` is singular or indefinite.
     InfeasibleError
         The bounds admit no fully invested portfolio; the message names the range of sums.
+    compute.mandates.MandateInfeasibleError
+        No portfolio meets the mandate; ``conflicts`` names the constraints that clash.
     """
     covariance = check_covariance(cov)
     n_assets = covariance.shape[0]
     means = vector_of_length(mu, "mu", n_assets)
     cholesky_or_raise(covariance)
-    lower, upper = _critical_line.resolve_bounds(bounds, n_assets)
-    path = _critical_line.trace_path(means, covariance, lower, upper)
-    returns = path.weights @ means
+    mandate = resolve_mandate(
+        n_assets, bounds, groups=groups, inequalities=inequalities, turnover=turnover, costs=costs
+    )
+    kept_mandate: Mandate | None = None
+    if mandate.is_box_only:
+        path = _critical_line.trace_path(means, covariance, mandate.lower, mandate.upper)
+        path_weights, path_lambdas = path.weights, path.lambdas
+        returns = path_weights @ means
+    else:
+        kept_mandate = mandate
+        mandate_path = _mandate_path.trace(means, covariance, mandate)
+        path_weights, path_lambdas = mandate_path.weights, mandate_path.lambdas
+        returns = mandate.net_returns(path_weights, means)
     # Keep turning points whose return strictly increases: equal returns mean equal weights.
     keep = [0]
     tolerance = 1e-13 * max(1.0, float(np.max(np.abs(means))))
     for k in range(1, returns.size):
         if returns[k] > returns[keep[-1]] + tolerance:
             keep.append(k)
-    weights = path.weights[keep]
+    weights = path_weights[keep]
     variances = ((weights @ covariance) * weights).sum(axis=1)
     return CriticalLine(
         weights=weights,
-        returns=weights @ means,
+        returns=returns[keep],
         volatilities=np.sqrt(np.maximum(variances, 0.0)),
-        risk_tolerances=path.lambdas[keep],
+        risk_tolerances=path_lambdas[keep],
         mu=means,
         cov=covariance,
-        lower=lower,
-        upper=upper,
+        lower=mandate.lower,
+        upper=mandate.upper,
+        mandate=kept_mandate,
     )
 
 
-def min_variance(cov: Any, bounds: Bounds = _LONG_ONLY) -> FloatArray:
-    """Minimum-variance fully invested weights within ``bounds`` (exact active-set QP).
+def min_variance(
+    cov: Any,
+    bounds: Bounds = _LONG_ONLY,
+    *,
+    groups: Groups | None = None,
+    inequalities: tuple[Any, Any] | None = None,
+    turnover: tuple[Any, float] | None = None,
+    costs: tuple[Any, Any] | None = None,
+) -> FloatArray:
+    """Minimum-variance fully invested weights within ``bounds`` and the mandate (exact
+    active-set QP; costs do not enter the variance).
 
     Raises
     ------
-    InvalidInputError, NotPositiveDefiniteError, InfeasibleError
+    InvalidInputError, NotPositiveDefiniteError, InfeasibleError, MandateInfeasibleError
         As for :func:`critical_line`.
     """
     covariance = check_covariance(cov)
     cholesky_or_raise(covariance)
-    lower, upper = _critical_line.resolve_bounds(bounds, covariance.shape[0])
-    return _critical_line.min_variance_weights(covariance, lower, upper)
+    mandate = resolve_mandate(
+        covariance.shape[0],
+        bounds,
+        groups=groups,
+        inequalities=inequalities,
+        turnover=turnover,
+        costs=costs,
+    )
+    if mandate.is_box_only:
+        return _critical_line.min_variance_weights(covariance, mandate.lower, mandate.upper)
+    return _mandate_path.min_variance(covariance, mandate)
 
 
 def max_sharpe(
-    mu: Any, cov: Any, risk_free_rate: float = 0.0, bounds: Bounds = _LONG_ONLY
+    mu: Any,
+    cov: Any,
+    risk_free_rate: float = 0.0,
+    bounds: Bounds = _LONG_ONLY,
+    *,
+    groups: Groups | None = None,
+    inequalities: tuple[Any, Any] | None = None,
+    turnover: tuple[Any, float] | None = None,
+    costs: tuple[Any, Any] | None = None,
 ) -> FloatArray:
     """Weights of the highest Sharpe ratio within ``bounds`` (the tangency portfolio).
 
@@ -346,11 +414,21 @@ def max_sharpe(
         No portfolio's expected return exceeds ``risk_free_rate`` (the message gives the
         frontier's return range), or the bounds are infeasible.
     """
-    return critical_line(mu, cov, bounds).max_sharpe(risk_free_rate)
+    return critical_line(
+        mu, cov, bounds, groups=groups, inequalities=inequalities, turnover=turnover, costs=costs
+    ).max_sharpe(risk_free_rate)
 
 
 def efficient_return(
-    mu: Any, cov: Any, target_return: float, bounds: Bounds = _LONG_ONLY
+    mu: Any,
+    cov: Any,
+    target_return: float,
+    bounds: Bounds = _LONG_ONLY,
+    *,
+    groups: Groups | None = None,
+    inequalities: tuple[Any, Any] | None = None,
+    turnover: tuple[Any, float] | None = None,
+    costs: tuple[Any, Any] | None = None,
 ) -> FloatArray:
     r"""Minimum-variance weights whose expected return is at least ``target_return``.
 
@@ -392,11 +470,21 @@ def efficient_return(
     NotPositiveDefiniteError
         ``cov`` is singular or indefinite.
     """
-    return critical_line(mu, cov, bounds).efficient_return(target_return)
+    return critical_line(
+        mu, cov, bounds, groups=groups, inequalities=inequalities, turnover=turnover, costs=costs
+    ).efficient_return(target_return)
 
 
 def efficient_risk(
-    mu: Any, cov: Any, target_volatility: float, bounds: Bounds = _LONG_ONLY
+    mu: Any,
+    cov: Any,
+    target_volatility: float,
+    bounds: Bounds = _LONG_ONLY,
+    *,
+    groups: Groups | None = None,
+    inequalities: tuple[Any, Any] | None = None,
+    turnover: tuple[Any, float] | None = None,
+    costs: tuple[Any, Any] | None = None,
 ) -> FloatArray:
     r"""Highest-return weights whose volatility is at most ``target_volatility``.
 
@@ -438,7 +526,9 @@ def efficient_risk(
     NotPositiveDefiniteError
         ``cov`` is singular or indefinite.
     """
-    return critical_line(mu, cov, bounds).efficient_risk(target_volatility)
+    return critical_line(
+        mu, cov, bounds, groups=groups, inequalities=inequalities, turnover=turnover, costs=costs
+    ).efficient_risk(target_volatility)
 
 
 def efficient_frontier(
@@ -447,6 +537,11 @@ def efficient_frontier(
     n_points: int = 50,
     bounds: Bounds = _LONG_ONLY,
     risk_free_rate: float = 0.0,
+    *,
+    groups: Groups | None = None,
+    inequalities: tuple[Any, Any] | None = None,
+    turnover: tuple[Any, float] | None = None,
+    costs: tuple[Any, Any] | None = None,
 ) -> EfficientFrontier:
     """``n_points`` efficient portfolios, evenly spaced in return from minimum variance to
     maximum return, all from one critical-line pass.
@@ -454,7 +549,9 @@ def efficient_frontier(
     ``risk_free_rate`` only enters the ``sharpe`` column.
     """
     count = positive_int(n_points, "n_points", minimum=2)
-    return critical_line(mu, cov, bounds).frontier(count, risk_free_rate)
+    return critical_line(
+        mu, cov, bounds, groups=groups, inequalities=inequalities, turnover=turnover, costs=costs
+    ).frontier(count, risk_free_rate)
 
 
 def portfolio_performance(
