@@ -29,6 +29,40 @@ CRUD = {"PortfoliosFunction", "RunsFunction", "ReportLinksFunction", "ApiDocsFun
 # joinable: ~1 in 12 runs of a threaded Parquet read here), which is not what is checked.
 _NO_TEARDOWN = "\nimport os, sys\nsys.stdout.flush()\nos._exit(0)\n"
 
+# HiGHS from the numeric layer, called as compute's linear programmes call it (a 2-variable
+# LP, then an infeasible one), without going through compute: max x + 2y s.t. x + y <= 1.5,
+# x - y >= -1, 0 <= x, y <= 1 is x = 0.5, y = 1 with the first row's dual -1.
+HIGHS_LP = """
+import highspy, numpy as np
+for name in ("Highs", "HighsLp", "MatrixFormat", "HighsModelStatus", "ObjSense", "HighsVarType"):
+    assert hasattr(highspy, name), name
+def solve(upper):
+    highs = highspy.Highs()
+    highs.setOptionValue("output_flag", False)
+    highs.setOptionValue("threads", 1)
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = 2, 2
+    lp.col_cost_ = np.array([-1.0, -2.0])
+    lp.col_lower_, lp.col_upper_ = np.zeros(2), np.ones(2)
+    lp.row_lower_ = np.array([-highspy.kHighsInf, -1.0])
+    lp.row_upper_ = np.array([upper, highspy.kHighsInf])
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = 2, 2
+    lp.a_matrix_.start_ = np.array([0, 2, 4], dtype=np.int32)
+    lp.a_matrix_.index_ = np.array([0, 1, 0, 1], dtype=np.int32)
+    lp.a_matrix_.value_ = np.array([1.0, 1.0, 1.0, -1.0])
+    highs.passModel(lp)
+    highs.run()
+    return highs
+optimal = solve(1.5)
+assert optimal.getModelStatus() == highspy.HighsModelStatus.kOptimal
+solution = optimal.getSolution()
+assert np.allclose(solution.col_value, [0.5, 1.0]), solution.col_value
+assert np.isclose(solution.row_dual[0], -1.0), solution.row_dual
+assert solve(-2.0).getModelStatus() == highspy.HighsModelStatus.kInfeasible
+print("highs", list(solution.col_value))
+"""
+
 # A small real computation per layer, run against the layer alone (plus core).
 LAYER_SMOKE = {
     "core": """
@@ -50,7 +84,8 @@ x = np.random.default_rng(0).normal(size=(250, 6))
 c = np.cov(x.T)
 print(round(float(scipy.linalg.cho_solve(scipy.linalg.cho_factor(c), np.ones(6)).sum()), 6))
 print(h.linkage(d.squareform(1 - np.corrcoef(x.T), checks=False), "single").shape)
-""",
+"""
+    + HIGHS_LP,
     "arrow": """
 import io, pyarrow as pa, pyarrow.compute as pc, pyarrow.parquet as pq, pyarrow.dataset, pyarrow.fs
 buf = io.BytesIO()
@@ -179,7 +214,8 @@ def test_run_analyses_give_the_same_numbers_from_the_built_tree(
     environment (other versions: the python3.11 runtime caps numpy and pyarrow)."""
     result = run_isolated(RUN_ANALYSES, _function_path(built, "RunWorkerFunction", runtime))
     assert result.returncode == 0, result.stderr[-3000:]
-    packaged = json.loads(result.stdout)
+    # The JSON line only: HiGHS prints a banner to the process's stdout when a solver is made.
+    packaged = json.loads(next(s for s in result.stdout.splitlines() if s.startswith("{")))
     namespace: dict[str, object] = {}
     from contextlib import redirect_stdout
     from io import StringIO
@@ -236,6 +272,60 @@ def test_a_backtest_tearsheet_renders_from_the_render_functions_tree(
     assert {"equity.png", "underwater.png", "rolling-sharpe.png", "turnover.png"} <= set(
         rendered["images"]
     )
+
+
+def _imports_of(package: Path) -> set[tuple[str, str]]:
+    """Every absolute import in a function's packaged code, lazy ones included, as
+    ``(module, "")`` for ``import module`` and ``(module, name)`` for ``from module import
+    name``."""
+    found: set[tuple[str, str]] = set()
+    for source in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.Import):
+                found.update((alias.name, "") for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                found.update((node.module, a.name) for a in node.names if a.name != "*")
+    return found
+
+
+def test_numeric_functions_import_what_their_code_imports_from_their_layers_and_solve_an_lp(
+    built: BuildResult, runtime: Path
+) -> None:
+    """The numeric layer leaves scipy subpackages and parts out (layers/numeric/exclude.txt):
+    for every function with that layer, each import its code makes from its layers, in any
+    branch, works from the built tree (next to pyarrow for the run functions), and HiGHS
+    solves an LP there."""
+    numeric = [b for b in built.budgets if "NumericLayer" in {x.logical_id for x in b.layers}]
+    assert {b.package.logical_id for b in numeric} >= {
+        "OptimizationFunction",
+        "SimulationFunction",
+        "RunWorkerFunction",
+    }
+    for budget in numeric:
+        logical_id = budget.package.logical_id
+        provided = {
+            path.name.removesuffix(".py")
+            for layer in budget.layers
+            for path in layer.python_dir.iterdir()
+            if path.suffix in {"", ".py"}
+        }
+        imports = sorted(
+            (module, name)
+            for module, name in _imports_of(budget.package.directory)
+            if module.split(".")[0] in provided
+        )
+        statements = [f"from {m} import {n}" if n else f"import {m}" for m, n in imports]
+        modules = {module for module, _ in imports}
+        assert "numpy" in modules, logical_id
+        if "ArrowLayer" in {x.logical_id for x in budget.layers}:
+            assert {"pyarrow.dataset", "scipy.linalg"} <= modules, sorted(modules)
+        result = run_isolated(
+            "\n".join(statements) + HIGHS_LP + _NO_TEARDOWN,
+            _function_path(built, logical_id, runtime),
+            env={"AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_SERVICE_NAME": "stratigos"},
+        )
+        assert result.returncode == 0, f"{logical_id}: {result.stderr[-3000:]}"
+        assert "highs [0.5, 1.0]" in result.stdout.splitlines(), result.stdout
 
 
 def test_compute_imports_only_scipy_modules_the_numeric_layer_ships(built: BuildResult) -> None:
