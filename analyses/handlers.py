@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,7 +33,7 @@ from core.exceptions import ConflictError, NotFoundError, StratigosError, Unproc
 from core.heap import freeze_after_first_call
 from core.lake import RUN_REQUESTS_PREFIX, run_result_key
 from core.lifecycle import RunLifecycle
-from core.models import AnalysisSpec, Run, RunStatus
+from core.models import AnalysisSpec, Portfolio, Run, RunStatus
 from core.recompute import recompute_requests, recompute_run_id
 from core.repositories import PortfolioRepository, RunRepository, new_id
 from core.rest import json_body, json_response, request_tenant, rest_resolver
@@ -108,8 +109,12 @@ def _complete(
     weights: dict[str, float] | None,
     *,
     data_version: str | None = None,
+    portfolio: Portfolio | None = None,
 ) -> Run:
-    """Execute a queued/running run and persist how it ended (never left running)."""
+    """Execute a queued/running run and persist how it ended (never left running).
+
+    ``portfolio``: the stored portfolio the run is of, whose constraints and views the
+    analysis sees on its inputs."""
     from analyses.runner import execute, load_inputs
     from compute.exceptions import ComputeError
     from lake import LakeError  # the run functions' layers have pyarrow; the fan-out's not
@@ -120,6 +125,8 @@ def _complete(
         inputs = None
         if entry.reads_returns:
             inputs = load_inputs(request, list(weights) if weights else None, config.bucket)
+            if portfolio is not None:
+                inputs = replace(inputs, constraints=portfolio.constraints, views=portfolio.views)
             window = inputs.window.model_copy(update={"data_version": data_version})
             run = run.model_copy(update={"data_window": window})
         result = execute(entry, request, inputs, weights)
@@ -189,6 +196,7 @@ def _submit(app: Any, entry: Analysis) -> Response[Any]:
     tenant = request_tenant(app)
     request: Any = json_body(app, entry.request)  # every run request has portfolio_id
     weights: dict[str, float] | None = None
+    portfolio: Portfolio | None = None
     if request.portfolio_id is not None:
         try:
             portfolio = PortfolioRepository(config.portfolios_table, config.ticker_index_table).get(
@@ -225,7 +233,7 @@ def _submit(app: Any, entry: Analysis) -> Response[Any]:
     prefer = app.current_event.headers.get("prefer", "")
     if "respond-async" not in (prefer or "").lower() and is_quick(entry, request, assets):
         try:
-            run = _complete(config, tenant, run, request, weights)
+            run = _complete(config, tenant, run, request, weights, portfolio=portfolio)
         except (ClientError, BotoCoreError, LakeError):
             # AWS kept failing within the synchronous budget (possibly after some results
             # were written): the worker finishes the run, so it does not stay queued.
@@ -335,13 +343,13 @@ def run_requested(event: EventBridgeEvent, context: LambdaContext) -> dict[str, 
         body = aws_client("s3").get_object(Bucket=config.bucket, Key=key)
         request = analysis(run.type).request.model_validate_json(body["Body"].read())
     weights = None
+    portfolio: Portfolio | None = None
     if request.portfolio_id is not None:
         try:
-            weights = (
-                PortfolioRepository(config.portfolios_table, config.ticker_index_table)
-                .get(tenant, request.portfolio_id)
-                .assets
+            portfolio = PortfolioRepository(config.portfolios_table, config.ticker_index_table).get(
+                tenant, request.portfolio_id
             )
+            weights = portfolio.assets
         except NotFoundError:
             # Deleted after the run was accepted: retrying cannot help; end the run failed.
             gone = lifecycle.fail(
@@ -356,7 +364,15 @@ def run_requested(event: EventBridgeEvent, context: LambdaContext) -> dict[str, 
             run = lifecycle.start(tenant, run)
         except ConflictError:
             return {"runId": run_id, "status": "duplicate", "skipped": True}
-    run = _complete(config, tenant, run, request, weights, data_version=detail.get("dataVersion"))
+    run = _complete(
+        config,
+        tenant,
+        run,
+        request,
+        weights,
+        data_version=detail.get("dataVersion"),
+        portfolio=portfolio,
+    )
     return {"runId": run_id, "status": str(run.status)}
 
 

@@ -24,6 +24,8 @@ from core.models import (
     DEFAULT_LOOKBACK_DAYS,
     MAX_WINDOW_DAYS,
     DataWindow,
+    PortfolioConstraints,
+    PortfolioViews,
     run_limit_violations,
 )
 from lake import LakeReader
@@ -52,7 +54,9 @@ class Inputs:
 
     ``dates`` are the rows' days (lake runs; ``None`` for inline returns). ``extra`` holds the
     series of the tickers the analysis reads besides the run's assets
-    (``Analysis.extra_tickers``: a backtest's benchmark), on the same rows.
+    (``Analysis.extra_tickers``: a backtest's benchmark), on the same rows. ``constraints``
+    and ``views`` are the portfolio's (runs of a stored portfolio; ``analyses.mandates`` turns
+    them into compute's arguments).
     """
 
     returns: NDArray[np.float64]
@@ -60,6 +64,8 @@ class Inputs:
     window: DataWindow
     dates: list[date] | None = None
     extra: dict[str, NDArray[np.float64]] = field(default_factory=dict)
+    constraints: PortfolioConstraints | None = None
+    views: PortfolioViews | None = None
 
 
 # ------------------------------------------------------------------ the window (pure)

@@ -6,7 +6,9 @@ convention: reads carry ``ETag``; ``If-Match`` on PUT/DELETE answers 412 when st
 ``version`` (body of PUT, query of DELETE) answers 409; with neither, the write is
 unconditional but atomic.
 
-Imports neither numpy, pandas nor pyarrow: this is a CRUD cold start.
+Imports neither numpy, pandas nor pyarrow: this is a CRUD cold start. A portfolio with
+``constraints`` is checked for feasibility (a linear programme: numpy and HiGHS, from the
+numeric layer), loaded only then.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import analyses as _registers_analyses  # noqa: F401  (the analyses a run or portfolio names)
+from analyses.mandates import mandate_problems
 from core.bus import DetailType, EventBus, Source
 from core.exceptions import PreconditionFailedError, StaleVersionError, UnprocessableError
 from core.models import (
@@ -90,13 +93,29 @@ def _request_analyses(
     )
 
 
-def _runnable(fields: PortfolioFields) -> PortfolioFields:
+def _refusal(fields: PortfolioFields) -> UnprocessableError | None:
+    """Why the portfolio cannot be stored (422), or None: analyses that could never run, or
+    constraints no weights can meet."""
     problems = unrunnable_analyses(fields)
     if problems:
-        raise UnprocessableError(
+        return UnprocessableError(
             "The portfolio's analyses could never run; fix them or drop them (analyses: []).",
             problems[:20],
         )
+    # Only a portfolio with constraints loads numerics (a linear programme, HiGHS).
+    conflicts = mandate_problems(fields)
+    if conflicts:
+        return UnprocessableError(
+            f"The portfolio's constraints admit no weights: {'; '.join(conflicts[:20])}.",
+            conflicts[:60],
+        )
+    return None
+
+
+def _runnable(fields: PortfolioFields) -> PortfolioFields:
+    refusal = _refusal(fields)
+    if refusal is not None:
+        raise refusal
     return fields
 
 
@@ -148,9 +167,11 @@ def update_portfolio(id: str) -> Response[Any]:
     data = json_body(app, PortfolioUpdate)
     expected, from_header = _expected_version(data.version)
     try:
-        if unrunnable_analyses(data.portfolio):
+        refusal = _refusal(data.portfolio)
+        if refusal is not None:
             _repository().get(tenant, portfolio_id)  # a missing one is 404 before 422
-        updated = _repository().update(tenant, portfolio_id, _runnable(data.portfolio), expected)
+            raise refusal
+        updated = _repository().update(tenant, portfolio_id, data.portfolio, expected)
     except StaleVersionError as error:
         if from_header:
             raise _precondition_failed(error) from None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
@@ -16,8 +17,11 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     StringConstraints,
+    Tag,
+    ValidationInfo,
     create_model,
     field_validator,
     model_validator,
@@ -31,9 +35,11 @@ from core.text_safety import TYPED_TEXT_UNSAFE_CLASS
 __all__ = [
     "DEFAULT_LOOKBACK_DAYS",
     "MAX_ASSETS",
+    "MAX_GROUPS",
     "MAX_ID_LENGTH",
     "MAX_RUN_ASSETS",
     "MAX_RUN_OBSERVATIONS",
+    "MAX_VIEWS",
     "MAX_WINDOW_DAYS",
     "PLAIN_TEXT_PATTERN",
     "RESOURCE_ID_PATTERN",
@@ -47,13 +53,16 @@ __all__ = [
     "Estimator",
     "FiniteFloat",
     "Frequency",
+    "GroupConstraint",
     "PathValue",
     "Portfolio",
+    "PortfolioConstraints",
     "PortfolioCreate",
     "PortfolioFields",
     "PortfolioPage",
     "PortfolioResource",
     "PortfolioUpdate",
+    "PortfolioViews",
     "ReportLink",
     "ReportLinks",
     "RequestedRun",
@@ -66,7 +75,9 @@ __all__ = [
     "RunRequestsAccepted",
     "RunStatus",
     "Ticker",
+    "ViewStatement",
     "Weight",
+    "WeightRange",
     "default_analyses",
     "run_limit_violations",
     "run_of",
@@ -227,6 +238,245 @@ def default_analyses() -> list[AnalysisSpec]:
     ]
 
 
+# ------------------------------------------------------------------ constraints and views
+# A side of a range left out is open; an optional field left out is not written back.
+def _unset(value: Any) -> bool:
+    return value is None
+
+
+def _empty(value: Any) -> bool:
+    return not value
+
+
+MAX_GROUPS = 50
+MAX_VIEWS = 50
+# Bounds are on the inner type, so an optional field's JSON schema carries them too.
+WeightBound = Annotated[float, Field(ge=-1.0, le=1.0), AfterValidator(_finite)]
+GroupBound = Annotated[float, Field(ge=-10.0, le=10.0), AfterValidator(_finite)]
+TurnoverLimit = Annotated[float, Field(ge=0.0, le=2.0), AfterValidator(_finite)]
+CostBps = Annotated[float, Field(ge=0.0, le=1000.0), AfterValidator(_finite)]
+
+
+def _unique(values: list[str], what: str) -> list[str]:
+    repeated = sorted(v for v, n in Counter(values).items() if n > 1)
+    if repeated:
+        raise ValueError(f"{what} must not repeat: {', '.join(repeated[:20])}")
+    return values
+
+
+def _ordered(low: float | None, high: float | None) -> None:
+    if low is not None and high is not None and low > high:
+        raise ValueError(f"min {low:g} exceeds max {high:g}")
+
+
+class WeightRange(ApiModel):
+    """One asset's own bounds, overriding ``minWeight``/``maxWeight`` on the side given."""
+
+    min: WeightBound | None = Field(default=None, exclude_if=_unset, description="Lower bound.")
+    max: WeightBound | None = Field(default=None, exclude_if=_unset, description="Upper bound.")
+
+    @model_validator(mode="after")
+    def _a_range(self) -> WeightRange:
+        if self.min is None and self.max is None:
+            raise ValueError("give min, max or both")
+        _ordered(self.min, self.max)
+        return self
+
+
+class GroupConstraint(ApiModel):
+    """``min <= Σ weights of assets <= max`` (a sector, a region, a theme)."""
+
+    name: PlainText = Field(min_length=1, max_length=100)
+    assets: list[Ticker] = Field(
+        min_length=1, max_length=MAX_ASSETS, description="The group's tickers (unique)."
+    )
+    min: GroupBound | None = Field(
+        default=None, exclude_if=_unset, description="Lower bound of the sum."
+    )
+    max: GroupBound | None = Field(
+        default=None, exclude_if=_unset, description="Upper bound of the sum."
+    )
+
+    @field_validator("assets")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        return _unique(value, "assets")
+
+    @model_validator(mode="after")
+    def _a_limit(self) -> GroupConstraint:
+        if self.min is None and self.max is None:
+            raise ValueError(f"group {self.name!r}: give min, max or both")
+        _ordered(self.min, self.max)
+        return self
+
+
+CostsBps = Annotated[
+    Annotated[CostBps, Tag("all")] | Annotated[dict[Ticker, CostBps], Tag("per-ticker")],
+    Discriminator(lambda value: "per-ticker" if isinstance(value, dict) else "all"),
+]
+
+
+class PortfolioConstraints(ApiModel):
+    """The mandate the portfolio's optimisations keep to (every weight vector sums to 1)."""
+
+    min_weight: FiniteFloat = Field(
+        default=0.0, ge=-1.0, le=1.0, description="Every asset's lower bound (negative: short)."
+    )
+    max_weight: FiniteFloat = Field(
+        default=1.0, ge=0.0, le=1.0, description="Every asset's upper bound."
+    )
+    assets: dict[Ticker, WeightRange] = Field(
+        default_factory=dict,
+        max_length=MAX_ASSETS,
+        description="Per-ticker bounds overriding minWeight/maxWeight (tickers the "
+        "portfolio holds).",
+    )
+    groups: list[GroupConstraint] = Field(
+        default_factory=list,
+        max_length=MAX_GROUPS,
+        description="Limits on the summed weight of groups of assets (unique names).",
+    )
+    turnover: TurnoverLimit | None = Field(
+        default=None,
+        exclude_if=_unset,
+        description="At most this Σ|w − current| away from the portfolio's own weights.",
+    )
+    costs_bps: CostsBps | None = Field(
+        default=None,
+        exclude_if=_unset,
+        description="Trading costs in basis points of the amount traded: one rate for every "
+        "asset, or a rate per ticker (unlisted tickers cost 0); optimisations maximise returns "
+        "net of them.",
+        examples=[10, {"AAPL": 5, "XOM": 12}],
+    )
+
+    @field_validator("groups")
+    @classmethod
+    def _distinct_names(cls, value: list[GroupConstraint]) -> list[GroupConstraint]:
+        _unique([g.name for g in value], "group names")
+        return value
+
+    @model_validator(mode="after")
+    def _bounds_meet(self) -> PortfolioConstraints:
+        if self.min_weight > self.max_weight:
+            raise ValueError(f"minWeight {self.min_weight:g} exceeds maxWeight {self.max_weight:g}")
+        for ticker, bounds in self.assets.items():
+            low = self.min_weight if bounds.min is None else bounds.min
+            high = self.max_weight if bounds.max is None else bounds.max
+            if low > high:
+                raise ValueError(
+                    f"assets.{ticker}: lower bound {low:g} "
+                    f"({'min' if bounds.min is not None else 'minWeight'}) exceeds upper bound "
+                    f"{high:g} ({'max' if bounds.max is not None else 'maxWeight'})"
+                )
+        return self
+
+    def tickers(self) -> list[tuple[str, str]]:
+        """(where, ticker) of every ticker the constraints name, ``where`` a wire path."""
+        named = [(f"assets.{t}", t) for t in self.assets]
+        for index, group in enumerate(self.groups):
+            named += [(f"groups[{index}].assets", t) for t in group.assets]
+        if isinstance(self.costs_bps, dict):
+            named += [(f"costsBps.{t}", t) for t in self.costs_bps]
+        return named
+
+
+class ViewStatement(ApiModel):
+    """One view: absolute (``asset``) or relative (``long`` leg minus ``short`` leg, equal
+    weights within a leg, as PyPortfolioOpt's relative views)."""
+
+    asset: Ticker | None = Field(
+        default=None, exclude_if=_unset, description="Absolute view: this asset's return."
+    )
+    long: list[Ticker] = Field(
+        default_factory=list,
+        max_length=MAX_ASSETS,
+        exclude_if=_empty,
+        description="Relative view: the leg that outperforms (equal weights).",
+    )
+    short: list[Ticker] = Field(
+        default_factory=list,
+        max_length=MAX_ASSETS,
+        exclude_if=_empty,
+        description="Relative view: the leg it outperforms (equal weights).",
+    )
+    expected_return: FiniteFloat = Field(
+        alias="return",
+        ge=-1.0,
+        le=1.0,
+        description="Annualised: the asset's return, or the long leg's over the short leg's.",
+    )
+    confidence: Weight | None = Field(
+        default=None,
+        exclude_if=_unset,
+        description="Idzorek's confidence in the view, 0 to 1 (give all views one, or none).",
+    )
+
+    @field_validator("long", "short")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        return _unique(value, "a leg's tickers")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ViewStatement:
+        legs = self.long or self.short
+        if self.asset is not None:
+            if legs:
+                raise ValueError("give asset (an absolute view) or long and short, not both")
+            return self
+        if not legs:
+            raise ValueError("give asset (an absolute view) or long and short (a relative view)")
+        for leg in ("long", "short"):
+            if not getattr(self, leg):
+                raise ValueError(f"a relative view needs both legs: {leg} is empty")
+        both = sorted(set(self.long) & set(self.short))
+        if both:
+            raise ValueError(f"{', '.join(both[:20])} in both long and short")
+        return self
+
+    def tickers(self) -> list[str]:
+        """Every ticker the view names."""
+        return ([self.asset] if self.asset is not None else []) + self.long + self.short
+
+
+class PortfolioViews(ApiModel):
+    """Views on returns blended with a prior (Black-Litterman) by the portfolio's
+    optimisations."""
+
+    items: list[ViewStatement] = Field(min_length=1, max_length=MAX_VIEWS)
+    prior: Literal["implied", "historical"] = Field(
+        default="implied",
+        description="implied: the returns that make the portfolio's own weights optimal "
+        "(π = δ Σ w); historical: the sample mean.",
+    )
+    risk_aversion: FiniteFloat = Field(
+        default=2.5, gt=0.0, le=100.0, description="δ of the implied prior."
+    )
+    tau: FiniteFloat = Field(
+        default=0.05, gt=0.0, le=1.0, description="The prior's uncertainty scale τ."
+    )
+
+    @model_validator(mode="after")
+    def _confidences(self) -> PortfolioViews:
+        given = [view.confidence is not None for view in self.items]
+        if any(given) and not all(given):
+            missing = [str(i) for i, has in enumerate(given) if not has]
+            raise ValueError(
+                "confidence: give every view one (Idzorek) or none (He-Litterman); "
+                f"items[{', '.join(missing[:20])}] have none"
+            )
+        return self
+
+
+def _held(named: list[tuple[str, str]], assets: dict[str, float], field: str) -> None:
+    strangers = [f"{field}.{where}: {ticker}" for where, ticker in named if ticker not in assets]
+    if strangers:
+        raise ValueError(
+            "names tickers the portfolio does not hold (add them to assets, weight 0 is "
+            f"fine): {'; '.join(strangers[:20])}"
+        )
+
+
 class PortfolioFields(ApiModel):
     """The plan's ``portfolio`` object (section 4.2): what a client writes and reads back."""
 
@@ -248,15 +498,59 @@ class PortfolioFields(ApiModel):
         description="Analyses computed at once, then again when the portfolio's market data "
         "changes and nightly (default: every analysis that declares default parameters).",
     )
+    constraints: PortfolioConstraints | None = Field(
+        default=None,
+        exclude_if=_unset,
+        description="The mandate its optimisations keep to (a portfolio of at most "
+        f"{MAX_RUN_ASSETS} assets); one that no weights can meet is refused (422, naming the "
+        "constraints in conflict).",
+    )
+    views: PortfolioViews | None = Field(
+        default=None,
+        exclude_if=_unset,
+        description="Views on returns its optimisations blend with a prior (Black-Litterman).",
+    )
 
     @field_validator("assets")
     @classmethod
     def _weights(cls, value: dict[str, float]) -> dict[str, float]:
         return _check_weights(value)
 
+    @field_validator("constraints")
+    @classmethod
+    def _constrains_holdings(
+        cls, value: PortfolioConstraints | None, info: ValidationInfo
+    ) -> PortfolioConstraints | None:
+        if value is not None and "assets" in info.data:
+            held = info.data["assets"]
+            if len(held) > MAX_RUN_ASSETS:
+                # They shape runs, which hold at most MAX_RUN_ASSETS; and the feasibility
+                # check (a linear programme) stays within the CRUD function's memory.
+                raise ValueError(
+                    f"a portfolio with constraints holds at most {MAX_RUN_ASSETS} assets (a "
+                    f"run's limit), not {len(held)}"
+                )
+            _held(value.tickers(), held, "constraints")
+        return value
+
+    @field_validator("views")
+    @classmethod
+    def _views_of_holdings(
+        cls, value: PortfolioViews | None, info: ValidationInfo
+    ) -> PortfolioViews | None:
+        if value is not None and "assets" in info.data:
+            named = [
+                (f"items[{i}]", ticker)
+                for i, view in enumerate(value.items)
+                for ticker in view.tickers()
+            ]
+            _held(named, info.data["assets"], "views")
+        return value
+
 
 class PortfolioCreate(ApiModel):
-    """``POST /portfolios``: ``{"portfolio": {name, description, assets, analyses?}}``."""
+    """``POST /portfolios``: ``{"portfolio": {name, description, assets, analyses?,
+    constraints?, views?}}``."""
 
     portfolio: PortfolioFields
 
@@ -283,6 +577,8 @@ class Portfolio(ApiModel):
     description: str
     assets: dict[str, float]
     analyses: list[AnalysisSpec] = Field(default_factory=default_analyses)
+    constraints: PortfolioConstraints | None = None
+    views: PortfolioViews | None = None
     version: int
     created_at: datetime
     updated_at: datetime
@@ -294,6 +590,8 @@ class Portfolio(ApiModel):
             description=self.description,
             assets=dict(self.assets),
             analyses=list(self.analyses),
+            constraints=self.constraints,
+            views=self.views,
         )
 
 

@@ -140,6 +140,12 @@ class PortfolioRepository:
     # ---------------------------------------------------------------- mapping
     @staticmethod
     def _to_item(tenant: str, portfolio: Portfolio) -> dict[str, Any]:
+        # Constraints and views (when given) as JSON text too, by their wire names.
+        optional = {
+            name: value.model_dump_json(by_alias=True)
+            for name, value in (("constraints", portfolio.constraints), ("views", portfolio.views))
+            if value is not None
+        }
         return _attributes(
             {
                 "tenantId": tenant,
@@ -152,6 +158,7 @@ class PortfolioRepository:
                     [a.model_dump(mode="json", by_alias=True) for a in portfolio.analyses],
                     separators=(",", ":"),
                 ),
+                **optional,
                 "version": portfolio.version,
                 "createdAt": _iso(portfolio.created_at),
                 "updatedAt": _iso(portfolio.updated_at),
@@ -161,12 +168,17 @@ class PortfolioRepository:
     @staticmethod
     def _from_item(item: dict[str, Any]) -> Portfolio:
         values = _plain(item)
+        optional = {
+            name: json.loads(values[name])
+            for name in ("analyses", "constraints", "views")
+            if name in values
+        }
         return Portfolio(
             id=values["portfolioId"],
             name=values["name"],
             description=values["description"],
             assets=json.loads(values["assets"]),
-            **({"analyses": json.loads(values["analyses"])} if "analyses" in values else {}),
+            **optional,
             version=int(values["version"]),
             created_at=datetime.fromisoformat(values["createdAt"]),
             updated_at=datetime.fromisoformat(values["updatedAt"]),
@@ -255,6 +267,8 @@ class PortfolioRepository:
             description=data.description,
             assets=dict(data.assets),
             analyses=list(data.analyses),
+            constraints=data.constraints,
+            views=data.views,
             version=1,
             created_at=now,
             updated_at=now,
@@ -359,6 +373,8 @@ class PortfolioRepository:
                     "description": data.description,
                     "assets": dict(data.assets),
                     "analyses": list(data.analyses),
+                    "constraints": data.constraints,
+                    "views": data.views,
                     "version": current.version + 1,
                     "updated_at": _now(),
                 }
