@@ -11,6 +11,13 @@ returns, or the portfolio's own weights held the same way.
 ``{"portfolioId": "…"}`` alone backtests the portfolio's own weights against equal weight,
 inverse volatility, risk parity, HRP and minimum variance over all the lake holds for its
 tickers, rebalancing monthly on a 252-day train window, 10 bp costs, weights drifting.
+
+A portfolio with ``constraints`` (a mandate) backtests its min-variance, max-sharpe and
+target-volatility strategies under it: refitted at each rebalance within the mandate's bounds
+and group limits, at most its ``turnover`` away from the weights held just before the
+rebalance (after the first, which buys in from cash), net of its ``costsBps`` (which are then
+also what every rebalance is charged, unless the request gives ``costsBps``). A strategy's own
+``maxWeight`` or ``turnover`` replaces the mandate's; ``mandate: false`` leaves it out.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from pydantic import Field, field_validator, model_validator
 
 from analyses._common import MIN_OBSERVATIONS, Weights
 from compute.choices import (
+    BACKTEST_MANDATE_OPTIONS,
     BACKTEST_STRATEGY_OPTIONS,
     BacktestStrategy,
     LinkageMethod,
@@ -91,12 +99,20 @@ _OPTION_OF_FIELD: Final = {
     "max_weight": "bounds",
     "budgets": "budgets",
     "linkage": "linkage",
+    "turnover": "turnover",
+    "mandate": "groups",  # whether the portfolio's mandate applies: the strategies it fits
 }
 _OPTIONS: Final = tuple(_OPTION_OF_FIELD)
 _OPTIONS_OF: Final[dict[str, frozenset[str]]] = {
     strategy: frozenset(f for f, o in _OPTION_OF_FIELD.items() if o in options)
     for strategy, options in BACKTEST_STRATEGY_OPTIONS.items()
 }
+# The strategies refitted under the portfolio's mandate (those taking compute's mandate).
+MANDATED: Final = frozenset(
+    strategy
+    for strategy, options in BACKTEST_STRATEGY_OPTIONS.items()
+    if set(BACKTEST_MANDATE_OPTIONS) <= set(options)
+)
 
 
 class StrategySpec(ApiModel):
@@ -130,6 +146,20 @@ class StrategySpec(ApiModel):
         default=None, description="risk-parity: risk budgets per ticker (normalised)."
     )
     linkage: LinkageMethod | None = Field(default=None, description="hrp: the linkage.")
+    turnover: FiniteFloat | None = Field(
+        default=None,
+        ge=0,
+        le=2,
+        description="min-variance, max-sharpe, target-volatility: the most Σ|w − w before| a "
+        "rebalance may trade (after the first, bought from cash); replaces the portfolio "
+        "mandate's turnover.",
+    )
+    mandate: bool | None = Field(
+        default=None,
+        description="min-variance, max-sharpe, target-volatility: whether the portfolio's "
+        "constraints (bounds, groups, turnover, costs) apply (default true when it has "
+        "them); the strategy's own maxWeight and turnover replace the mandate's.",
+    )
 
     @model_validator(mode="after")
     def _options_fit(self) -> StrategySpec:
@@ -187,7 +217,8 @@ class BacktestRequest(ReturnsRequest):
     ) = Field(
         default=10.0,
         description="Transaction costs in basis points of the traded value, charged on each "
-        "rebalance: one figure, or one per ticker (every ticker of the run).",
+        "rebalance: one figure, or one per ticker (every ticker of the run). Default 10, or "
+        "the portfolio mandate's costsBps when it has them.",
     )
     weight_drift: bool = Field(
         default=True,
@@ -378,10 +409,17 @@ def _fixed_weights(spec: StrategySpec, tickers: list[str], own: Weights | None) 
 
 
 def _options(
-    spec: StrategySpec, request: BacktestRequest, tickers: list[str], own: Weights | None
+    spec: StrategySpec,
+    request: BacktestRequest,
+    tickers: list[str],
+    own: Weights | None,
+    mandate: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The keyword options ``compute.backtest`` takes for ``spec``."""
+    """The keyword options ``compute.backtest`` takes for ``spec`` (``mandate``: the
+    portfolio's, as :func:`_mandate` gives it; the spec's own options replace its parts)."""
     options: dict[str, Any] = {}
+    if mandate and spec.type in MANDATED and spec.mandate is not False:
+        options.update(mandate)
     if spec.type in {"min-variance", "max-sharpe", "risk-parity", "target-volatility"}:
         options["estimator"] = request.estimator
         options["periods_per_year"] = request.periods_per_year
@@ -395,6 +433,8 @@ def _options(
         options["on_infeasible"] = "min-variance"
     if spec.max_weight is not None:
         options["bounds"] = (0.0, spec.max_weight)
+    if spec.turnover is not None:
+        options["turnover"] = spec.turnover
     if spec.type == "target-volatility":
         options["target"] = spec.target
     if spec.type == "hrp" and spec.linkage is not None:
@@ -420,7 +460,31 @@ def _strategies_of(request: BacktestRequest, own: Weights | None) -> list[Strate
     return held + [StrategySpec(type=s) for s in DEFAULT_STRATEGIES]
 
 
-def _costs(request: BacktestRequest, tickers: list[str]) -> Any:
+def _mandate(constraints: Any, tickers: list[str], own: Weights | None) -> dict[str, Any]:
+    """The portfolio's mandate as ``compute.backtest`` options: ``bounds``, ``groups`` and,
+    when it has them, the ``turnover`` limit and the ``costs`` rates (``{}``: no mandate)."""
+    if constraints is None:
+        return {}
+    from analyses.mandates import mandate_keywords
+
+    keywords = mandate_keywords(constraints, tickers, own)
+    options: dict[str, Any] = {}
+    if "bounds" in keywords:
+        options["bounds"] = keywords["bounds"]
+    if keywords.get("groups"):
+        options["groups"] = keywords["groups"]
+    if "turnover" in keywords:  # (current, limit): the backtest trades from w before instead
+        options["turnover"] = float(keywords["turnover"][1])
+    if "costs" in keywords:  # (current, rates)
+        options["costs"] = keywords["costs"][1]
+    return options
+
+
+def _costs(
+    request: BacktestRequest, tickers: list[str], mandate: Mapping[str, Any] | None = None
+) -> Any:
+    if mandate and "costs" in mandate and "costs_bps" not in request.model_fields_set:
+        return mandate["costs"]  # the mandate's rates, when the request gives none
     if not isinstance(request.costs_bps, dict):
         return request.costs_bps / 1e4
     missing = sorted(set(tickers) - set(request.costs_bps))
@@ -494,10 +558,11 @@ def compute(request: BacktestRequest, inputs: Any, weights: Weights | None) -> B
 
     tickers: list[str] = inputs.tickers
     specs = _strategies_of(request, weights)
-    costs = _costs(request, tickers)
+    mandate = _mandate(getattr(inputs, "constraints", None), tickers, weights)
+    costs = _costs(request, tickers, mandate)
     runs: dict[str, Any] = {}
     for spec in specs:
-        options = _options(spec, request, tickers, weights)
+        options = _options(spec, request, tickers, weights, mandate)
         try:
             runs[spec.name] = _walk(
                 request,

@@ -45,7 +45,7 @@ import numpy as np
 import scipy.linalg
 from numpy.typing import NDArray
 
-from compute import _linear_program
+from compute import _critical_line, _linear_program
 from compute.exceptions import ConvergenceError, InfeasibleError
 from compute.mandates import Mandate, check_feasible
 
@@ -55,6 +55,8 @@ _SLOPE_TOL = 1e-11
 _MULTIPLIER_TOL = 1e-10
 _SNAP_TOL = 1e-9
 _STEP_TOL = 1e-12
+# Rank-one updates of the free block's inverse between two fresh factorisations.
+_UPDATES_PER_FACTOR = 40
 # Active rows missed by less than this are left alone (a projection costs a least squares).
 _PROJECTION_TOL = 1e-14
 
@@ -124,6 +126,9 @@ class _PathSolver:
             inside = (self.current > self.lower) & (self.current < self.upper)
             self.kink[inside] = self.current[inside]
         self.is_free = np.zeros(n, dtype=bool)
+        self.free_order: list[int] = []
+        self.inverse = np.zeros((0, 0))
+        self.updates = 0
         self.weights = self.lower.copy()
         self.piece_low = self.lower.copy()
         self.piece_high = self.upper.copy()
@@ -164,6 +169,8 @@ class _PathSolver:
         return (below[-1] if below else value), value
 
     def _fix(self, asset: int, value: float) -> None:
+        if self.is_free[asset]:
+            self._remove_free(asset)
         self.is_free[asset] = False
         self.weights[asset] = value
         self.piece_low[asset] = value
@@ -171,9 +178,59 @@ class _PathSolver:
 
     def _free(self, asset: int, up: bool) -> None:
         low, high = self._piece_for(asset, up)
+        if not self.is_free[asset]:
+            self._add_free(asset)
         self.is_free[asset] = True
         self.piece_low[asset] = low
         self.piece_high[asset] = high
+
+    # ----- the inverse of the free block, kept by rank-one updates ---------------------------
+    def _refactor(self) -> None:
+        self.updates = 0
+        if not self.free_order:
+            self.inverse = np.zeros((0, 0))
+            return
+        block = self.cov[np.ix_(self.free_order, self.free_order)]
+        self.inverse = scipy.linalg.cho_solve(
+            scipy.linalg.cho_factor(block, lower=True, check_finite=False),
+            np.eye(len(self.free_order)),
+            check_finite=False,
+        )
+
+    def _add_free(self, asset: int) -> None:
+        """Border the inverse with one asset (O(|F|^2)); refactorise when the pivot is tiny."""
+        if not self.free_order:
+            self.free_order.append(asset)
+            self.inverse = np.array([[1.0 / self.cov[asset, asset]]])
+            return
+        column = self.cov[self.free_order, asset]
+        projected = self.inverse @ column
+        schur = float(self.cov[asset, asset] - column @ projected)
+        self.free_order.append(asset)
+        self.updates += 1
+        if schur <= 1e-12 * self.cov[asset, asset] or self.updates > _UPDATES_PER_FACTOR:
+            self._refactor()
+            return
+        size = len(self.free_order)
+        grown = np.empty((size, size))
+        grown[:-1, :-1] = self.inverse + np.outer(projected, projected) / schur
+        grown[:-1, -1] = -projected / schur
+        grown[-1, :-1] = -projected / schur
+        grown[-1, -1] = 1.0 / schur
+        self.inverse = grown
+
+    def _remove_free(self, asset: int) -> None:
+        """Drop one asset from the inverse (O(|F|^2))."""
+        position = self.free_order.index(asset)
+        self.free_order.pop(position)
+        self.updates += 1
+        if self.updates > _UPDATES_PER_FACTOR:
+            self._refactor()
+            return
+        keep = np.r_[0:position, position + 1 : len(self.free_order) + 1]
+        column = self.inverse[keep, position]
+        pivot = self.inverse[position, position]
+        self.inverse = self.inverse[np.ix_(keep, keep)] - np.outer(column, column) / pivot
 
     # ----- the segment -------------------------------------------------------------------------
     def _objective_vector(self) -> tuple[FloatArray, float]:
@@ -206,16 +263,16 @@ class _PathSolver:
         return np.vstack(rows), np.asarray(targets)
 
     def _segment(self) -> _Segment:
-        free = np.flatnonzero(self.is_free)
+        free = np.asarray(self.free_order, dtype=np.int64)
         q, shift = self._objective_vector()
         fixed_weights = np.where(self.is_free, 0.0, self.weights)
         cross = (self.cov @ fixed_weights)[free]
         active, targets = self._active_matrix(free)
-        factor = scipy.linalg.cho_factor(
-            self.cov[np.ix_(free, free)], lower=True, check_finite=False
-        )
         rhs = np.column_stack([q[free], cross, active.T])
-        solved = scipy.linalg.cho_solve(factor, rhs, check_finite=False)
+        # The running inverse carries the rounding of its updates: one step of iterative
+        # refinement on the residuals restores the digits.
+        solved = self.inverse @ rhs
+        solved += self.inverse @ (rhs - self.cov[np.ix_(free, free)] @ solved)
         k_q, k_cross, k_active = solved[:, 0], solved[:, 1], solved[:, 2:]
         schur = active @ k_active
         multipliers = _solve_small(
@@ -262,61 +319,31 @@ class _PathSolver:
 
     # ----- phase 1: minimum variance -----------------------------------------------------------
     def _start(self) -> None:
-        """A strictly feasible start where the mandate allows: maximise the smallest slack."""
+        """A feasible start near the answer: the point of the mandate closest (in L1) to the
+        minimum-variance portfolio under the bounds alone, a linear programme whose vertex
+        answer holds most assets at the bounds that portfolio holds them at (so the
+        active-set iterations that follow only correct it)."""
         mandate = self.mandate
         program, n_cols = mandate.lifted_program()
         n = self.n
-        slack_rows: list[FloatArray] = []
-        lows: list[float] = []
-        highs: list[float] = []
-        width = n_cols + 1
-
-        def add(coefficients: dict[int, float], low: float, high: float) -> None:
-            row = np.zeros(width)
-            for column, value in coefficients.items():
-                row[column] = value
-            slack_rows.append(row)
-            lows.append(low)
-            highs.append(high)
-
-        for i in range(n):
-            if self.upper[i] > self.lower[i]:
-                add({i: 1.0, n_cols: -1.0}, float(self.lower[i]), np.inf)
-                add({i: 1.0, n_cols: 1.0}, -np.inf, float(self.upper[i]))
-        for j in range(self.rows.shape[0]):
-            if self.row_equal[j]:
-                continue
-            row = np.zeros(width)
-            row[:n] = self.rows[j]
-            if np.isfinite(self.row_lower[j]):
-                shifted = row.copy()
-                shifted[n_cols] = -1.0
-                slack_rows.append(shifted)
-                lows.append(float(self.row_lower[j]))
-                highs.append(np.inf)
-            if np.isfinite(self.row_upper[j]):
-                shifted = row.copy()
-                shifted[n_cols] = 1.0
-                slack_rows.append(shifted)
-                lows.append(-np.inf)
-                highs.append(float(self.row_upper[j]))
-        if self.turnover_limit is not None:
-            row = np.zeros(width)
-            row[n:n_cols] = 1.0
-            row[n_cols] = 1.0
-            slack_rows.append(row)
-            lows.append(-np.inf)
-            highs.append(self.turnover_limit)
-        base = np.hstack([program.matrix, np.zeros((program.matrix.shape[0], 1))])
+        guide = _critical_line.min_variance_weights(self.cov, self.lower, self.upper)
+        # Columns [x, e, f] with w - e + f = guide and e, f >= 0: min sum(e + f).
+        width = n_cols + 2 * n
+        distance = np.zeros((n, width))
+        distance[:, :n] = np.eye(n)
+        distance[:, n_cols : n_cols + n] = -np.eye(n)
+        distance[:, n_cols + n :] = np.eye(n)
         cost = np.zeros(width)
-        cost[n_cols] = -1.0
+        cost[n_cols:] = 1.0
         lp = _linear_program.LinearProgram(
             cost=cost,
-            matrix=np.vstack([base, *slack_rows]) if slack_rows else base,
-            row_lower=np.concatenate([program.row_lower, lows]),
-            row_upper=np.concatenate([program.row_upper, highs]),
-            col_lower=np.concatenate([program.col_lower, [0.0]]),
-            col_upper=np.concatenate([program.col_upper, [1.0]]),
+            matrix=np.vstack(
+                [np.hstack([program.matrix, np.zeros((program.matrix.shape[0], 2 * n))]), distance]
+            ),
+            row_lower=np.concatenate([program.row_lower, guide]),
+            row_upper=np.concatenate([program.row_upper, guide]),
+            col_lower=np.concatenate([program.col_lower, np.zeros(2 * n)]),
+            col_upper=np.concatenate([program.col_upper, np.full(2 * n, np.inf)]),
         )
         try:
             solution = _linear_program.solve(lp, what="mandate start")
@@ -343,6 +370,8 @@ class _PathSolver:
                         high = self.kink[i]
                 self.is_free[i] = True
                 self.piece_low[i], self.piece_high[i] = low, high
+        self.free_order = [int(i) for i in np.flatnonzero(self.is_free)]
+        self._refactor()
         # Rows binding at the start join the working set while they stay independent.
         free = np.flatnonzero(self.is_free)
         basis = [np.ones(free.size)] if free.size else []
@@ -385,9 +414,7 @@ class _PathSolver:
             segment = self._segment()
             free = segment.free
             step = segment.w_offset[free] - self.weights[free]
-            if float(np.max(np.abs(step))) > _STEP_TOL and self._step_towards(
-                segment.w_offset, step
-            ):
+            if float(np.max(np.abs(step))) > _STEP_TOL and self._step_towards(free, step):
                 continue
             if not self._release_one(segment, 0.0):
                 return
@@ -396,11 +423,15 @@ class _PathSolver:
             "iterations"
         )
 
-    def _step_towards(self, target: FloatArray, step: FloatArray) -> bool:
-        """Move the free weights towards ``target`` as far as the pieces and the inactive rows
-        allow; True if a constraint blocked the step (it joins the working set)."""
-        free = np.flatnonzero(self.is_free)
+    def _step_towards(self, free: NDArray[np.int64], step: FloatArray) -> bool:
+        """Move the free weights (in ``free``'s order) along ``step`` as far as the pieces and
+        the inactive rows allow; True if a constraint blocked the step (it joins the working
+        set)."""
         current = self.weights[free]
+        # Components of the step below rounding of its size are zero: a constraint they would
+        # "block" is one the working set already holds fixed (its rate of change is 0).
+        floor = _SLOPE_TOL * float(np.max(np.abs(step)))
+        step = np.where(np.abs(step) > floor, step, 0.0)
         full_step = np.zeros(self.n)
         full_step[free] = step
         length, blocker = 1.0, None
@@ -415,8 +446,9 @@ class _PathSolver:
             blocker = ("asset", int(free[position]), hit_low)
         values = self.rows @ self.weights
         changes = self.rows @ full_step
+        change_floor = floor * (1.0 + np.abs(self.rows).sum(axis=1))
         for j in range(self.rows.shape[0]):
-            if j in self.active:
+            if j in self.active or abs(changes[j]) <= change_floor[j]:
                 continue
             if changes[j] > 0 and np.isfinite(self.row_upper[j]):
                 ratio = max((self.row_upper[j] - values[j]) / changes[j], 0.0)
@@ -433,7 +465,7 @@ class _PathSolver:
         ):
             trades = float(np.sum(np.abs(self.weights - self.current)))
             change = float(self._sides() @ full_step)
-            if change > 0:
+            if change > floor * self.n:
                 ratio = max((self.turnover_limit - trades) / change, 0.0)
                 if ratio < length:
                     length, blocker = ratio, ("turnover", -1, True)
@@ -656,8 +688,14 @@ def _undo(last: tuple[str, int, bool]) -> tuple[str, int, bool]:
 
 
 def _solve_small(matrix: FloatArray, rhs: FloatArray) -> FloatArray:
-    """Solve the small Schur system (positive definite: the active rows are independent)."""
-    solution: FloatArray = np.asarray(np.linalg.solve(matrix, rhs), dtype=np.float64)
+    """Solve the small Schur system (positive definite while the active rows are independent,
+    which the events keep; a singular one means rounding broke that)."""
+    try:
+        solution: FloatArray = np.asarray(np.linalg.solve(matrix, rhs), dtype=np.float64)
+    except np.linalg.LinAlgError as error:
+        raise ConvergenceError(
+            "the mandate's active constraints became linearly dependent (degenerate mandate)"
+        ) from error
     return solution
 
 

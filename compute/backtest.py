@@ -60,23 +60,46 @@ strategy's options):
 ============================  =================================================================
 ``"equal-weight"``            :math:`1/N`; no options.
 ``"inverse-volatility"``      :math:`w_i \propto 1/\sigma_i` of the covariance estimate.
-``"min-variance"``            :func:`compute.frontier.min_variance`; ``bounds``.
+``"min-variance"``            :func:`compute.frontier.min_variance`; ``bounds`` and the mandate.
 ``"max-sharpe"``              :func:`compute.frontier.max_sharpe` with the annualised mean;
-                              ``bounds``, ``risk_free_rate`` (annual, default 0).
+                              ``bounds``, the mandate, ``risk_free_rate`` (annual, default 0).
 ``"risk-parity"``             :func:`compute.risk_parity.risk_budget`; ``budgets``.
 ``"hrp"``                     :func:`compute.hrp.hrp_weights` (its own sample covariance);
                               ``linkage`` (default ``"single"``).
 ``"target-volatility"``       :func:`compute.frontier.efficient_risk` (the highest-return
                               portfolio whose annualised volatility is at most ``target``,
-                              required); ``bounds``.
+                              required); ``bounds`` and the mandate.
 ``"fixed"``                   the given ``weights`` (required) every fold.
 ============================  =================================================================
+
+Mandates
+--------
+min-variance, max-sharpe and target-volatility also take the linear mandate of
+:mod:`compute.mandates`, refitted under it at every rebalance:
+
+* ``groups`` (name → ``(asset_indices, lower, upper)``, a side ``None`` for no limit) and
+  ``inequalities`` (``(A, b)``: :math:`A w \le b`), passed to the optimiser as they are;
+* ``turnover``, a limit: each rebalance's :math:`\sum_i |w_i - w^{\text{before}}_i| \le`
+  ``turnover``, with :math:`w^{\text{before}}` the weights held just before it, as the costs
+  above define them (drifted with ``weight_drift``). The first rebalance trades from
+  ``previous_weights`` when given; without them it buys in from cash and the limit does not
+  apply to it (a fully invested portfolio bought from cash always turns over 1);
+* ``costs``, rates (a scalar or one per asset, 0.001 = 10 bp): the optimiser maximises the
+  expected return net of :math:`\sum_i c_i |w_i - w^{\text{before}}_i|` (against cash on a
+  first rebalance without ``previous_weights``). These rates only steer the optimiser; what a
+  rebalance is charged is ``transaction_costs``.
+
+A mandate that admits no portfolio on some rebalance (a turnover limit too tight to bring
+drifted weights back inside a group limit, say) raises
+:class:`~compute.mandates.MandateInfeasibleError` naming the fold and the conflicting
+constraints; ``on_infeasible`` never hides it (the minimum-variance portfolio would be under
+the same mandate).
 
 ``on_infeasible`` (max-sharpe, target-volatility): ``"raise"`` (the default) raises on a fold
 whose problem has no solution (no portfolio's expected return above the risk-free rate; a
 target below the fold's minimum volatility); ``"min-variance"`` holds the minimum-variance
-portfolio there instead, the nearest to what was asked, and lists the fold in
-``BacktestResult.fallback_folds``.
+portfolio there instead (under the same bounds and mandate), the nearest to what was asked,
+and lists the fold in ``BacktestResult.fallback_folds``.
 
 Every strategy that estimates a covariance takes ``estimator`` (``"sample"``, the default and
 skfolio's, ``"ledoit-wolf"`` or ``"ewma"``, which needs ``halflife`` in rows) and
@@ -107,7 +130,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from compute import _critical_line
 from compute._validation import as_float_array, positive_int, positive_number, vector_of_length
 from compute.choices import (
     BACKTEST_STRATEGIES,
@@ -127,6 +149,7 @@ from compute.estimators import (
 )
 from compute.exceptions import ComputeError, InfeasibleError, InvalidInputError
 from compute.frontier import efficient_risk, max_sharpe, min_variance
+from compute.mandates import MandateInfeasibleError, check_feasible, resolve_mandate
 from compute.risk_parity import risk_budget
 
 __all__ = ["BacktestResult", "calendar_rebalance_rows", "walk_forward", "walk_forward_at"]
@@ -135,6 +158,10 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 WeightFunction = Callable[[FloatArray], Any]
 _Fit = Callable[[FloatArray], FloatArray]
+# A named strategy's fit: (train returns, weights held before the rebalance or ``None`` on a
+# first rebalance bought from cash) -> target weights.
+_StrategyFit = Callable[[FloatArray, FloatArray | None], FloatArray]
+_Keywords = Callable[[FloatArray | None], dict[str, Any]]
 
 # The fewest train rows: a covariance needs two.
 _MIN_TRAIN_SIZE = 2
@@ -386,8 +413,7 @@ def _run(
 ) -> BacktestResult:
     """Fit, hold and charge every fold; test windows are contiguous and in order."""
     n_assets = matrix.shape[1]
-    fit = _strategy(strategy, n_assets, options)
-    fallback = _fallback(strategy, options)
+    fit, fallback = _strategy(strategy, n_assets, options)
     fell_back: list[int] = []
     costs = _checked_costs(transaction_costs, n_assets)
     before = (
@@ -407,13 +433,17 @@ def _run(
         label = f"fold {k} (train rows {train_start}-{start - 1}, test rows {start}-{stop - 1})"
         train = matrix[train_start:start]
         train.flags.writeable = False
+        # What the rebalance trades from; None: the first one, bought from cash.
+        held = None if k == 0 and previous_weights is None else before
         try:
             try:
-                raw = fit(train)
+                raw = fit(train, held)
+            except MandateInfeasibleError:
+                raise
             except InfeasibleError:
                 if fallback is None:
                     raise
-                raw = fallback(train)
+                raw = fallback(train, held)
                 fell_back.append(k)
             target = _checked_weights(raw, n_assets)
         except ComputeError as exc:
@@ -481,29 +511,11 @@ def _drift(
 # ----- strategies ------------------------------------------------------------------------------
 
 
-def _fallback(strategy: BacktestStrategy | WeightFunction, options: dict[str, Any]) -> _Fit | None:
-    """What a fold holds when ``strategy``'s own problem is infeasible: ``None`` (raise), or
-    the minimum-variance portfolio under the same estimator and bounds.
-
-    max-sharpe has no tangency portfolio when no portfolio's expected return exceeds the
-    risk-free rate (a bear-market train window); a volatility target below a fold's minimum
-    volatility leaves no portfolio under it. In both cases the least volatile portfolio is the
-    nearest to what the strategy asks for.
-    """
-    choice = options.get("on_infeasible", "raise")
-    if choice not in ON_INFEASIBLE:
-        raise InvalidInputError(f"on_infeasible must be one of {ON_INFEASIBLE}, got {choice!r}")
-    if choice == "raise" or callable(strategy):
-        return None
-    covariance, _ = _estimator(options)
-    bounds = options.get("bounds", (0.0, 1.0))
-    return lambda train: min_variance(covariance(train), bounds)
-
-
 def _strategy(
     strategy: BacktestStrategy | WeightFunction, n_assets: int, options: dict[str, Any]
-) -> _Fit:
-    """A function train_returns -> raw weights, after checking the options once."""
+) -> tuple[_StrategyFit, _StrategyFit | None]:
+    """The strategy's fit and its fallback on an infeasible fold (``None``: raise), after
+    checking the options once."""
     if callable(strategy):
         if options:
             raise InvalidInputError(
@@ -512,11 +524,11 @@ def _strategy(
             )
         function = strategy
 
-        def call(train: FloatArray) -> FloatArray:
+        def call(train: FloatArray, _before: FloatArray | None) -> FloatArray:
             weights = as_float_array(function(train), "the strategy's weights", 1)
             return weights.copy()
 
-        return call
+        return call, None
     if not isinstance(strategy, str) or strategy not in BACKTEST_STRATEGIES:
         raise InvalidInputError(
             f"strategy must be one of {BACKTEST_STRATEGIES} or a callable, got {strategy!r}"
@@ -529,12 +541,12 @@ def _strategy(
         )
     if strategy == "equal-weight":
         equal = np.full(n_assets, 1.0 / n_assets)
-        return lambda _train: equal
+        return (lambda _train, _before: equal), None
     if strategy == "fixed":
         if "weights" not in options:
             raise InvalidInputError("strategy 'fixed' needs weights=")
         fixed = vector_of_length(options["weights"], "weights", n_assets)
-        return lambda _train: fixed
+        return (lambda _train, _before: fixed), None
     if strategy == "hrp":
         linkage = options.get("linkage", "single")
         if linkage not in LINKAGE_METHODS:
@@ -542,36 +554,101 @@ def _strategy(
         # Imported here: scipy.cluster is only paid for by HRP backtests.
         from compute.hrp import hrp_weights
 
-        return lambda train: hrp_weights(train, linkage)
+        return (lambda train, _before: hrp_weights(train, linkage)), None
     covariance, periods = _estimator(options)
     if strategy == "inverse-volatility":
-        return lambda train: _inverse_volatility(covariance(train))
+        return (lambda train, _before: _inverse_volatility(covariance(train))), None
     if strategy == "risk-parity":
         budgets = options.get("budgets")
         if budgets is not None:
             vector = vector_of_length(budgets, "budgets", n_assets)
             if np.any(vector <= 0.0):
                 raise InvalidInputError("budgets must all be > 0")
-        return _warm_risk_budget(covariance, budgets)
+        warm = _warm_risk_budget(covariance, budgets)
+        return (lambda train, _before: warm(train)), None
     bounds = options.get("bounds", (0.0, 1.0))
-    # Resolved once here so that bad bounds fail before the first fold.
-    _critical_line.resolve_bounds(bounds, n_assets)
+    # Resolved once here so that bad bounds or a bad mandate fail before the first fold.
+    mandate = _mandate(options, n_assets, bounds)
+    fallback = _fallback(options, covariance, bounds, mandate)
     if strategy == "min-variance":
-        return lambda train: min_variance(covariance(train), bounds)
+        return (
+            lambda train, before: min_variance(covariance(train), bounds, **mandate(before))
+        ), None
     if strategy == "max-sharpe":
         rate = _finite(options.get("risk_free_rate", 0.0), "risk_free_rate")
-        return lambda train: max_sharpe(
-            mean_returns(train, periods), covariance(train), rate, bounds
-        )
+        return (
+            lambda train, before: max_sharpe(
+                mean_returns(train, periods), covariance(train), rate, bounds, **mandate(before)
+            )
+        ), fallback
     # target-volatility
     if "target" not in options:
         raise InvalidInputError(
             "strategy 'target-volatility' needs target= (an annualised volatility cap)"
         )
     target = positive_number(options["target"], "target")
-    return lambda train: efficient_risk(
-        mean_returns(train, periods), covariance(train), target, bounds
+    return (
+        lambda train, before: efficient_risk(
+            mean_returns(train, periods), covariance(train), target, bounds, **mandate(before)
+        )
+    ), fallback
+
+
+def _fallback(
+    options: dict[str, Any], covariance: _Fit, bounds: Any, mandate: _Keywords
+) -> _StrategyFit | None:
+    """What a fold holds when max-sharpe's or target-volatility's own problem is infeasible:
+    ``None`` (raise), or the minimum-variance portfolio under the same estimator, bounds and
+    mandate.
+
+    max-sharpe has no tangency portfolio when no portfolio's expected return exceeds the
+    risk-free rate (a bear-market train window); a volatility target below a fold's minimum
+    volatility leaves no portfolio under it. In both cases the least volatile portfolio is the
+    nearest to what the strategy asks for.
+    """
+    choice = options.get("on_infeasible", "raise")
+    if choice not in ON_INFEASIBLE:
+        raise InvalidInputError(f"on_infeasible must be one of {ON_INFEASIBLE}, got {choice!r}")
+    if choice == "raise":
+        return None
+    return lambda train, before: min_variance(covariance(train), bounds, **mandate(before))
+
+
+def _mandate(options: dict[str, Any], n_assets: int, bounds: Any) -> _Keywords:
+    """The optimiser's mandate keywords for a rebalance from given weights (module docstring,
+    "Mandates"), after checking the mandate once: its parts, and that its fixed part (bounds,
+    groups, inequalities) admits a fully invested portfolio."""
+    groups = options.get("groups")
+    inequalities = options.get("inequalities")
+    limit = options.get("turnover")
+    rates = options.get("costs")
+    cash = np.zeros(n_assets)
+    resolved = resolve_mandate(
+        n_assets,
+        bounds,
+        groups=groups,
+        inequalities=inequalities,
+        turnover=None if limit is None else (cash, limit),
+        costs=None if rates is None else (cash, rates),
     )
+    fixed: dict[str, Any] = {}
+    if groups is not None:
+        fixed["groups"] = groups
+    if inequalities is not None:
+        fixed["inequalities"] = inequalities
+    if fixed:
+        check_feasible(resolve_mandate(n_assets, bounds, **fixed))
+    cost_rates = resolved.cost_rates if rates is not None else None
+
+    def keywords(before: FloatArray | None) -> dict[str, Any]:
+        chosen = dict(fixed)
+        if limit is not None and before is not None:
+            chosen["turnover"] = (before, resolved.turnover_limit)
+        if cost_rates is not None:
+            chosen["costs"] = (cash if before is None else before, cost_rates)
+        return chosen
+
+    return keywords
 
 
 def _estimator(options: dict[str, Any]) -> tuple[_Fit, float]:

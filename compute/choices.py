@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Final, Literal, get_args
 
 __all__ = [
+    "BACKTEST_MANDATE_OPTIONS",
     "BACKTEST_STRATEGIES",
     "BACKTEST_STRATEGY_OPTIONS",
     "COVARIANCE_ESTIMATORS",
@@ -57,16 +58,31 @@ REBALANCE_CALENDARS: Final[tuple[str, ...]] = get_args(RebalanceCalendar)
 PERIODS: Final[tuple[str, ...]] = get_args(Period)
 
 _ESTIMATION = ("estimator", "halflife", "periods_per_year")
+# The linear mandate of the mean-variance strategies (``compute.mandates``): group limits,
+# A w <= b, a turnover limit per rebalance and cost rates the optimiser nets out.
+BACKTEST_MANDATE_OPTIONS: Final[tuple[str, ...]] = ("groups", "inequalities", "turnover", "costs")
 # The keyword options of each named backtest strategy (``compute.backtest``); the backtest
 # analysis derives its request's strategy fields from these.
 BACKTEST_STRATEGY_OPTIONS: Final[dict[str, tuple[str, ...]]] = {
     "equal-weight": (),
     "inverse-volatility": _ESTIMATION,
-    "min-variance": (*_ESTIMATION, "bounds"),
-    "max-sharpe": (*_ESTIMATION, "bounds", "risk_free_rate", "on_infeasible"),
+    "min-variance": (*_ESTIMATION, "bounds", *BACKTEST_MANDATE_OPTIONS),
+    "max-sharpe": (
+        *_ESTIMATION,
+        "bounds",
+        *BACKTEST_MANDATE_OPTIONS,
+        "risk_free_rate",
+        "on_infeasible",
+    ),
     "risk-parity": (*_ESTIMATION, "budgets"),
     "hrp": ("linkage",),
-    "target-volatility": (*_ESTIMATION, "bounds", "target", "on_infeasible"),
+    "target-volatility": (
+        *_ESTIMATION,
+        "bounds",
+        *BACKTEST_MANDATE_OPTIONS,
+        "target",
+        "on_infeasible",
+    ),
     "fixed": ("weights",),
 }
 # What max-sharpe and target-volatility do on a fold they cannot solve (``on_infeasible``).

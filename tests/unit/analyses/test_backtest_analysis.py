@@ -312,3 +312,104 @@ def test_the_choice_sets_are_spelled_once() -> None:
         else:
             with pytest.raises(ValidationError, match="takes no max_weight"):
                 BacktestRequest.model_validate({"portfolioId": "p", "strategies": [spec]})
+
+
+# ------------------------------------------------------------------ the portfolio's mandate
+def _mandated(constraints: dict[str, Any], rows_: int = 700) -> Inputs:
+    from dataclasses import replace
+
+    from core.models import PortfolioConstraints
+
+    return replace(_inputs(rows_), constraints=PortfolioConstraints.model_validate(constraints))
+
+
+# AAA and BBB are the least volatile: minimum variance holds far more than 0.4 of them.
+_CALM_PAIR = {"groups": [{"name": "calm", "assets": ["AAA", "BBB"], "max": 0.4}]}
+
+
+def test_the_portfolios_mandate_shapes_the_mean_variance_strategies_only() -> None:
+    fields = {"strategies": ["min-variance", "max-sharpe", "hrp"], "rebalance": 63}
+    free = _run(fields, _inputs())
+    held = _run(fields, _mandated(_CALM_PAIR))
+    assert max(sum(row[:2]) for row in free.weights["min-variance"]) > 0.4 + 1e-3
+    for name in ("min-variance", "max-sharpe"):
+        for row in held.weights[name]:
+            assert sum(row[:2]) <= 0.4 + 1e-8
+            assert abs(sum(row) - 1.0) <= 1e-9
+    assert held.weights["hrp"] == free.weights["hrp"]  # no mandate for HRP
+    # The mandate's bounds too.
+    capped = _run(fields, _mandated({"maxWeight": 0.35}))
+    for name in ("min-variance", "max-sharpe"):
+        assert max(max(row) for row in capped.weights[name]) <= 0.35 + 1e-9
+
+
+def test_the_mandates_turnover_and_costs_steer_the_rebalances() -> None:
+    fields = {"strategies": ["max-sharpe"], "rebalance": 21, "riskFreeRate": -0.5}
+    free = _run(fields, _inputs())
+    assert max(free.turnover["max-sharpe"][1:]) > 0.1 + 1e-3
+    held = _run(fields, _mandated({"turnover": 0.1, "costsBps": 25}))
+    turnover = held.turnover["max-sharpe"]
+    assert turnover[0] == pytest.approx(1.0)  # bought in from cash: not limited
+    assert max(turnover[1:]) <= 0.1 + 1e-8
+    # The mandate's costs are what each rebalance is charged, unless the request says.
+    costs = held.costs["max-sharpe"]
+    np.testing.assert_allclose(costs, np.asarray(turnover) * 25e-4, rtol=1e-12, atol=1e-15)
+    asked = _run({**fields, "costsBps": 5}, _mandated({"turnover": 0.1, "costsBps": 25}))
+    np.testing.assert_allclose(
+        asked.costs["max-sharpe"], np.asarray(asked.turnover["max-sharpe"]) * 5e-4, rtol=1e-12
+    )
+
+
+def test_a_strategy_spec_replaces_or_leaves_out_the_mandate() -> None:
+    strategies = [
+        {"type": "min-variance", "label": "mandate"},
+        {"type": "min-variance", "label": "free", "mandate": False},
+        {"type": "min-variance", "label": "narrower", "maxWeight": 0.3},
+        {"type": "max-sharpe", "label": "patient", "turnover": 0.05},
+    ]
+    # Constant weights: the weights before each rebalance (the previous target) meet the
+    # bounds, so a small turnover limit always leaves a portfolio to hold.
+    fields = {
+        "strategies": strategies,
+        "rebalance": 63,
+        "riskFreeRate": -0.5,
+        "weightDrift": False,
+    }
+    inputs = _mandated({"maxWeight": 0.45, **_CALM_PAIR, "turnover": 0.5})
+    result = _run(fields, inputs)
+    plain = _run({"strategies": ["min-variance"], "rebalance": 63, "weightDrift": False}, _inputs())
+    assert result.weights["free"] == plain.weights["min-variance"]
+    assert all(max(row) <= 0.45 + 1e-9 for row in result.weights["mandate"])
+    # maxWeight replaces the mandate's bounds (here the tighter one binds); its groups still
+    # hold.
+    assert all(max(row) <= 0.3 + 1e-9 for row in result.weights["narrower"])
+    assert any(max(row) > 0.3 + 1e-6 for row in result.weights["mandate"])
+    assert all(sum(row[:2]) <= 0.4 + 1e-8 for row in result.weights["narrower"])
+    assert max(result.turnover["patient"][1:]) <= 0.05 + 1e-8
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"type": "hrp", "mandate": False}, "hrp takes no mandate"),
+        ({"type": "risk-parity", "turnover": 0.1}, "risk-parity takes no turnover"),
+        ({"type": "min-variance", "turnover": 3}, "turnover"),
+    ],
+)
+def test_mandate_options_of_strategies_that_take_none_are_refused(
+    spec: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message):
+        BacktestRequest.model_validate({"portfolioId": "p-1", "strategies": [spec]})
+
+
+def test_a_mandate_a_rebalance_cannot_meet_is_a_422_naming_the_strategy() -> None:
+    fields = {"strategies": ["min-variance"], "rebalance": 63}
+    crowded = {
+        "groups": [
+            {"name": "calm", "assets": ["AAA", "BBB"], "min": 0.7},
+            {"name": "wild", "assets": ["CCC", "DDD"], "min": 0.6},
+        ]
+    }
+    with pytest.raises(UnprocessableError, match="Strategy min-variance could not be backtested"):
+        _run(fields, _mandated(crowded))

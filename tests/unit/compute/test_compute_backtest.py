@@ -633,3 +633,159 @@ def test_an_infeasible_fold_raises_or_holds_minimum_variance_as_asked() -> None:
         walk_forward(returns, "max-sharpe", train_size=60, test_size=20, on_infeasible="cash")
     with pytest.raises(InvalidInputError, match="takes the options"):
         walk_forward(returns, "hrp", train_size=60, test_size=20, on_infeasible="min-variance")
+
+
+# ----- mandates --------------------------------------------------------------------------------
+
+
+def _favoured(seed: int = 21, rows: int = 260, n_assets: int = 5) -> Any:
+    """Returns whose first two assets earn far more than the rest: a limit on them binds."""
+    rng = np.random.default_rng(seed)
+    returns = random_returns(rng, rows, n_assets)
+    returns[:, :2] += 0.002
+    return returns
+
+
+_GROUP = {"favoured": ([0, 1], None, 0.3)}
+_OPTIMISERS = [
+    ("min-variance", {}),
+    ("max-sharpe", {"risk_free_rate": -1.0}),
+    ("target-volatility", {"target": 0.3, "on_infeasible": "min-variance"}),
+]
+
+
+def test_the_mean_variance_strategies_take_the_mandate_options() -> None:
+    from compute.choices import BACKTEST_MANDATE_OPTIONS
+
+    for strategy in ("min-variance", "max-sharpe", "target-volatility"):
+        assert set(BACKTEST_MANDATE_OPTIONS) <= set(STRATEGY_OPTIONS[strategy])
+    for strategy in ("equal-weight", "inverse-volatility", "risk-parity", "hrp", "fixed"):
+        assert not set(BACKTEST_MANDATE_OPTIONS) & set(STRATEGY_OPTIONS[strategy])
+    with pytest.raises(InvalidInputError, match="takes the options"):
+        walk_forward(_favoured(), "hrp", train_size=60, test_size=50, groups=_GROUP)
+
+
+@pytest.mark.parametrize(("strategy", "options"), _OPTIMISERS, ids=[s for s, _ in _OPTIMISERS])
+@pytest.mark.parametrize("weight_drift", [False, True])
+def test_a_group_limit_holds_at_every_rebalance(
+    strategy: str, options: dict[str, Any], weight_drift: bool
+) -> None:
+    returns = _favoured()
+    common: dict[str, Any] = {"train_size": 60, "test_size": 50, "weight_drift": weight_drift}
+    free = walk_forward(returns, strategy, **common, **options)
+    held = walk_forward(returns, strategy, **common, **options, groups=_GROUP)
+    if strategy != "min-variance":  # the favoured assets are what the unconstrained one buys
+        assert np.max(free.weights[:, :2].sum(axis=1)) > 0.3 + 1e-3
+    assert np.all(held.weights[:, :2].sum(axis=1) <= 0.3 + 1e-8)
+    np.testing.assert_allclose(held.weights.sum(axis=1), 1.0, rtol=0, atol=1e-9)
+    assert np.all(held.weights >= -1e-9)
+    # Each rebalance is the optimiser's answer under the group limit on its train window.
+    if strategy == "min-variance":
+        for k in range(held.weights.shape[0]):
+            window = returns[50 * k : 50 * k + 60]
+            expected = min_variance(sample_covariance(window), groups=_GROUP)
+            np.testing.assert_allclose(held.weights[k], expected, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("weight_drift", [False, True])
+def test_a_turnover_limit_holds_at_every_rebalance_after_the_first(weight_drift: bool) -> None:
+    returns = _favoured(seed=4, rows=400)
+    common: dict[str, Any] = {
+        "train_size": 60,
+        "test_size": 20,
+        "weight_drift": weight_drift,
+        "risk_free_rate": -1.0,
+    }
+    free = walk_forward(returns, "max-sharpe", **common)
+    assert np.max(free.turnover[1:]) > 0.15 + 1e-3  # the limit below binds
+    limited = walk_forward(returns, "max-sharpe", **common, turnover=0.15)
+    # The first rebalance buys in from cash, unlimited; every later one trades at most 0.15
+    # from the weights held just before it (drifted, with drift).
+    np.testing.assert_allclose(limited.turnover[0], 1.0, rtol=0, atol=1e-9)
+    assert np.all(limited.turnover[1:] <= 0.15 + 1e-8)
+    assert np.max(limited.turnover[1:]) > 0.15 - 1e-6  # and it binds somewhere
+    # From given previous weights the first rebalance is limited too.
+    start = np.full(5, 0.2)
+    begun = walk_forward(returns, "max-sharpe", **common, turnover=0.15, previous_weights=start)
+    assert np.all(begun.turnover <= 0.15 + 1e-8)
+    assert np.abs(begun.weights[0] - start).sum() <= 0.15 + 1e-8
+
+
+def test_cost_rates_steer_the_optimiser_against_the_weights_before() -> None:
+    returns = _favoured(seed=8, rows=400)
+    common: dict[str, Any] = {"train_size": 60, "test_size": 20, "risk_free_rate": -1.0}
+    free = walk_forward(returns, "max-sharpe", **common)
+    costly = walk_forward(returns, "max-sharpe", **common, costs=0.02)
+    # Trading is expensive: the optimiser trades less after buying in.
+    assert costly.turnover[1:].sum() < free.turnover[1:].sum() - 1e-3
+    # Each rebalance maximises the Sharpe ratio net of trading from the previous target
+    # (constant weights: the weights before are the previous fold's).
+    for k in (0, 1, 5):
+        window = returns[20 * k : 20 * k + 60]
+        before = np.zeros(5) if k == 0 else costly.weights[k - 1]
+        expected = max_sharpe(
+            mean_returns(window),
+            sample_covariance(window),
+            -1.0,
+            costs=(before, np.full(5, 0.02)),
+        )
+        np.testing.assert_allclose(costly.weights[k], expected, rtol=0, atol=1e-9)
+    # The rates only steer: what a rebalance is charged is transaction_costs (0 here).
+    np.testing.assert_array_equal(costly.costs, 0.0)
+
+
+def test_an_infeasible_fold_falls_back_to_minimum_variance_under_the_mandate() -> None:
+    rng = np.random.default_rng(5)
+    returns = rng.normal(0.0, 0.01, (120, 4)) * np.array([1.0, 1.5, 2.0, 2.5])
+    returns[:60] -= 0.004  # no tangency portfolio on the first train window
+    group = {"pair": ([2, 3], 0.5, None)}
+    result = walk_forward(
+        returns,
+        "max-sharpe",
+        train_size=60,
+        test_size=20,
+        on_infeasible="min-variance",
+        groups=group,
+    )
+    assert result.fallback_folds[0] == 0
+    expected = min_variance(sample_covariance(returns[:60]), groups=group)
+    np.testing.assert_allclose(result.weights[0], expected, rtol=0, atol=1e-9)
+    assert result.weights[0][2:].sum() >= 0.5 - 1e-9
+
+
+def test_a_mandate_no_weights_meet_fails_before_the_first_fold() -> None:
+    from compute.mandates import MandateInfeasibleError
+
+    groups = {"a": ([0, 1], 0.7, None), "b": ([2, 3], 0.6, None)}
+    with pytest.raises(MandateInfeasibleError) as caught:
+        walk_forward(_favoured(), "min-variance", train_size=60, test_size=50, groups=groups)
+    assert not str(caught.value).startswith("fold")
+    assert "group 'a' >= 0.7" in caught.value.conflicts
+    with pytest.raises(InvalidInputError, match="group 'a'"):
+        walk_forward(
+            _favoured(), "min-variance", train_size=60, test_size=50, groups={"a": ([9], 0, 1)}
+        )
+    with pytest.raises(InvalidInputError, match="turnover limit"):
+        walk_forward(_favoured(), "min-variance", train_size=60, test_size=50, turnover=-0.1)
+    with pytest.raises(InvalidInputError, match="cost rates"):
+        walk_forward(_favoured(), "min-variance", train_size=60, test_size=50, costs=-0.01)
+
+
+def test_drift_out_of_a_group_limit_beyond_the_turnover_limit_names_the_fold() -> None:
+    from compute.mandates import MandateInfeasibleError
+
+    returns = _favoured(seed=2, rows=200)
+    returns[60:80, :2] += 0.02  # the favoured pair rallies: it drifts above its limit
+    with pytest.raises(MandateInfeasibleError, match=r"^fold 1 ") as caught:
+        walk_forward(
+            returns,
+            "max-sharpe",
+            train_size=60,
+            test_size=20,
+            weight_drift=True,
+            risk_free_rate=-1.0,
+            on_infeasible="min-variance",  # never hides a mandate no weights meet
+            groups=_GROUP,
+            turnover=0.0,
+        )
+    assert any("turnover" in c for c in caught.value.conflicts)
