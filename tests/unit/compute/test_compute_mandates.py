@@ -287,3 +287,54 @@ def test_min_variance_equals_the_paths_first_point(
     line = critical_line(mu, cov, bounds, **keywords)
     first = line.weights[0]
     assert first @ cov @ first == pytest.approx(weights @ cov @ weights, rel=1e-10, abs=1e-14)
+
+
+def test_current_weights_on_a_group_limit_with_a_turnover_limit() -> None:
+    # Every asset starts fixed at its kink with the group's row binding: the first released
+    # pair's step has a rounding-level component on the group's other asset, which once "blocked"
+    # the step and left the group's row with no free asset (a singular Schur system).
+    cov = np.array(
+        [
+            [0.00967380299429204, 0.00358243805359673, -0.00061647123012115, 0.00187070114907788],
+            [0.00358243805359673, 0.02410698889706309, 0.0014006570704023, 0.00175649619472894],
+            [-0.00061647123012115, 0.0014006570704023, 0.03754869461085435, 0.00286223013468326],
+            [0.00187070114907788, 0.00175649619472894, 0.00286223013468326, 0.0484222920076368],
+        ]
+    )
+    before = np.array(
+        [0.355981067175718, 0.04401893282428221, 0.36048764857981086, 0.2395123514201893]
+    )
+    keywords: dict[str, Any] = {
+        "groups": {"calm": ([0, 1], None, 0.4)},
+        "turnover": (before, 0.5),
+    }
+    weights = min_variance(cov, (0.0, 0.45), **keywords)
+    mandate = resolve_mandate(4, (0.0, 0.45), **keywords)
+    _assert_first_order(cov, np.zeros(4), mandate, weights, None)
+    assert weights[0] + weights[1] == pytest.approx(0.4, abs=1e-12)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_mandates(), st.floats(0.0, 0.6), st.integers(0, 10_000))
+def test_rebalancing_from_weights_on_the_limits_stays_optimal(
+    case: tuple[np.ndarray, np.ndarray, dict[str, Any]], limit: float, seed: int
+) -> None:
+    # A backtest rebalances from the last target, which sits on bounds and group limits: the
+    # kinks then coincide with binding constraints (the degenerate starts).
+    mu, cov, keywords = case
+    bounds = keywords.pop("bounds")
+    groups = keywords["groups"]
+    rng = np.random.default_rng(seed)
+    try:
+        previous = min_variance(random_covariance(rng, mu.size), bounds, groups=groups)
+    except MandateInfeasibleError:
+        return
+    rebalance: dict[str, Any] = {
+        "groups": groups,
+        "turnover": (previous, limit),
+        "costs": (previous, 0.002),
+    }
+    mandate = resolve_mandate(mu.size, bounds, **rebalance)
+    frontier = efficient_frontier(mu, cov, 8, bounds, **rebalance)
+    for weights, net in zip(frontier.weights, frontier.returns, strict=True):
+        _assert_first_order(cov, mu, mandate, weights, float(net))
