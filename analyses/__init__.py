@@ -14,12 +14,30 @@ functions read the registry within their cold-start budget. The run-side modules
 
 from __future__ import annotations
 
-from analyses import analyze, backtest, efficient_frontier, hrp, risk_parity, simulate
+from analyses import (
+    analyze,
+    backtest,
+    cvar_frontier,
+    efficient_frontier,
+    hrp,
+    min_cdar,
+    risk_parity,
+    simulate,
+)
 from core.analysis import Analysis, analyses, analysis, register
 
 __all__ = ["BUILT_IN", "Analysis", "analyses", "analysis", "register"]
 
 BUILT_IN: tuple[Analysis, ...] = tuple(
     register(module.ANALYSIS, replace=True)
-    for module in (risk_parity, hrp, efficient_frontier, simulate, analyze, backtest)
+    for module in (
+        risk_parity,
+        hrp,
+        efficient_frontier,
+        simulate,
+        analyze,
+        backtest,
+        cvar_frontier,
+        min_cdar,
+    )
 )

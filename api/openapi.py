@@ -23,7 +23,7 @@ from pydantic.json_schema import models_json_schema
 
 import analyses as _registers_analyses  # noqa: F401  (their routes and result models)
 from core.content_types import JSON_CONTENT_TYPE
-from core.models import ErrorEnvelope
+from core.models import MAX_RUN_ASSETS, ErrorEnvelope
 from core.routes import Route, routes
 
 __all__ = [
@@ -268,6 +268,122 @@ def _example(op: Route) -> list[str]:
     return [command]
 
 
+# A portfolio with a mandate and views (created, then replaced by one whose groups no weights
+# can meet, then deleted); the refusal is shown as the API answers it (a unit test checks).
+MANDATE_EXAMPLE: dict[str, Any] = {
+    "name": "Tech and Energy",
+    "description": "A mandate and two views",
+    "assets": {"AAPL": 0.3, "MSFT": 0.3, "XOM": 0.2, "CVX": 0.2},
+    "constraints": {
+        "minWeight": 0.05,
+        "maxWeight": 0.4,
+        "assets": {"AAPL": {"max": 0.35}},
+        "groups": [
+            {"name": "Tech", "assets": ["AAPL", "MSFT"], "min": 0.4, "max": 0.7},
+            {"name": "Energy", "assets": ["XOM", "CVX"], "max": 0.5},
+        ],
+        "turnover": 0.4,
+        "costsBps": {"AAPL": 5, "MSFT": 5, "XOM": 10, "CVX": 10},
+    },
+    "views": {
+        "items": [
+            {"asset": "XOM", "return": 0.08, "confidence": 0.6},
+            {"long": ["AAPL", "MSFT"], "short": ["CVX"], "return": 0.03, "confidence": 0.4},
+        ],
+        "prior": "implied",
+        "riskAversion": 2.5,
+        "tau": 0.05,
+    },
+}
+INFEASIBLE_EXAMPLE: dict[str, Any] = {
+    **MANDATE_EXAMPLE,
+    "constraints": {
+        **MANDATE_EXAMPLE["constraints"],
+        "groups": [
+            {"name": "Tech", "assets": ["AAPL", "MSFT"], "min": 0.7},
+            {"name": "Energy", "assets": ["XOM", "CVX"], "min": 0.5},
+        ],
+    },
+}
+_CONFLICTS = [
+    "budget (weights sum to 1)",
+    "constraints.groups[0]: group 'Tech' >= 0.7",
+    "constraints.groups[1]: group 'Energy' >= 0.5",
+]
+INFEASIBLE_ANSWER: dict[str, Any] = {
+    "error": {
+        "code": "UNPROCESSABLE",
+        "message": "The portfolio's constraints admit no weights: " + "; ".join(_CONFLICTS) + ".",
+        "details": _CONFLICTS,
+    }
+}
+
+
+def _curl(method: str, path: str, body: dict[str, Any] | None, fail: bool = True) -> str:
+    parts = [
+        f'curl -sS{" --fail-with-body" if fail else ""} -X {method} "$API{path}"',
+        '-H "x-api-key: $KEY"',
+    ]
+    if body is not None:
+        parts += ["-H 'Content-Type: application/json'", "-d " + shlex.quote(json.dumps(body))]
+    if not fail:
+        parts.append("-w '\\nHTTP %{http_code}\\n'")
+    return " \\\n  ".join(parts)
+
+
+def _mandate_section() -> list[str]:
+    """docs/API.md's section on a portfolio's constraints and views, with runnable examples."""
+    return [
+        "## Constraints and views",
+        "",
+        "A portfolio may carry two optional objects, stored with it and handed to every run of",
+        "it (`POST /portfolios` and `PUT /portfolios/{id}`; GET answers them as written, with",
+        "defaults filled in):",
+        "",
+        "- `constraints` ([PortfolioConstraints](#portfolioconstraints)), the mandate its",
+        "  optimisations keep to: `minWeight` and `maxWeight` bound every asset (default 0 and 1,",
+        "  long only); `assets` overrides them per ticker; `groups` bound the summed weight of",
+        "  named sets of tickers; `turnover` caps Σ|w − w₀| away from the portfolio's own weights",
+        "  w₀; `costsBps` charges trading costs in basis points of the amount traded (one rate,",
+        "  or one per ticker, unlisted tickers free), netted from expected returns. Every ticker",
+        "  they name must be one of the portfolio's assets (a weight of 0 is fine), and a",
+        f"  portfolio with constraints holds at most {MAX_RUN_ASSETS} assets.",
+        "- `views` ([PortfolioViews](#portfolioviews)), Black-Litterman views blended with a",
+        '  prior: absolute (`{"asset": "XOM", "return": 0.08}`) or relative (`{"long": [...],',
+        '  "short": [...], "return": 0.03}`: the long leg\'s equal-weighted return over the short',
+        "  leg's), returns annualised. Give every view a `confidence` (0 to 1, Idzorek's method)",
+        "  or none (He-Litterman's uncertainty, τ·diag(PΣPᵀ)). The prior is `implied` (π = δΣw,",
+        "  the returns that make the portfolio's own weights optimal, δ = `riskAversion`) or",
+        "  `historical` (the sample mean); `tau` scales its uncertainty.",
+        "",
+        "A mandate is checked when the portfolio is written: when no fully invested weights",
+        "meet it, the write is refused (422) and `details` name constraints in conflict, an",
+        "irreducible set (loosen or drop any one of them and the rest can hold together).",
+        "",
+        "```bash",
+        _curl("POST", "/portfolios", {"portfolio": MANDATE_EXAMPLE}) + " \\\n  | tee mandate.json",
+        'MANDATE_ID=$(python3 -c \'import json; print(json.load(open("mandate.json"))["id"])\')',
+        "```",
+        "",
+        "The same portfolio with groups no weights can meet (Tech at least 70 % and Energy at",
+        "least 50 %) is refused with 422 (curl prints the status after the body), and the stored",
+        "one stays as it was:",
+        "",
+        "```bash",
+        _curl("PUT", "/portfolios/$MANDATE_ID", {"portfolio": INFEASIBLE_EXAMPLE}, fail=False),
+        "```",
+        "",
+        "```json",
+        json.dumps(INFEASIBLE_ANSWER, indent=2),
+        "```",
+        "",
+        "```bash",
+        _curl("DELETE", "/portfolios/$MANDATE_ID", None),
+        "```",
+        "",
+    ]
+
+
 def render_markdown(document: dict[str, Any]) -> str:
     """docs/API.md: every route with its parameters, field tables and a runnable example."""
     lines = [
@@ -328,6 +444,7 @@ def render_markdown(document: dict[str, Any]) -> str:
         lines += ["```bash", *_example(route), "```", ""]
         codes = ", ".join(sorted(op["responses"]))
         lines += [f"Answers: {codes}.", ""]
+    lines += _mandate_section()
     lines += [
         "## Schemas",
         "",

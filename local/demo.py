@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import analyses as _registers_analyses  # noqa: F401  (the built-in analyses)
-from core.analysis import analyses
+from analyses import backtest, cvar_frontier, efficient_frontier
+from core.analysis import Analysis, analyses
 from core.content_types import JSON_CONTENT_TYPE
 from local.lambda_runtime import EnvironmentRecord, Invocation
 from local.stack import LocalStack, LocalStackOptions
@@ -39,6 +40,7 @@ class DemoReport:
     market_data: dict[str, Any] = field(default_factory=dict)
     sql: str = ""
     runs: dict[str, Any] = field(default_factory=dict)
+    mandate: dict[str, Any] = field(default_factory=dict)
     recompute: dict[str, Any] = field(default_factory=dict)
     agreement: dict[str, Any] = field(default_factory=dict)
     reports: list[str] = field(default_factory=list)
@@ -122,6 +124,16 @@ FROM backtest_metrics m
 JOIN run_index r ON r.run_id = m.run_id AND r.status = 'succeeded'
 GROUP BY m.strategy
 ORDER BY sharpe DESC, m.strategy""".strip(),
+    "each mean-CVaR frontier's two ends (cvar_frontier_points: point 0 is the minimum CVaR)": """
+SELECT c.portfolio_id, count(DISTINCT c.point) AS points,
+       round(min(c.expected_return), 4) AS lowest_return,
+       round(max(c.expected_return), 4) AS highest_return,
+       round(min(c.cvar_daily), 4) AS least_cvar_daily,
+       round(max(c.cvar_daily), 4) AS most_cvar_daily
+FROM cvar_frontier_points c
+JOIN run_index r ON r.run_id = c.run_id AND r.status = 'succeeded'
+GROUP BY c.run_id, c.portfolio_id
+ORDER BY c.portfolio_id""".strip(),
     "the backtest's turnover and costs per strategy (backtest_weights)": """
 SELECT strategy, count(*) AS rebalances,
        round(sum(turnover), 3) AS turnover, round(sum(cost), 5) AS costs
@@ -288,6 +300,158 @@ def _portfolio_runs(stack: LocalStack, key: str, portfolio: Any, echo: Any) -> d
     return out
 
 
+# A second portfolio, run under a mandate: ten large caps of five sectors with sector limits,
+# a 50 % turnover limit from its own weights, 10 bp costs, and one view (Black-Litterman).
+MANDATE_PORTFOLIO: dict[str, Any] = {
+    "portfolio": {
+        "name": "Sector Mandate",
+        "description": "Ten large caps under a mandate: sector limits, turnover, costs, a view",
+        "assets": {
+            "AAPL": 0.12,
+            "MSFT": 0.12,
+            "NVDA": 0.08,
+            "JPM": 0.10,
+            "V": 0.10,
+            "JNJ": 0.10,
+            "UNH": 0.08,
+            "PG": 0.10,
+            "KO": 0.10,
+            "XOM": 0.10,
+        },
+        "analyses": [],  # run on demand below only: the nightly ticks are done by then
+        "constraints": {
+            "maxWeight": 0.25,
+            "groups": [
+                {"name": "Technology", "assets": ["AAPL", "MSFT", "NVDA"], "max": 0.35},
+                {"name": "Financials", "assets": ["JPM", "V"], "max": 0.25},
+                {"name": "Defensive", "assets": ["JNJ", "UNH", "PG", "KO"], "min": 0.30},
+            ],
+            "turnover": 0.5,
+            "costsBps": 10,
+        },
+        "views": {"items": [{"asset": "XOM", "return": 0.08, "confidence": 0.6}]},
+    }
+}
+# What the demo runs on it, and with what (the window is the seed portfolio's).
+MANDATE_RUNS: tuple[tuple[Analysis, dict[str, Any]], ...] = (
+    (efficient_frontier.ANALYSIS, {"nPoints": 20}),
+    (cvar_frontier.ANALYSIS, {"nPoints": 10}),
+    (backtest.ANALYSIS, {"strategies": ["min-variance", "equal-weight"]}),
+)
+
+
+def _frontier_line(points: list[Any], best: Any) -> str:
+    """A mean-variance frontier in one line: its two ends and its maximum-Sharpe portfolio."""
+    if not points:
+        return "no points"
+    line = (
+        f"{len(points)} points, return {points[0]['expectedReturn']:.1%} to "
+        f"{points[-1]['expectedReturn']:.1%}/yr at volatility {points[0]['volatility']:.1%} to "
+        f"{points[-1]['volatility']:.1%}"
+    )
+    if best:
+        line += (
+            f"; max Sharpe {best['sharpe']:.2f} ({best['expectedReturn']:.1%}/yr at "
+            f"{best['volatility']:.1%})"
+        )
+    return line
+
+
+def _cvar_line(result: Any) -> str:
+    """A mean-CVaR frontier in one line: its two ends."""
+    points = result.get("points") or []
+    if not points:
+        return "no points"
+    level = f"{100 * result.get('beta', 0.95):.3g} %"
+    return (
+        f"{len(points)} points, return {points[0]['expectedReturn']:.1%} to "
+        f"{points[-1]['expectedReturn']:.1%}/yr at one-day CVaR {level} "
+        f"{points[0]['cvarDaily']:.2%} to {points[-1]['cvarDaily']:.2%}"
+    )
+
+
+def _mandate_runs(stack: LocalStack, key: str, report: DemoReport) -> dict[str, Any]:
+    """The mandated portfolio, created, and its efficient frontier (with and without the
+    mandate), its mean-CVaR frontier and a backtest under the mandate, run through the API
+    (each answers at once; their reports render meanwhile). ``{}`` when it was refused."""
+    base = stack.api_url
+    status, text = _http(f"{base}/portfolios", key, "POST", MANDATE_PORTFOLIO)
+    portfolio = json.loads(text)
+    if status != 201:
+        report.problems.append(f"POST /portfolios (mandate) answered {status}: {text[:200]}")
+        return {}
+    window = {"portfolioId": portfolio["id"], "start": "2022-01-01", "end": "2024-12-31"}
+    out: dict[str, Any] = {"portfolio": portfolio}
+    for entry, fields in MANDATE_RUNS:
+        status, text = _http(base + entry.endpoint.path, key, "POST", {**window, **fields})
+        out[f"mandate-{entry.name}"] = {"status": status, "body": json.loads(text)}
+    return out
+
+
+def _print_mandate(runs: dict[str, Any], echo: Any) -> None:
+    """What the mandated portfolio's runs found: the mandate, the weights, one line per
+    frontier, the backtest."""
+    if not runs:
+        return
+    portfolio = runs["portfolio"]
+    out = {
+        name.removeprefix("mandate-"): answer
+        for name, answer in runs.items()
+        if name != "portfolio"
+    }
+    held = MANDATE_PORTFOLIO["portfolio"]["assets"]
+    echo("")
+    name = portfolio["portfolio"]["name"]
+    echo(f"Under a mandate: portfolio {portfolio['id']} ({name}), through the API")
+    views = MANDATE_PORTFOLIO["portfolio"]["views"]["items"]
+    results = {name: answer["body"].get("result") or {} for name, answer in out.items()}
+    frontier = results.get(efficient_frontier.ANALYSIS.name, {})
+    tail = results.get(cvar_frontier.ANALYSIS.name, {})
+    for line in tail.get("mandate") or []:
+        echo(f"  mandate: {line}")
+    for view in views:
+        asset, level = view["asset"], view["confidence"]
+        echo(f"  view: {asset} returns {view['return']:.0%}/yr (confidence {level:.0%})")
+    best = tail.get("minCvar") or {}
+    sharpe = frontier.get("maxSharpe") or {}
+    echo("  " + "ticker".ljust(8) + "held".rjust(8) + "max Sharpe".rjust(12) + "min CVaR".rjust(10))
+    for ticker, weight in held.items():
+        echo(
+            "  "
+            + ticker.ljust(8)
+            + f"{weight:8.1%}"
+            + f"{(sharpe.get('weights') or {}).get(ticker, float('nan')):12.1%}"
+            + f"{(best.get('weights') or {}).get(ticker, float('nan')):10.1%}"
+        )
+    if best:
+        echo(
+            f"  minimum-CVaR portfolio: {best['expectedReturn']:.1%}/yr, one-day CVaR 95 % "
+            f"{best['cvarDaily']:.2%} (VaR {best['varDaily']:.2%}), turnover "
+            f"{best.get('turnover', 0):.2f}, costs {best.get('costs', 0):.3%}"
+        )
+    echo(
+        "  efficient frontier, mandate:    "
+        + _frontier_line(frontier.get("points") or [], frontier.get("maxSharpe"))
+    )
+    if frontier.get("unconstrainedPoints"):
+        echo(
+            "  efficient frontier, no mandate: "
+            + _frontier_line(
+                frontier["unconstrainedPoints"], frontier.get("unconstrainedMaxSharpe")
+            )
+        )
+    if tail:
+        echo(f"  mean-CVaR frontier, mandate:   {_cvar_line(tail)}")
+        echo(
+            "  (the efficient frontiers' returns are the view's Black-Litterman posterior; the "
+            "mean-CVaR frontier's the historical days, its scenarios)"
+        )
+    summary = backtest.ANALYSIS.demo.summary if backtest.ANALYSIS.demo else None
+    tested = results.get(backtest.ANALYSIS.name)
+    if tested and summary:
+        echo(f"  backtest under the mandate:    {summary(tested)}")
+
+
 def _download_reports(
     stack: LocalStack,
     key: str,
@@ -395,10 +559,19 @@ def run_demo(output_dir: Path = Path("demo-output"), echo: Any = print) -> DemoR
         report.recompute = _recompute_summary(stack, key, portfolio, echo)
 
         report.market_data = _market_data(stack, key, echo)
-        report.runs = _portfolio_runs(stack, key, portfolio, echo)
+        # The mandated portfolio's runs first: their reports render while the seed's run.
+        mandate = _mandate_runs(stack, key, report)
+        report.runs = _portfolio_runs(stack, key, portfolio, echo)  # waits for every run
+        _print_mandate(mandate, echo)
+        report.mandate = {k: v for k, v in mandate.items() if k != "portfolio"}
         report.sql = _sql(stack, echo)
         report.reports = _download_reports(
-            stack, key, portfolio, report.runs, output_dir=output_dir, echo=echo
+            stack,
+            key,
+            portfolio,
+            {**report.runs, **report.mandate},
+            output_dir=output_dir,
+            echo=echo,
         )
 
         for route in sorted(stack.template.routes(), key=lambda r: (r.path, r.method)):
@@ -429,7 +602,7 @@ def run_demo(output_dir: Path = Path("demo-output"), echo: Any = print) -> DemoR
             report.problems.append(f"{landed} never reached IngestFunction")
     if report.dead_letters:
         report.problems.append(f"{report.dead_letters} event(s) in the dead-letter queue")
-    for name, answer in report.runs.items():
+    for name, answer in {**report.runs, **report.mandate}.items():
         if answer.get("status") not in (200, 201):
             report.problems.append(f"{name} answered {answer.get('status')}")
         elif answer["body"].get("status") != "succeeded":
@@ -468,7 +641,8 @@ def _write(report: DemoReport, output_dir: Path) -> None:
     }
     (output_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     (output_dir / "sql.txt").write_text(report.sql)
-    (output_dir / "runs.json").write_text(json.dumps(report.runs, indent=2, default=str) + "\n")
+    runs = {**report.runs, **report.mandate}
+    (output_dir / "runs.json").write_text(json.dumps(runs, indent=2, default=str) + "\n")
     (output_dir / "market_data.json").write_text(
         json.dumps(report.market_data, indent=2, default=str) + "\n"
     )

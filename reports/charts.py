@@ -43,9 +43,12 @@ _RC: Any = RC  # matplotlib types rc_context keys as literals; RC is checked at 
 
 __all__ = [
     "MAX_BARS",
+    "cdar_underwater_chart",
+    "cvar_frontier_chart",
     "dendrogram_chart",
     "drawdown_chart",
     "equity_curves_chart",
+    "expected_returns_chart",
     "fan_chart",
     "frontier_chart",
     "monthly_returns_heatmap",
@@ -257,19 +260,33 @@ def frontier_chart(
     points: Sequence[tuple[float, float]],
     marks: Sequence[tuple[str, float, float]],
     title: str,
+    *,
+    unconstrained: Sequence[tuple[float, float]] | None = None,
 ) -> bytes:
     """The frontier (volatility, expected return) with named points marked.
 
     ``marks``: (label, volatility, expected return); labels "Minimum variance",
-    "Maximum Sharpe" and "Portfolio" get their own marker and colour.
+    "Maximum Sharpe", "Portfolio" and "Maximum Sharpe (unconstrained)" get their own marker
+    and colour. ``unconstrained``: a second frontier drawn dashed behind the first (the
+    frontier without the portfolio's mandate; ``points`` are then the mandate's).
     """
     styles = {
         "Minimum variance": ("^", PALETTE["accent"]),
         "Maximum Sharpe": ("*", PALETTE["secondary"]),
         "Portfolio": ("D", PALETTE["alert"]),
+        "Maximum Sharpe (unconstrained)": ("*", PALETTE["muted"]),
     }
     with _figure() as fig:
         ax = fig.add_subplot()
+        if unconstrained:
+            ax.plot(
+                [v for v, _ in unconstrained],
+                [r for _, r in unconstrained],
+                color=PALETTE["muted"],
+                linestyle="--",
+                linewidth=1.6,
+                label="Unconstrained frontier",
+            )
         vols = [v for v, _ in points]
         rets = [r for _, r in points]
         ax.plot(
@@ -279,7 +296,7 @@ def frontier_chart(
             marker="o",
             markersize=3,
             linewidth=1.8,
-            label="Efficient frontier",
+            label="Frontier under the mandate" if unconstrained else "Efficient frontier",
         )
         for label, vol, ret in marks:
             marker, colour = styles.get(label, ("s", PALETTE["muted"]))
@@ -301,6 +318,68 @@ def frontier_chart(
         ax.set_title(title)
         ax.legend(loc="lower right")
         return _png(fig)
+
+
+def expected_returns_chart(
+    prior: Mapping[str, float], posterior: Mapping[str, float], title: str
+) -> bytes:
+    """Per asset (rows, highest posterior first): the prior's and the posterior's annualised
+    expected return side by side (Black-Litterman views). Assets of ``posterior`` only; a
+    missing or non-finite value is drawn as 0. More than 25 assets: the 25 whose return the
+    views move most."""
+    names = list(posterior)
+    before = np.nan_to_num(np.array([_number(prior.get(t)) for t in names], dtype=np.float64))
+    after = np.nan_to_num(np.array([_number(posterior.get(t)) for t in names], dtype=np.float64))
+    n = len(names)
+    keep = np.arange(n)
+    if n > MAX_BARS:
+        keep = np.sort(np.argsort(-np.abs(after - before), kind="stable")[:MAX_BARS])
+    order = keep[np.argsort(-after[keep], kind="stable")]
+    labels = [_name(names[i]) for i in order]
+    shown = order.size
+    size = FIGSIZE if shown <= 12 else FIGSIZE_TALL
+    with _figure(size) as fig:
+        ax = fig.add_subplot()
+        y = np.arange(shown, dtype=float)
+        for centres, values, colour, label in (
+            (y - 0.2, before[order], PALETTE["muted"], "Prior"),
+            (y + 0.2, after[order], PALETTE["primary"], "Posterior (with the views)"),
+        ):
+            _hbars(ax, centres, values, height=0.4, color=colour, label=label)
+            for centre, value in zip(centres, values, strict=True):
+                ax.annotate(
+                    f"{value:.1%}",
+                    (value, centre),
+                    xytext=(3 if value >= 0 else -3, 0),
+                    textcoords="offset points",
+                    ha="left" if value >= 0 else "right",
+                    va="center",
+                    fontsize=7,
+                )
+        low = min(float(before.min(initial=0.0)), float(after.min(initial=0.0)), 0.0)
+        high = max(float(before.max(initial=0.0)), float(after.max(initial=0.0)), 0.0)
+        span = high - low or 0.01
+        ax.set_xlim(low - 0.22 * span * (low < 0), high + 0.22 * span)
+        ax.axvline(0.0, color=PALETTE["ink"], linewidth=0.8)
+        ax.set_yticks(y, labels)
+        ax.set_ylim(max(shown, 1) - 0.5, -0.5)
+        ax.grid(axis="y", visible=False)
+        _pct_axis(ax.xaxis)
+        ax.set_xlabel(
+            "Expected return (annualised, %)"
+            + (f"; the {shown} of {n} assets the views move most" if n > shown else "")
+        )
+        ax.set_title(title)
+        if shown:
+            ax.legend(loc="lower right")
+        return _png(fig)
+
+
+def _number(value: Any) -> float:
+    """A finite float, or NaN for anything else (None, text, ±inf)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return float("nan")
+    return float(value) if np.isfinite(value) else float("nan")
 
 
 def _dendrogram_layout(
@@ -1067,4 +1146,103 @@ def turnover_costs_chart(
         if n > shown:
             left.set_xlabel(f"Total turnover (× NAV); first {shown} of {n} strategies")
         left.set_title(title)
+        return _png(fig)
+
+
+def cvar_frontier_chart(
+    points: Sequence[tuple[float, float]],
+    marks: Sequence[tuple[str, float, float]],
+    title: str,
+    *,
+    beta: float,
+) -> bytes:
+    """The mean-CVaR frontier: daily CVaR at ``beta`` (x) against annualised expected return.
+
+    ``points``: (CVaR, expected return) of each frontier portfolio, from the minimum-CVaR end;
+    ``marks``: (label, CVaR, expected return); "Minimum CVaR" and "Portfolio" get their own
+    marker and colour. Non-finite points are left out.
+    """
+    styles = {
+        "Minimum CVaR": ("^", PALETTE["accent"]),
+        "Portfolio": ("D", PALETTE["alert"]),
+    }
+    shown = [(x, y) for x, y in points if np.isfinite(x) and np.isfinite(y)]
+    with _figure() as fig:
+        ax = fig.add_subplot()
+        if shown:
+            ax.plot(
+                [x for x, _ in shown],
+                [y for _, y in shown],
+                color=PALETTE["primary"],
+                marker="o",
+                markersize=3,
+                linewidth=1.8,
+                label="Mean-CVaR frontier",
+            )
+        for label, risk, ret in marks:
+            if not (np.isfinite(risk) and np.isfinite(ret)):
+                continue
+            marker, colour = styles.get(label, ("s", PALETTE["muted"]))
+            ax.scatter(
+                [risk],
+                [ret],
+                marker=marker,
+                s=70,
+                color=colour,
+                edgecolors="white",
+                linewidths=0.8,
+                zorder=5,
+                label=f"{_name(label)} ({ret:.1%} at {risk:.2%} CVaR)",
+            )
+        _pct_axis(ax.xaxis)
+        _pct_axis(ax.yaxis)
+        level, tail = (f"{100 * x:.3g} %" for x in (beta, 1 - beta))
+        ax.set_xlabel(f"CVaR {level}: mean loss on the worst {tail} of days (one day, %)")
+        ax.set_ylabel("Expected return (annualised, %)")
+        ax.set_title(title)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="best")
+        return _png(fig)
+
+
+def cdar_underwater_chart(
+    dates: Sequence[str],
+    drawdowns: Mapping[str, Sequence[float]],
+    levels: Mapping[str, float],
+    title: str,
+) -> bytes:
+    """Drawdown from the running peak (≤ 0, %) per portfolio, the first one filled, with each
+    portfolio's CDaR (``levels``: a positive fraction, keyed like ``drawdowns``) as a dashed
+    line of its colour at ``-CDaR``: the average of its deepest drawdowns."""
+    x, series = _timeline(dates, drawdowns)
+    values = _finite(series.values())
+    marks = [float(v) for v in levels.values() if np.isfinite(v)]
+    with _figure() as fig:
+        ax = fig.add_subplot()
+        entries = []
+        for i, (name, y) in enumerate(series.items()):
+            if i == 0:
+                idx = _downsample(y)
+                ax.fill_between(
+                    x[idx], y[idx], 0.0, color=_colour(i), alpha=0.18, linewidth=0, zorder=2
+                )
+            width, order = (1.0, 3) if i else (1.4, 4)
+            line = _line(ax, x, y, color=_colour(i), linewidth=width, zorder=order)
+            entries.append((line, name))
+            level = levels.get(name)
+            if level is not None and np.isfinite(level):
+                dashed = ax.axhline(
+                    -float(level), color=_colour(i), linewidth=1.0, linestyle="--", zorder=3
+                )
+                entries.append((dashed, f"{name}: CDaR {float(level):.1%}"))
+        ax.axhline(0.0, color=PALETTE["ink"], linewidth=0.8, zorder=5)
+        low = min([float(values.min()) if values.size else 0.0, 0.0, *[-m for m in marks]])
+        high = max(float(values.max()) if values.size else 0.0, 0.0)
+        low = min(low, high - 0.01)
+        ax.set_ylim(low - 0.05 * (high - low), high + 0.03 * (high - low))
+        _pct_axis(ax.yaxis)
+        ax.set_ylabel("Drawdown from peak (%)")
+        _date_axis(ax, x)
+        _legend(ax, entries)
+        ax.set_title(title)
         return _png(fig)

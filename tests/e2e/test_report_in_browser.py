@@ -130,3 +130,56 @@ def test_a_backtest_tearsheet_opens_in_chromium_with_every_chart(local_stack: An
         html = response.read().decode()
     assert "&lt;b&gt;hrp&lt;/b&gt; &amp; co" in html
     assert "<b>hrp" not in html
+
+
+def test_a_mandated_frontier_report_opens_in_chromium_with_both_charts(local_stack: Any) -> None:
+    """A portfolio with constraints and views: its frontier report draws the two frontiers and
+    the prior-vs-posterior returns, every image loads, nothing is fetched from outside."""
+    chromium = chromium_path()
+    assert chromium, "Debian's chromium is missing: `make test` installs it"
+    tickers = ["AAPL", "MSFT", "XOM", "CVX"]
+    returns = {
+        t: [0.0003 * (i + 1) + 0.01 * (((d * (3 + 2 * i)) % 13) - 6) / 6 for d in range(250)]
+        for i, t in enumerate(tickers)
+    }
+    portfolio = _call(
+        f"{local_stack.api_url}/portfolios",
+        {
+            "portfolio": {
+                "name": "Mandate browser check",
+                "assets": dict.fromkeys(tickers, 0.25),
+                "analyses": [],
+                "constraints": {
+                    "maxWeight": 0.5,
+                    "groups": [{"name": "Energy", "assets": ["XOM", "CVX"], "max": 0.3}],
+                    "costsBps": 10,
+                },
+                "views": {"items": [{"asset": "MSFT", "return": 0.1}]},
+            }
+        },
+    )
+    run = _call(
+        f"{local_stack.api_url}/optimization/efficient-frontier",
+        {"portfolioId": portfolio["id"], "returns": returns, "nPoints": 10},
+    )
+    assert run["status"] == "succeeded", run
+    assert run["result"]["mandate"] is True
+    local_stack.wait_idle()
+    links = _call(f"{local_stack.api_url}/runs/{run['id']}/report")
+    names = {image["name"] for image in links["images"]}
+    assert {"frontier.png", "views.png", "weights.png"} <= names
+
+    screenshot = ARTIFACTS / "report-efficient-frontier-mandate.png"
+    page = inspect_page(links["html"]["url"], screenshot, chromium)
+
+    assert len(page.images) == len(names), page.images
+    assert all(complete and width > 0 for complete, width in page.images), page.images
+    local = local_stack.endpoint_url + "/"
+    outside = [u for u in page.requests if not u.startswith((local, "data:", "about:"))]
+    assert outside == []
+    assert page.console_errors == []
+    assert screenshot.stat().st_size > 20_000
+    with urllib.request.urlopen(links["html"]["url"], timeout=30) as response:  # nosec B310
+        html = response.read().decode()
+    assert "Maximum Sharpe (unconstrained)" in html
+    assert "Prior and posterior expected returns" in html

@@ -31,7 +31,16 @@ TICKERS = ("AAA", "BBB", "CCC")
 CREATED = datetime(2024, 12, 2, 23, 59, 58, 123456, tzinfo=UTC)
 FINISHED = datetime(2024, 12, 3, 0, 0, 1, 987654, tzinfo=UTC)
 RUN_KEYS = ("run_id", "tenant", "portfolio_id")
-_TYPES = ("risk-parity", "hrp", "efficient-frontier", "simulate", "analyze", "backtest")
+_TYPES = (
+    "risk-parity",
+    "hrp",
+    "efficient-frontier",
+    "simulate",
+    "analyze",
+    "backtest",
+    "cvar-frontier",
+    "min-cdar",
+)
 
 
 def _returns() -> dict[str, list[float]]:

@@ -27,6 +27,8 @@ DESIGN_ROUTES = {
     ("POST", "/optimization/risk-parity"),
     ("POST", "/optimization/hrp"),
     ("POST", "/optimization/efficient-frontier"),
+    ("POST", "/optimization/cvar-frontier"),
+    ("POST", "/optimization/min-cdar"),
     ("POST", "/monte-carlo/simulate"),
     ("POST", "/monte-carlo/analyze"),
     ("POST", "/backtests"),
