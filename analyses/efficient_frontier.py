@@ -247,7 +247,7 @@ def compute(
     import numpy as np
 
     from compute.exceptions import InfeasibleError
-    from compute.frontier import efficient_frontier, max_sharpe, min_variance
+    from compute.frontier import critical_line
     from compute.mandates import MandateInfeasibleError
 
     mu, cov = estimates(request, inputs.returns)
@@ -275,11 +275,13 @@ def compute(
     rates = mandate["costs"][1] if "costs" in mandate else None
     rf = request.risk_free_rate
     try:
-        frontier = efficient_frontier(mu, cov, request.n_points, bounds, **mandate)
-        w_min = min_variance(cov, bounds, **mandate)
-        w_sharpe = max_sharpe(mu, cov, rf, bounds, **mandate)
+        # One pass of the (mandate's) critical line gives all three exactly.
+        line = critical_line(mu, cov, bounds, **mandate)
     except MandateInfeasibleError as error:
         raise _infeasible(error) from None
+    frontier = line.frontier(request.n_points, rf)
+    w_min = line.weights[0]
+    w_sharpe = line.max_sharpe(rf)
 
     def cost(w: Any) -> float:
         return 0.0 if rates is None or current is None else float(rates @ np.abs(w - current))
@@ -287,15 +289,10 @@ def compute(
     free: list[FrontierPoint] | None = None
     free_sharpe: WeightedPerformance | None = None
     if constraints is not None:
-        free = _points(
-            tickers,
-            efficient_frontier(mu, cov, request.n_points, request_bounds),
-            current,
-            None,
-        )
+        free_line = critical_line(mu, cov, request_bounds)
+        free = _points(tickers, free_line.frontier(request.n_points, rf), current, None)
         try:
-            best = max_sharpe(mu, cov, rf, request_bounds)
-            free_sharpe = _weighted(tickers, best, mu, cov)
+            free_sharpe = _weighted(tickers, free_line.max_sharpe(rf), mu, cov)
         except InfeasibleError:
             free_sharpe = None  # no portfolio above the risk-free rate without the mandate
     own = None
