@@ -67,7 +67,8 @@ def _bench_module(name: str) -> ModuleType:
     """Another bench script as a module (bench/ is not a package, and must not shadow
     ``compute`` on ``sys.path``)."""
     spec = importlib.util.spec_from_file_location(f"bench_{name}", _HERE / f"{name}.py")
-    assert spec is not None and spec.loader is not None
+    if spec is None or spec.loader is None:
+        raise ImportError(f"bench/{name}.py not found")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
