@@ -45,6 +45,13 @@ if TYPE_CHECKING:
         portfolio_performance,
     )
     from compute.hrp import HRPResult, correlation_distance, hierarchical_risk_parity, hrp_weights
+    from compute.mandates import (
+        GroupLimit,
+        Mandate,
+        MandateInfeasibleError,
+        check_feasible,
+        resolve_mandate,
+    )
     from compute.monte_carlo import SimulationResult, analyze, simulate
     from compute.performance import (
         DrawdownPeriod,
@@ -61,6 +68,16 @@ if TYPE_CHECKING:
         risk_budget_weights,
         risk_contributions,
     )
+    from compute.tail_risk import (
+        CVaRFrontier,
+        TailRiskResult,
+        cdar,
+        cvar,
+        mean_cvar_frontier,
+        min_cdar,
+        min_cvar,
+    )
+    from compute.views import BlackLittermanResult, black_litterman, implied_returns
 
 # Submodules are imported on first use (PEP 562) so a Lambda that only simulates does not pay
 # for scipy.cluster, and one that only clusters does not pay for the Monte Carlo code.
@@ -108,6 +125,10 @@ _SUBMODULE_OF = {
         ["HRPResult", "correlation_distance", "hierarchical_risk_parity", "hrp_weights"],
         "hrp",
     ),
+    **dict.fromkeys(
+        ["GroupLimit", "Mandate", "MandateInfeasibleError", "check_feasible", "resolve_mandate"],
+        "mandates",
+    ),
     **dict.fromkeys(["SimulationResult", "analyze", "simulate"], "monte_carlo"),
     **dict.fromkeys(
         [
@@ -125,6 +146,19 @@ _SUBMODULE_OF = {
         ["RiskBudgetResult", "risk_budget", "risk_budget_weights", "risk_contributions"],
         "risk_parity",
     ),
+    **dict.fromkeys(
+        [
+            "CVaRFrontier",
+            "TailRiskResult",
+            "cdar",
+            "cvar",
+            "mean_cvar_frontier",
+            "min_cdar",
+            "min_cvar",
+        ],
+        "tail_risk",
+    ),
+    **dict.fromkeys(["BlackLittermanResult", "black_litterman", "implied_returns"], "views"),
 }
 
 
@@ -143,22 +177,32 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "BacktestResult",
+    "BlackLittermanResult",
+    "CVaRFrontier",
     "ComputeError",
     "ConvergenceError",
     "CriticalLine",
     "DrawdownPeriod",
     "EfficientFrontier",
+    "GroupLimit",
     "HRPResult",
     "InfeasibleError",
     "InvalidInputError",
+    "Mandate",
+    "MandateInfeasibleError",
     "NotPositiveDefiniteError",
     "PortfolioPerformance",
     "RiskBudgetResult",
     "SimulationResult",
+    "TailRiskResult",
     "analyze",
+    "black_litterman",
     "calendar_rebalance_rows",
+    "cdar",
+    "check_feasible",
     "correlation_distance",
     "critical_line",
+    "cvar",
     "drawdown",
     "drawdown_periods",
     "efficient_frontier",
@@ -167,14 +211,19 @@ __all__ = [
     "ewma_covariance",
     "hierarchical_risk_parity",
     "hrp_weights",
+    "implied_returns",
     "ledoit_wolf_covariance",
     "ledoit_wolf_shrinkage",
     "max_sharpe",
+    "mean_cvar_frontier",
     "mean_returns",
     "metrics",
+    "min_cdar",
+    "min_cvar",
     "min_variance",
     "period_returns",
     "portfolio_performance",
+    "resolve_mandate",
     "risk_budget",
     "risk_budget_weights",
     "risk_contributions",

@@ -13,6 +13,10 @@ Mathematical Programming Computation 10 (2018) 119-142.
 
 from __future__ import annotations
 
+import ctypes
+import os
+import sys
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,6 +81,9 @@ class Model:
     presolve
         HiGHS's presolve; off pays when the programme has no redundancy to remove (each
         re-solve from a basis skips it anyway).
+    scale
+        HiGHS's scaling of the matrix; off pays when the caller has put the entries on a
+        common scale already.
     """
 
     def __init__(
@@ -91,6 +98,7 @@ class Model:
         col_upper: FloatArray,
         what: str = "linear programme",
         presolve: bool = True,
+        scale: bool = True,
     ) -> None:
         import highspy
 
@@ -100,8 +108,7 @@ class Model:
             raise InvalidInputError(f"{what}: cost has {np.size(cost)} entries, not {n_cols}")
         self.what = what
         self._cost = np.ascontiguousarray(cost, dtype=np.float64)
-        # highspy's Highs.__init__ has no return annotation.
-        self._highs = highspy.Highs()  # type: ignore[no-untyped-call]
+        self._highs = _new_highs()
         for option, value in (
             ("output_flag", False),
             ("primal_feasibility_tolerance", _TOLERANCE),
@@ -111,6 +118,8 @@ class Model:
             ("presolve", "on" if presolve else "off"),
         ):
             self._highs.setOptionValue(option, value)
+        if not scale:
+            self._highs.setOptionValue("simplex_scale_strategy", 0)
         lp = highspy.HighsLp()
         lp.num_col_ = n_cols
         lp.num_row_ = n_rows
@@ -179,6 +188,38 @@ class Model:
             objective=float(self._cost @ x),
             row_duals=np.asarray(solution.row_dual, dtype=np.float64),
         )
+
+
+_BANNER_LOCK = threading.Lock()
+_banner_shown = False
+
+
+def _new_highs() -> Any:
+    """A HiGHS instance. HiGHS writes a two-line banner to file descriptor 1 the first time a
+    process constructs one, before any option can silence it; on Lambda that would be log
+    noise on every cold start, and the local runtime's workers answer on stdout. The first
+    construction therefore runs with descriptor 1 pointed at /dev/null (and C's buffered
+    stdout flushed there)."""
+    import highspy
+
+    global _banner_shown  # noqa: PLW0603 - once per process, like the banner itself
+    with _BANNER_LOCK:
+        # highspy's Highs.__init__ has no return annotation.
+        if _banner_shown:
+            return highspy.Highs()  # type: ignore[no-untyped-call]
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            with open(os.devnull, "wb") as sink:
+                os.dup2(sink.fileno(), 1)
+                highs = highspy.Highs()  # type: ignore[no-untyped-call]
+                # The banner sits in C's stdio buffer: flush it while it still goes nowhere.
+                ctypes.CDLL(None).fflush(None)
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        _banner_shown = True
+        return highs
 
 
 def _highs_bounds(values: FloatArray) -> FloatArray:
