@@ -304,6 +304,12 @@ class StrategyRun(ResultModel):
         "no portfolio above the risk-free rate; target-volatility: none under the target) "
         "and the minimum-variance portfolio was held.",
     )
+    stretched_rebalances: int = Field(
+        default=0,
+        description="Rebalances that turned over more than the mandate's turnover limit: drift "
+        "had carried the weights outside its bounds or groups by more than the limit could "
+        "bring back, so they traded the least that restores them.",
+    )
 
 
 class BacktestRunResult(ResultModel):
@@ -626,6 +632,7 @@ def compute(request: BacktestRequest, inputs: Any, weights: Weights | None) -> B
                 costs=float(np.sum(run.costs)),
                 final_weights={t: float(w) for t, w in zip(tickers, run.weights[-1], strict=True)},
                 fallback_rebalances=int(run.fallback_folds.size),
+                stretched_rebalances=int(run.stretched_folds.size),
             )
         )
     series = {name: np.asarray(run.returns).tolist() for name, run in runs.items()}
@@ -899,6 +906,11 @@ def report(view: Any, result: Mapping[str, Any], own: Weights | None, tickers: l
         for s in strategies
         if s.get("fallbackRebalances")
     ]
+    stretched = [
+        f"{s['name']} ({s['stretchedRebalances']})"
+        for s in strategies
+        if s.get("stretchedRebalances")
+    ]
     total = ["Total return", *[pct(s.get("totalReturn")) for s in strategies]]
     trade = ["Turnover", *[num(s.get("turnover")) for s in strategies]]
     paid = ["Costs", *[pct(s.get("costs")) for s in strategies]]
@@ -918,6 +930,12 @@ def report(view: Any, result: Mapping[str, Any], own: Weights | None, tickers: l
                 " Rebalances that held the minimum-variance portfolio because the strategy's "
                 f"own problem had no solution: {', '.join(fallbacks)}."
                 if fallbacks
+                else ""
+            )
+            + (
+                " Rebalances that traded more than the turnover limit to bring drifted "
+                f"weights back inside the mandate: {', '.join(stretched)}."
+                if stretched
                 else ""
             ),
         )

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
         Mandate,
         MandateInfeasibleError,
         check_feasible,
+        min_turnover,
         resolve_mandate,
     )
     from compute.monte_carlo import SimulationResult, analyze, simulate
@@ -126,7 +127,14 @@ _SUBMODULE_OF = {
         "hrp",
     ),
     **dict.fromkeys(
-        ["GroupLimit", "Mandate", "MandateInfeasibleError", "check_feasible", "resolve_mandate"],
+        [
+            "GroupLimit",
+            "Mandate",
+            "MandateInfeasibleError",
+            "check_feasible",
+            "min_turnover",
+            "resolve_mandate",
+        ],
         "mandates",
     ),
     **dict.fromkeys(["SimulationResult", "analyze", "simulate"], "monte_carlo"),
@@ -220,6 +228,7 @@ __all__ = [
     "metrics",
     "min_cdar",
     "min_cvar",
+    "min_turnover",
     "min_variance",
     "period_returns",
     "portfolio_performance",

@@ -89,11 +89,14 @@ min-variance, max-sharpe and target-volatility also take the linear mandate of
   first rebalance without ``previous_weights``). These rates only steer the optimiser; what a
   rebalance is charged is ``transaction_costs``.
 
-A mandate that admits no portfolio on some rebalance (a turnover limit too tight to bring
-drifted weights back inside a group limit, say) raises
-:class:`~compute.mandates.MandateInfeasibleError` naming the fold and the conflicting
-constraints; ``on_infeasible`` never hides it (the minimum-variance portfolio would be under
-the same mandate).
+When drift has carried the held weights outside the bounds, groups or inequalities by more
+than the turnover limit can bring back, the rebalance trades the least that restores them
+(:func:`compute.mandates.min_turnover`, a linear programme) instead of failing the backtest,
+and the fold is listed in ``BacktestResult.stretched_folds``: a manager would trade back into
+compliance, not stop. A mandate whose bounds, groups and inequalities admit no portfolio at all
+raises :class:`~compute.mandates.MandateInfeasibleError` naming the conflicting constraints;
+``on_infeasible`` never hides it (the minimum-variance portfolio would be under the same
+mandate).
 
 ``on_infeasible`` (max-sharpe, target-volatility): ``"raise"`` (the default) raises on a fold
 whose problem has no solution (no portfolio's expected return above the risk-free rate; a
@@ -124,7 +127,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -149,7 +152,12 @@ from compute.estimators import (
 )
 from compute.exceptions import ComputeError, InfeasibleError, InvalidInputError
 from compute.frontier import efficient_risk, max_sharpe, min_variance
-from compute.mandates import MandateInfeasibleError, check_feasible, resolve_mandate
+from compute.mandates import (
+    MandateInfeasibleError,
+    check_feasible,
+    min_turnover,
+    resolve_mandate,
+)
 from compute.risk_parity import risk_budget
 
 __all__ = ["BacktestResult", "calendar_rebalance_rows", "walk_forward", "walk_forward_at"]
@@ -165,6 +173,9 @@ _Keywords = Callable[[FloatArray | None], dict[str, Any]]
 
 # The fewest train rows: a covariance needs two.
 _MIN_TRAIN_SIZE = 2
+# A stretched turnover limit exceeds the least turnover that restores the mandate by this
+# (relative and absolute), so the rebalance's problem keeps a feasible point under rounding.
+_STRETCH_SLACK = 1e-9
 # The keyword options each named strategy accepts (a choice set: compute.choices).
 STRATEGY_OPTIONS = BACKTEST_STRATEGY_OPTIONS
 
@@ -196,6 +207,11 @@ class BacktestResult:
     fallback_folds
         The folds whose own problem was infeasible and that held the minimum-variance
         portfolio instead (``on_infeasible="min-variance"``); empty otherwise.
+    stretched_folds
+        The folds whose rebalance turned over more than the ``turnover`` limit because drift
+        had carried the held weights outside the bounds, groups or inequalities by more than
+        the limit could bring back: they traded the least that restores them
+        (:func:`compute.mandates.min_turnover`). Empty otherwise.
     """
 
     returns: FloatArray
@@ -207,6 +223,7 @@ class BacktestResult:
     turnover: FloatArray
     costs: FloatArray
     fallback_folds: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    stretched_folds: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe representation (lists, floats and ints)."""
@@ -220,6 +237,7 @@ class BacktestResult:
             "turnover": self.turnover.tolist(),
             "costs": self.costs.tolist(),
             "fallback_folds": [int(k) for k in self.fallback_folds],
+            "stretched_folds": [int(k) for k in self.stretched_folds],
         }
 
 
@@ -415,6 +433,8 @@ def _run(
     n_assets = matrix.shape[1]
     fit, fallback = _strategy(strategy, n_assets, options)
     fell_back: list[int] = []
+    stretched: list[int] = []
+    limit = options.get("turnover")
     costs = _checked_costs(transaction_costs, n_assets)
     before = (
         np.zeros(n_assets)
@@ -451,6 +471,8 @@ def _run(
             raise
         trade = np.abs(target - before)
         turnover[k] = trade.sum()
+        if held is not None and limit is not None and turnover[k] > limit + _STRETCH_SLACK:
+            stretched.append(k)
         fold_costs[k] = costs @ trade
         block = matrix[start:stop]
         window = gross[start - first : stop - first]
@@ -482,6 +504,7 @@ def _run(
         turnover=turnover,
         costs=fold_costs,
         fallback_folds=np.array(fell_back, dtype=np.int64),
+        stretched_folds=np.array(stretched, dtype=np.int64),
     )
 
 
@@ -640,10 +663,19 @@ def _mandate(options: dict[str, Any], n_assets: int, bounds: Any) -> _Keywords:
         check_feasible(resolve_mandate(n_assets, bounds, **fixed))
     cost_rates = resolved.cost_rates if rates is not None else None
 
+    held_limits = resolve_mandate(n_assets, bounds, **fixed)
+
     def keywords(before: FloatArray | None) -> dict[str, Any]:
         chosen = dict(fixed)
         if limit is not None and before is not None:
-            chosen["turnover"] = (before, resolved.turnover_limit)
+            cap = float(limit)
+            if held_limits.violations(before, 0.0):
+                # Drift carried the held weights outside a limit: trade at least what brings
+                # them back (the rebalance then turns over more than the limit; see
+                # BacktestResult.stretched_folds).
+                needed = min_turnover(replace(held_limits, current_weights=before))
+                cap = max(cap, needed * (1.0 + _STRETCH_SLACK) + _STRETCH_SLACK)
+            chosen["turnover"] = (before, cap)
         if cost_rates is not None:
             chosen["costs"] = (cash if before is None else before, cost_rates)
         return chosen

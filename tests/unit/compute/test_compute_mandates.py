@@ -347,3 +347,21 @@ def test_rebalancing_from_weights_on_the_limits_stays_optimal(
     frontier = efficient_frontier(mu, cov, 8, bounds, **rebalance)
     for weights, net in zip(frontier.weights, frontier.returns, strict=True):
         _assert_first_order(cov, mu, mandate, weights, float(net))
+
+
+def test_min_turnover_is_the_least_trade_back_into_the_mandate() -> None:
+    from compute.mandates import min_turnover
+
+    over = np.array([0.5, 0.5, 0.0])
+    # Each of the first two must shed 0.1 into the third: 0.2 out and 0.2 in.
+    assert min_turnover(resolve_mandate(3, (0.0, 0.4), costs=(over, 0.0))) == pytest.approx(0.4)
+    grouped = resolve_mandate(3, (0, 1), groups={"pair": ([0, 1], None, 0.7)}, costs=(over, 0))
+    assert min_turnover(grouped) == pytest.approx(0.6)
+    inside = resolve_mandate(3, (0, 1), costs=(np.full(3, 1 / 3), 0.0))
+    assert min_turnover(inside) == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(InvalidInputError, match="current weights"):
+        min_turnover(resolve_mandate(3))
+    with pytest.raises(MandateInfeasibleError):
+        min_turnover(
+            resolve_mandate(3, (0, 1), groups={"all": ([0, 1, 2], 1.5, None)}, costs=(over, 0))
+        )
