@@ -169,34 +169,18 @@ class _ActiveSet:
 
     def _add_free(self, asset: int) -> None:
         self.status[asset] = _FREE
-        if not self.free:
-            self.free.append(asset)
-            self.inverse = np.array([[1.0 / self.cov[asset, asset]]])
-            return
-        column = self.cov[self.free, asset]
-        projected = self.inverse @ column
-        schur = float(self.cov[asset, asset] - column @ projected)
+        grown = bordered_inverse(self.inverse, self.cov, self.free, asset)
         self.free.append(asset)
-        if schur <= 1e-12 * self.cov[asset, asset]:
-            # Lost accuracy in the running inverse (or a near-singular block): start afresh.
+        if grown is None:
             self._refactor()
-            return
-        size = len(self.free)
-        grown = np.empty((size, size))
-        grown[:-1, :-1] = self.inverse + np.outer(projected, projected) / schur
-        grown[:-1, -1] = -projected / schur
-        grown[-1, :-1] = -projected / schur
-        grown[-1, -1] = 1.0 / schur
-        self.inverse = grown
+        else:
+            self.inverse = grown
 
     def _remove_free(self, position: int, status: int) -> None:
         asset = self.free.pop(position)
         self.status[asset] = status
         self.weights[asset] = self.lower[asset] if status == _AT_LOWER else self.upper[asset]
-        keep = np.r_[0:position, position + 1 : len(self.free) + 1]
-        column = self.inverse[keep, position]
-        pivot = self.inverse[position, position]
-        self.inverse = self.inverse[np.ix_(keep, keep)] - np.outer(column, column) / pivot
+        self.inverse = reduced_inverse(self.inverse, position)
 
     # ----- phase 1: minimum variance -------------------------------------------------------
 
@@ -436,6 +420,39 @@ class _ActiveSet:
             multiplier_offset = np.zeros(0)
             multiplier_slope = np.zeros(0)
         return offset, slope, multiplier_offset, multiplier_slope
+
+
+def bordered_inverse(
+    inverse: FloatArray, cov: FloatArray, free: list[int], asset: int
+) -> FloatArray | None:
+    """The inverse of ``cov[free + [asset]]`` from ``inverse`` of ``cov[free]``, bordered in
+    O(|F|^2) (the Schur complement of the new diagonal entry); ``None`` when that pivot is
+    too small for the update to keep its accuracy (lost digits in the running inverse, or a
+    near-singular block): the caller refactorises."""
+    if not free:
+        return np.array([[1.0 / cov[asset, asset]]])
+    column = cov[free, asset]
+    projected = inverse @ column
+    schur = float(cov[asset, asset] - column @ projected)
+    if schur <= 1e-12 * cov[asset, asset]:
+        return None
+    size = len(free) + 1
+    grown = np.empty((size, size))
+    grown[:-1, :-1] = inverse + np.outer(projected, projected) / schur
+    grown[:-1, -1] = -projected / schur
+    grown[-1, :-1] = -projected / schur
+    grown[-1, -1] = 1.0 / schur
+    return grown
+
+
+def reduced_inverse(inverse: FloatArray, position: int) -> FloatArray:
+    """The inverse of a matrix without its row and column ``position``, from the inverse of
+    the whole one in O(n^2)."""
+    keep = np.r_[0:position, position + 1 : inverse.shape[0]]
+    column = inverse[keep, position]
+    pivot = inverse[position, position]
+    reduced: FloatArray = inverse[np.ix_(keep, keep)] - np.outer(column, column) / pivot
+    return reduced
 
 
 def _abs_row_sum(matrix: FloatArray) -> float:

@@ -198,26 +198,15 @@ class _PathSolver:
         )
 
     def _add_free(self, asset: int) -> None:
-        """Border the inverse with one asset (O(|F|^2)); refactorise when the pivot is tiny."""
-        if not self.free_order:
-            self.free_order.append(asset)
-            self.inverse = np.array([[1.0 / self.cov[asset, asset]]])
-            return
-        column = self.cov[self.free_order, asset]
-        projected = self.inverse @ column
-        schur = float(self.cov[asset, asset] - column @ projected)
+        """Border the inverse with one asset (O(|F|^2)); refactorise when the pivot is tiny or
+        after :data:`_UPDATES_PER_FACTOR` updates."""
+        grown = _critical_line.bordered_inverse(self.inverse, self.cov, self.free_order, asset)
         self.free_order.append(asset)
         self.updates += 1
-        if schur <= 1e-12 * self.cov[asset, asset] or self.updates > _UPDATES_PER_FACTOR:
+        if grown is None or self.updates > _UPDATES_PER_FACTOR:
             self._refactor()
-            return
-        size = len(self.free_order)
-        grown = np.empty((size, size))
-        grown[:-1, :-1] = self.inverse + np.outer(projected, projected) / schur
-        grown[:-1, -1] = -projected / schur
-        grown[-1, :-1] = -projected / schur
-        grown[-1, -1] = 1.0 / schur
-        self.inverse = grown
+        else:
+            self.inverse = grown
 
     def _remove_free(self, asset: int) -> None:
         """Drop one asset from the inverse (O(|F|^2))."""
@@ -226,11 +215,8 @@ class _PathSolver:
         self.updates += 1
         if self.updates > _UPDATES_PER_FACTOR:
             self._refactor()
-            return
-        keep = np.r_[0:position, position + 1 : len(self.free_order) + 1]
-        column = self.inverse[keep, position]
-        pivot = self.inverse[position, position]
-        self.inverse = self.inverse[np.ix_(keep, keep)] - np.outer(column, column) / pivot
+        else:
+            self.inverse = _critical_line.reduced_inverse(self.inverse, position)
 
     # ----- the segment -------------------------------------------------------------------------
     def _objective_vector(self) -> tuple[FloatArray, float]:

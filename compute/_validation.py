@@ -144,3 +144,27 @@ def vector_of_length(value: Any, name: str, length: int) -> NDArray[np.float64]:
         raise InvalidInputError(f"{name} must have length {length}, got {vector.shape[0]}")
     require_finite(vector, name)
     return vector
+
+
+def finite_number(value: Any, name: str) -> float:
+    """``value`` as a float; a non-number, NaN or an infinity raises
+    :class:`InvalidInputError`."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"{name} must be a number, got {value!r}") from exc
+    if not math.isfinite(number):
+        raise InvalidInputError(f"{name} must be finite, got {value!r}")
+    return number
+
+
+def number_or_infinity(value: Any, name: str) -> float:
+    """``value`` as a float; a non-number or NaN raises :class:`InvalidInputError` (infinities
+    pass: they are meaningful for a floor, a cap or an open side of a limit)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"{name} must be a number, got {value!r}") from exc
+    if math.isnan(number):
+        raise InvalidInputError(f"{name} is NaN")
+    return number

@@ -125,7 +125,6 @@ of more than the portfolio's value, from leverage or costs).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -133,7 +132,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from compute._validation import as_float_array, positive_int, positive_number, vector_of_length
+from compute._validation import (
+    as_float_array,
+    finite_number,
+    positive_int,
+    positive_number,
+    vector_of_length,
+)
 from compute.choices import (
     BACKTEST_STRATEGIES,
     BACKTEST_STRATEGY_OPTIONS,
@@ -598,7 +603,7 @@ def _strategy(
             lambda train, before: min_variance(covariance(train), bounds, **mandate(before))
         ), None
     if strategy == "max-sharpe":
-        rate = _finite(options.get("risk_free_rate", 0.0), "risk_free_rate")
+        rate = finite_number(options.get("risk_free_rate", 0.0), "risk_free_rate")
         return (
             lambda train, before: max_sharpe(
                 mean_returns(train, periods), covariance(train), rate, bounds, **mandate(before)
@@ -784,13 +789,3 @@ def _checked_weights(weights: FloatArray, n_assets: int) -> FloatArray:
     if not np.all(np.isfinite(weights)):
         raise InvalidInputError("the strategy returned NaN or infinite weights")
     return weights
-
-
-def _finite(value: Any, name: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"{name} must be a number: {exc}") from exc
-    if not math.isfinite(number):
-        raise InvalidInputError(f"{name} must be finite, got {value!r}")
-    return number

@@ -45,6 +45,7 @@ from compute import _critical_line, _mandate_path
 from compute._validation import (
     check_covariance,
     cholesky_or_raise,
+    number_or_infinity,
     positive_int,
     vector_of_length,
 )
@@ -191,7 +192,7 @@ class CriticalLine:
         :func:`efficient_return`).
         """
         low, high = self.return_range
-        target = _finite_or_infinite(target_return, "target_return")
+        target = number_or_infinity(target_return, "target_return")
         slack = _TARGET_TOLERANCE * max(1.0, abs(low), abs(high))
         if target > high + slack:
             raise InfeasibleError(
@@ -216,7 +217,7 @@ class CriticalLine:
         :func:`efficient_risk`).
         """
         low, high = self.volatility_range
-        target = _finite_or_infinite(target_volatility, "target_volatility")
+        target = number_or_infinity(target_volatility, "target_volatility")
         if target < low * (1.0 - _TARGET_TOLERANCE):
             raise InfeasibleError(
                 f"target_volatility {target:g} is below the minimum attainable volatility "
@@ -579,18 +580,6 @@ def portfolio_performance(
         volatility=volatility,
         sharpe=(expected - float(risk_free_rate)) / volatility,
     )
-
-
-def _finite_or_infinite(value: float, name: str) -> float:
-    """``value`` as a float; NaN or a non-number raises :class:`InvalidInputError` (infinities
-    are meaningful for a floor or a cap and pass)."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"{name} must be a number: {exc}") from exc
-    if math.isnan(number):
-        raise InvalidInputError(f"{name} is NaN")
-    return number
 
 
 def _increasing_quadratic_root(constant: float, linear: float, quadratic: float) -> float:

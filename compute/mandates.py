@@ -33,7 +33,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from compute import _critical_line, _linear_program
-from compute._validation import as_float_array, require_finite, vector_of_length
+from compute._validation import as_float_array, number_or_infinity, require_finite, vector_of_length
 from compute.exceptions import InfeasibleError, InvalidInputError
 
 __all__ = [
@@ -384,21 +384,11 @@ def _group(name: str, spec: Any, n_assets: int) -> GroupLimit:
         raise InvalidInputError(f"group {name!r} has no assets")
     if members[0] < 0 or members[-1] >= n_assets:
         raise InvalidInputError(f"group {name!r}: asset indices must lie in [0, {n_assets})")
-    low = -math.inf if low_raw is None else _number(low_raw, f"group {name!r} lower")
-    high = math.inf if high_raw is None else _number(high_raw, f"group {name!r} upper")
+    low = -math.inf if low_raw is None else number_or_infinity(low_raw, f"group {name!r} lower")
+    high = math.inf if high_raw is None else number_or_infinity(high_raw, f"group {name!r} upper")
     if low > high:
         raise InvalidInputError(f"group {name!r}: lower {low:g} exceeds upper {high:g}")
     return GroupLimit(name=str(name), members=members, lower=low, upper=high)
-
-
-def _number(value: Any, name: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"{name} must be a number") from exc
-    if math.isnan(number):
-        raise InvalidInputError(f"{name} is NaN")
-    return number
 
 
 def _current(value: Any, n_assets: int, what: str) -> FloatArray:
@@ -411,7 +401,7 @@ def _turnover(spec: Any, n_assets: int) -> tuple[FloatArray, float]:
         current_raw, limit_raw = spec
     except (TypeError, ValueError) as exc:
         raise InvalidInputError("turnover must be a pair (current_weights, limit)") from exc
-    limit = _number(limit_raw, "turnover limit")
+    limit = number_or_infinity(limit_raw, "turnover limit")
     if not math.isfinite(limit) or limit < 0.0:
         raise InvalidInputError(f"turnover limit must be finite and >= 0, got {limit!r}")
     return _current(current_raw, n_assets, "turnover"), limit

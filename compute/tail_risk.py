@@ -63,7 +63,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from compute import _linear_program
-from compute._validation import clean_returns, positive_int, vector_of_length
+from compute._validation import clean_returns, finite_number, positive_int, vector_of_length
 from compute.exceptions import InfeasibleError, InvalidInputError
 from compute.mandates import Mandate, check_feasible, resolve_mandate
 
@@ -178,7 +178,7 @@ def cvar(weights: Any, returns: Any, beta: float = 0.95, *, cost: float = 0.0) -
     matrix = clean_returns(returns)
     level = _beta(beta)
     w = vector_of_length(weights, "weights", matrix.shape[1])
-    losses = _finite(cost, "cost") - matrix @ w
+    losses = finite_number(cost, "cost") - matrix @ w
     return _tail(losses, _tail_size(level, losses.size))[0]
 
 
@@ -194,7 +194,7 @@ def cdar(weights: Any, returns: Any, beta: float = 0.95, *, cost: float = 0.0) -
     matrix = clean_returns(returns)
     level = _beta(beta)
     w = vector_of_length(weights, "weights", matrix.shape[1])
-    drawdowns = _drawdowns(matrix @ w, _finite(cost, "cost"))
+    drawdowns = _drawdowns(matrix @ w, finite_number(cost, "cost"))
     return _tail(drawdowns, _tail_size(level, drawdowns.size))[0]
 
 
@@ -633,16 +633,6 @@ def _beta(value: Any) -> float:
     if not 0.0 < level < 1.0:
         raise InvalidInputError(f"beta must lie in (0, 1), got {value!r}")
     return level
-
-
-def _finite(value: Any, name: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"{name} must be a number, got {value!r}") from exc
-    if not math.isfinite(number):
-        raise InvalidInputError(f"{name} must be finite, got {value!r}")
-    return number
 
 
 def _target(value: Any) -> float:
