@@ -29,18 +29,9 @@ beyond the T×N input itself.
 
 from __future__ import annotations
 
-import os
-
-# As the functions run (template.yaml's Globals set OPENBLAS_NUM_THREADS=1), set before numpy
-# loads; OPENBLAS_NUM_THREADS=default leaves OpenBLAS its own choice (a thread per core). The
-# header prints which was used.
-if os.environ.get("OPENBLAS_NUM_THREADS") == "default":
-    del os.environ["OPENBLAS_NUM_THREADS"]
-else:
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
 import argparse
 import math
+import os
 import platform
 import sys
 import tracemalloc
@@ -48,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import _blas  # noqa: F401  (before numpy: one BLAS thread, as deployed)
 import _support
 import numpy as np
 

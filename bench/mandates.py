@@ -27,11 +27,6 @@ environment that has them: ``PYTHONPATH=/path/to/repo /tmp/peers/bin/python benc
 
 from __future__ import annotations
 
-import os
-
-# As the functions run (template.yaml's Globals set OPENBLAS_NUM_THREADS=1).
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
 import argparse
 import importlib.util
 import platform
@@ -42,6 +37,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import _blas  # noqa: F401  (before numpy: one BLAS thread, as deployed)
 import _support
 import numpy as np
 

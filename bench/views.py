@@ -26,16 +26,8 @@ differences between the posterior returns and covariances.
 
 from __future__ import annotations
 
-import os
-
-# As the functions run (template.yaml's Globals set OPENBLAS_NUM_THREADS=1), set before numpy
-# loads; OPENBLAS_NUM_THREADS=default leaves OpenBLAS its own choice.
-if os.environ.get("OPENBLAS_NUM_THREADS") == "default":
-    del os.environ["OPENBLAS_NUM_THREADS"]
-else:
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
 import argparse
+import os
 import platform
 import sys
 import warnings
@@ -43,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import _blas  # noqa: F401  (before numpy: one BLAS thread, as deployed)
 import _support
 import numpy as np
 
