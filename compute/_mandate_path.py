@@ -55,6 +55,11 @@ _SLOPE_TOL = 1e-11
 _MULTIPLIER_TOL = 1e-10
 _SNAP_TOL = 1e-9
 _STEP_TOL = 1e-12
+# A row of the working set whose Schur pivot is below this fraction of its diagonal depends on
+# the others (to rounding).
+_DEPENDENCE_TOL = 1e-10
+# Step components below this (absolute, on weights of order one) are rounding: zero.
+_ABSOLUTE_STEP_FLOOR = 1e-14
 # Rank-one updates of the free block's inverse between two fresh factorisations.
 _UPDATES_PER_FACTOR = 40
 # Active rows missed by less than this are left alone (a projection costs a least squares).
@@ -248,6 +253,16 @@ class _PathSolver:
             )
         return np.vstack(rows), np.asarray(targets)
 
+    def _drop_rows(self, positions: list[int]) -> None:
+        """Remove active rows by their position in :meth:`_active_matrix` (0, the budget,
+        is never among them: it is the first row kept)."""
+        general = list(self.active)
+        for position in positions:
+            if 1 <= position <= len(general):
+                del self.active[general[position - 1]]
+            elif position == len(general) + 1 and self.turnover_active:
+                self.turnover_active = False
+
     def _segment(self) -> _Segment:
         free = np.asarray(self.free_order, dtype=np.int64)
         q, shift = self._objective_vector()
@@ -261,6 +276,13 @@ class _PathSolver:
         solved += self.inverse @ (rhs - self.cov[np.ix_(free, free)] @ solved)
         k_q, k_cross, k_active = solved[:, 0], solved[:, 1], solved[:, 2:]
         schur = active @ k_active
+        dependent = _dependent_rows(schur)
+        if dependent:
+            # Rounding let a constraint join that the others already imply on the free
+            # assets (a zero-length step "blocked" by it, say). It holds with equality and
+            # its value cannot change while the others bind: leave it out of the working set.
+            self._drop_rows(dependent)
+            return self._segment()
         multipliers = _solve_small(
             schur, np.column_stack([-(active @ k_cross) - targets, active @ k_q])
         )
@@ -416,7 +438,7 @@ class _PathSolver:
         current = self.weights[free]
         # Components of the step below rounding of its size are zero: a constraint they would
         # "block" is one the working set already holds fixed (its rate of change is 0).
-        floor = _SLOPE_TOL * float(np.max(np.abs(step)))
+        floor = max(_SLOPE_TOL * float(np.max(np.abs(step))), _ABSOLUTE_STEP_FLOOR)
         step = np.where(np.abs(step) > floor, step, 0.0)
         full_step = np.zeros(self.n)
         full_step[free] = step
@@ -671,6 +693,33 @@ def _undo(last: tuple[str, int, bool]) -> tuple[str, int, bool]:
     if kind in ("asset", "release"):
         return opposite[kind], index, flag
     return opposite[kind], index, True
+
+
+def _dependent_rows(schur: FloatArray) -> list[int]:
+    """Positions of the active rows that depend on earlier ones (empty when the Schur
+    complement ``C K C'`` is safely positive definite), found by a Cholesky factorisation that
+    skips a row whose pivot falls below rounding of its diagonal."""
+    try:
+        factor = np.linalg.cholesky(schur)
+        pivots = np.diag(factor) ** 2
+        if bool(np.all(pivots > _DEPENDENCE_TOL * np.diag(schur))):
+            return []
+    except np.linalg.LinAlgError:
+        pass
+    kept: list[int] = []
+    dependent: list[int] = []
+    for row in range(schur.shape[0]):
+        trial = [*kept, row]
+        block = schur[np.ix_(trial, trial)]
+        try:
+            pivot = np.linalg.cholesky(block)[-1, -1] ** 2
+        except np.linalg.LinAlgError:
+            pivot = 0.0
+        if pivot > _DEPENDENCE_TOL * schur[row, row]:
+            kept.append(row)
+        else:
+            dependent.append(row)
+    return dependent
 
 
 def _solve_small(matrix: FloatArray, rhs: FloatArray) -> FloatArray:

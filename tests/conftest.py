@@ -8,8 +8,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
+from hypothesis import settings
 
 EVENTS_DIR = Path(__file__).parent / "events"
+
+# Property tests draw the same examples on every machine and run (no example database, no
+# random seed): a test that passes here passes in CI and in a fresh clone.
+settings.register_profile("stratigos", derandomize=True, database=None)
+settings.load_profile("stratigos")
 
 
 def pytest_configure(config: pytest.Config) -> None:
