@@ -774,6 +774,23 @@ def _date_axis(ax: Any, x: _Floats) -> None:
     ax.xaxis.set_minor_locator(NullLocator())
 
 
+def _finish_underwater(
+    ax: Any, x: Any, values: Any, *, floors: list[float], entries: list[Any], title: str
+) -> None:
+    """The shared frame of the drawdown charts: the zero line, a y range holding every value
+    (and ``floors``, levels drawn below the curves), percent ticks, dates, legend, title."""
+    ax.axhline(0.0, color=PALETTE["ink"], linewidth=0.8, zorder=5)
+    low = min([float(values.min()) if values.size else 0.0, 0.0, *floors])
+    high = max(float(values.max()) if values.size else 0.0, 0.0)
+    low = min(low, high - 0.01)
+    ax.set_ylim(low - 0.05 * (high - low), high + 0.03 * (high - low))
+    _pct_axis(ax.yaxis)
+    ax.set_ylabel("Drawdown from peak (%)")
+    _date_axis(ax, x)
+    _legend(ax, entries)
+    ax.set_title(title)
+
+
 def _legend(ax: Any, entries: Sequence[tuple[Any, str]], limit: int = MAX_LEGEND) -> None:
     """A legend right of the axes: at most ``limit`` rows, the last "+N more" when cut."""
     if not entries:
@@ -900,16 +917,7 @@ def underwater_chart(
             width, order = (1.0, 3) if i else (1.4, 4)  # the first (filled) on top
             line = _line(ax, x, y, color=_colour(i), linewidth=width, zorder=order)
             entries.append((line, name))
-        ax.axhline(0.0, color=PALETTE["ink"], linewidth=0.8, zorder=5)
-        low = min(float(values.min()) if values.size else 0.0, 0.0)
-        high = max(float(values.max()) if values.size else 0.0, 0.0)
-        low = min(low, high - 0.01)
-        ax.set_ylim(low - 0.05 * (high - low), high + 0.03 * (high - low))
-        _pct_axis(ax.yaxis)
-        ax.set_ylabel("Drawdown from peak (%)")
-        _date_axis(ax, x)
-        _legend(ax, entries)
-        ax.set_title(title)
+        _finish_underwater(ax, x, values, floors=[], entries=entries, title=title)
         return _png(fig)
 
 
@@ -1235,14 +1243,5 @@ def cdar_underwater_chart(
                     -float(level), color=_colour(i), linewidth=1.0, linestyle="--", zorder=3
                 )
                 entries.append((dashed, f"{name}: CDaR {float(level):.1%}"))
-        ax.axhline(0.0, color=PALETTE["ink"], linewidth=0.8, zorder=5)
-        low = min([float(values.min()) if values.size else 0.0, 0.0, *[-m for m in marks]])
-        high = max(float(values.max()) if values.size else 0.0, 0.0)
-        low = min(low, high - 0.01)
-        ax.set_ylim(low - 0.05 * (high - low), high + 0.03 * (high - low))
-        _pct_axis(ax.yaxis)
-        ax.set_ylabel("Drawdown from peak (%)")
-        _date_axis(ax, x)
-        _legend(ax, entries)
-        ax.set_title(title)
+        _finish_underwater(ax, x, values, floors=[-m for m in marks], entries=entries, title=title)
         return _png(fig)
