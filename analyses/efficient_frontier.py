@@ -218,16 +218,6 @@ def _points(tickers: list[str], frontier: Any, current: Any, rates: Any) -> list
     return points
 
 
-def _prior(views: Any, mu: Any, cov: Any, current: Any) -> Any:
-    """The Black-Litterman prior ``analyses.mandates.posterior_estimates`` blends the views
-    with: the historical means, or ``π = δ Σ w`` of the portfolio's own weights."""
-    if views.prior == "historical":
-        return mu
-    from compute.views import implied_returns
-
-    return implied_returns(cov, current / current.sum(), views.risk_aversion)
-
-
 def _infeasible(error: Any) -> UnprocessableError:
     conflicts = list(getattr(error, "conflicts", ()))
     return UnprocessableError(
@@ -259,11 +249,11 @@ def compute(
     prior: dict[str, float] | None = None
     posterior: dict[str, float] | None = None
     if views is not None:
-        from analyses.mandates import posterior_estimates
+        from analyses.mandates import posterior as blend
 
-        sample_mu, sample_cov = mu, cov
-        mu, cov = posterior_estimates(views, tickers, sample_mu, sample_cov, weights)
-        prior = by_ticker(tickers, _prior(views, sample_mu, sample_cov, held))
+        blended = blend(views, tickers, mu, cov, weights)
+        mu, cov = blended.mu, blended.cov
+        prior = by_ticker(tickers, blended.prior)
         posterior = by_ticker(tickers, mu)
     request_bounds = (request.min_weight, request.max_weight)
     mandate: dict[str, Any] = {}

@@ -40,6 +40,7 @@ __all__ = [
     "mandate_keywords",
     "mandate_of",
     "mandate_problems",
+    "posterior",
     "posterior_estimates",
     "views_matrices",
 ]
@@ -229,7 +230,20 @@ def posterior_estimates(
     cov: Any,
     current: Mapping[str, float] | None,
 ) -> tuple[FloatArray, FloatArray]:
-    """The Black-Litterman posterior ``(mu, cov)`` of the views (``compute.views``).
+    """The Black-Litterman posterior ``(mu, cov)`` of the views (see :func:`posterior`)."""
+    result = posterior(views, tickers, mu, cov, current)
+    return result.mu, result.cov
+
+
+def posterior(
+    views: PortfolioViews,
+    tickers: Sequence[str],
+    mu: Any,
+    cov: Any,
+    current: Mapping[str, float] | None,
+) -> Any:
+    """The Black-Litterman result of the views (``compute.views.BlackLittermanResult``: the
+    posterior ``mu`` and ``cov``, and the ``prior`` they blend with).
 
     Parameters
     ----------
@@ -274,4 +288,4 @@ def posterior_estimates(
         view_confidences=confidences,
         tau=views.tau,
     )
-    return result.mu, result.cov
+    return result

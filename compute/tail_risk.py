@@ -304,11 +304,7 @@ def mean_cvar_frontier(
         costs=costs,
     )
     model = _cvar_model(problem)
-    try:
-        first = _cvar_result(problem, model.solve())
-    except InfeasibleError:
-        check_feasible(problem.mandate)
-        raise
+    first = _cvar_result(problem, _solved(model, problem))
     low = first.net_expected_return
     high = max(_max_net_return(problem), low)
     results = [first]
@@ -365,11 +361,7 @@ def min_cdar(
         costs=costs,
     )
     model = _cdar_model(problem)
-    try:
-        solution = model.solve()
-    except InfeasibleError:
-        check_feasible(problem.mandate)
-        raise
+    solution = _solved(model, problem)
     weights = problem.weights_of(solution.x)
     cost = problem.mandate.cost_of(weights)
     drawdowns = _drawdowns(problem.returns @ weights, cost)
@@ -476,6 +468,16 @@ class _Problem:
             cost=cost,
             beta=self.beta,
         )
+
+
+def _solved(model: _linear_program.Model, problem: _Problem) -> _linear_program.LinearSolution:
+    """The model's optimum; when there is none, the mandate's conflicting constraints are
+    named (:class:`~compute.mandates.MandateInfeasibleError`), found only on this path."""
+    try:
+        return model.solve()
+    except InfeasibleError:
+        check_feasible(problem.mandate)
+        raise
 
 
 def _cvar_model(problem: _Problem) -> _linear_program.Model:
